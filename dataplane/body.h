@@ -1,0 +1,93 @@
+/* Request and response bodies: reading and replacing the model, asking the
+ * upstream for stream usage, finding token usage in responses and streams.
+ *
+ * Pure functions over bytes (no I/O, no config state), used by the request
+ * state machine; each request body is parsed once. */
+#ifndef DP_BODY_H
+#define DP_BODY_H
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "config.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DP_BODY_MAX (10 * 1024 * 1024) /* larger request bodies: 413 */
+#define DP_JSON_MAX_DEPTH 64           /* deeper request JSON: 400 */
+
+/* A parsed JSON request body. */
+struct dp_json_body {
+    json_t *doc;       /* the object (owned) */
+    const char *model; /* borrowed from doc: the model field, or NULL */
+    int stream;        /* "stream": true */
+    int include_usage; /* "stream_options": {"include_usage": true} */
+};
+
+/* Parses data as a JSON object (400 with err when it is not valid JSON, not
+ * an object, or nested deeper than DP_JSON_MAX_DEPTH; the model field must be
+ * a string when present). model_field is the vendor's requestModel.field. */
+int dp_body_parse_json(const char *data, size_t len, const char *model_field,
+                       struct dp_json_body *out, struct gw_err *err);
+void dp_body_json_cleanup(struct dp_json_body *b);
+
+/* Writes the body to send upstream into out: the model field set to model
+ * (when model is not NULL and the vendor takes the model in the body), and,
+ * when force_usage, "stream_options": {"include_usage": true} added. Every
+ * other field is kept. Returns 0, or -1 (out of memory / too big). */
+int dp_body_render_json(struct dp_json_body *b, const char *model_field, const char *model,
+                        int force_usage, struct gw_buf *out);
+
+/* multipart/form-data (audio transcriptions and translations).
+ * Finds the "model" form field of body (boundary from the Content-Type).
+ * *model / *model_len point into body. Returns 0 found, 1 absent, -1
+ * malformed (err set). */
+int dp_multipart_find_model(const char *body, size_t len, const char *content_type,
+                            const char **model, size_t *model_len, struct gw_err *err);
+
+/* Copies body to out with the "model" field's value replaced by model, every
+ * other part byte for byte. Returns 0 or -1. */
+int dp_multipart_replace_model(const char *body, size_t len, const char *content_type,
+                               const char *model, struct gw_buf *out);
+
+/* Token usage of one response. Values are -1 when unknown. */
+struct dp_usage {
+    int64_t prompt;
+    int64_t completion;
+    int64_t total;
+};
+
+/* Reads usage from a JSON response body at the vendor's dotted paths.
+ * Returns 1 when found, 0 when not (usage left -1). */
+int dp_usage_from_json(const char *data, size_t len, const struct dp_vendor *v,
+                       struct dp_usage *usage);
+
+/* Incremental scanner over a server-sent-events stream, fed the upstream's
+ * bytes as they arrive. It splits events (lines up to a blank line), and for
+ * each "data: {json}" event reads the usage. When drop_usage_only is set
+ * (the gateway asked for usage the caller did not), an event whose JSON has
+ * usage and an empty "choices" array is dropped from the output. Memory is
+ * bounded: a partial event is held only until its end (max 1 MiB; longer
+ * events are passed through unparsed). */
+struct dp_sse_scan {
+    struct gw_buf pending;  /* bytes of an incomplete event */
+    int drop_usage_only;
+    const struct dp_vendor *vendor;
+    struct dp_usage usage;  /* the last usage seen */
+    int saw_usage;
+    int passthrough;        /* an oversized event: forwarding raw until its end */
+};
+
+void dp_sse_scan_init(struct dp_sse_scan *s, const struct dp_vendor *v, int drop_usage_only);
+void dp_sse_scan_cleanup(struct dp_sse_scan *s);
+
+/* Feeds n bytes; appends to out what the caller must receive (complete
+ * events, minus a dropped usage-only event; an incomplete tail is held
+ * back). Returns 0 or -1 (out of memory). */
+int dp_sse_scan_feed(struct dp_sse_scan *s, const char *data, size_t n, struct gw_buf *out);
+
+/* At end of stream: appends whatever is still held. */
+int dp_sse_scan_finish(struct dp_sse_scan *s, struct gw_buf *out);
+
+#endif
