@@ -1,0 +1,371 @@
+/* The OpenAI routes (see mock_openai.h). */
+#include "mock_openai.h"
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "mock_multipart.h"
+#include "mock_utf8.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Request headers recorded per request (MHD's memory limit bounds them
+ * anyway). */
+#define RECORD_HEADERS_MAX 128
+/* One SSE chunk is at most ~2 KiB (model and name are bounded). */
+#define CHUNK_MAX (16 * 1024)
+
+/* Where a stream is. */
+enum stream_phase {
+    STREAM_CONTENT, /* content chunks left to send */
+    STREAM_USAGE,   /* the usage-only chunk is next */
+    STREAM_DONE,    /* "data: [DONE]" is next */
+    STREAM_END      /* everything sent */
+};
+
+struct mock_stream {
+    struct mock_req *req;
+    struct mock_reply reply;
+    long nchunks;           /* content chunks in all */
+    long sent;              /* content chunks produced */
+    long reset_after;       /* close abruptly after this many; -1 = never */
+    long chunk_delay_ms;
+    int include_usage;
+    int waited;             /* the delay before the next chunk has passed */
+    enum stream_phase phase;
+    struct gw_buf pending;  /* the chunk being sent */
+    size_t off;             /* bytes of pending already handed to MHD */
+};
+
+void mock_openai_cleanup(struct mock_req *req)
+{
+    if (req->stream_state) {
+        gw_buf_cleanup(&req->stream_state->pending);
+        gw_free(req->stream_state);
+        req->stream_state = NULL;
+    }
+    mock_ruleset_release(req->hold);
+    req->hold = NULL;
+    req->rule = NULL;
+}
+
+/* ---- request parsing ---------------------------------------------------- */
+
+/* Why a request is refused. */
+struct refusal {
+    unsigned int status;
+    char message[256];
+};
+
+static int refuse(struct refusal *why, unsigned int status, const char *message)
+{
+    why->status = status;
+    snprintf(why->message, sizeof(why->message), "%s", message);
+    return -1;
+}
+
+/* Copies a model name of n bytes into req->model after checking it. */
+static int set_model(struct mock_req *req, const char *s, size_t n, struct refusal *why)
+{
+    if (n == 0)
+        return refuse(why, 400, "you must provide a model parameter");
+    if (n > MOCK_MODEL_MAX)
+        return refuse(why, 400, "model: too long");
+    if (memchr(s, '\0', n) || mock_utf8_valid_len(s, n) != n)
+        return refuse(why, 400, "model: not valid text");
+    memcpy(req->model, s, n);
+    req->model[n] = '\0';
+    return 0;
+}
+
+static int parse_multipart(struct mock_req *req, const char *ctype, int have_model,
+                           struct refusal *why)
+{
+    char boundary[80], model[MOCK_MODEL_MAX + 2];
+    if (mock_multipart_boundary(ctype, boundary, sizeof(boundary)) < 0)
+        return refuse(why, 400, "multipart/form-data without a valid boundary");
+    if (have_model)
+        return 0;
+    int n = mock_multipart_field(req->body.data ? req->body.data : "", req->body.len, boundary,
+                                 "model", model, sizeof(model));
+    if (n == -2)
+        return refuse(why, 400, "model: too long");
+    if (n < 0)
+        return refuse(why, 400, "you must provide a model parameter");
+    return set_model(req, model, (size_t)n, why);
+}
+
+static int parse_json(struct mock_req *req, int have_model, struct refusal *why)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(req->body.data ? req->body.data : "", req->body.len, 0, &jerr);
+    int rc = 0;
+    if (!doc || !json_is_object(doc)) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "the body is not a JSON object: %.100s",
+                 doc ? "wrong type" : jerr.text);
+        rc = refuse(why, 400, msg);
+        goto out;
+    }
+    json_t *v = json_object_get(doc, "stream"); /* borrowed */
+    req->stream = json_is_true(v);
+    v = json_object_get(doc, "stream_options");
+    req->include_usage = json_is_object(v) && json_is_true(json_object_get(v, "include_usage"));
+    if (have_model)
+        goto out;
+    v = json_object_get(doc, "model");
+    if (!v)
+        rc = refuse(why, 400, "you must provide a model parameter");
+    else if (!json_is_string(v))
+        rc = refuse(why, 400, "model: must be a string");
+    else
+        rc = set_model(req, json_string_value(v), json_string_length(v), why);
+out:
+    json_decref(doc);
+    return rc;
+}
+
+/* Route, method, body bound, model. Fills req->route, model, stream flags. */
+static int parse_request(struct mock_req *req, const char *url, const char *method,
+                         struct refusal *why)
+{
+    req->route = mock_route_match(url);
+    if (req->route == MOCK_ROUTE_NONE)
+        return refuse(why, 404, "unknown path");
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+        return refuse(why, 405, "only POST is allowed here");
+    if (req->too_big)
+        return refuse(why, 413, "request body too large");
+    if (req->nomem)
+        return refuse(why, 503, "out of memory");
+    int n = mock_route_azure_model(url, req->model, sizeof(req->model));
+    if (n < 0)
+        return refuse(why, 400, "model: too long");
+    if (n > 0 && set_model(req, req->model, (size_t)n, why) < 0)
+        return -1;
+    const char *ctype =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (ctype && strncasecmp(ctype, "multipart/form-data", 19) == 0)
+        return parse_multipart(req, ctype, n > 0, why);
+    return parse_json(req, n > 0, why);
+}
+
+/* ---- recording ---------------------------------------------------------- */
+
+struct header_list {
+    struct mock_record_header h[RECORD_HEADERS_MAX];
+    size_t n;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    struct header_list *l = cls;
+    (void)kind;
+    if (l->n == RECORD_HEADERS_MAX)
+        return MHD_NO;
+    l->h[l->n++] = (struct mock_record_header){key, key_size, value ? value : "",
+                                               value ? value_size : 0};
+    return MHD_YES;
+}
+
+static void record(struct mock_req *req, const char *url, const char *method)
+{
+    struct header_list hl;
+    hl.n = 0;
+    MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, collect_header, &hl);
+    struct mock_record_in in = {
+        .method = method,
+        .path = url,
+        .model = req->model[0] ? req->model : NULL,
+        .headers = hl.h,
+        .nheaders = hl.n,
+        .body = req->body.data,
+        .body_len = req->body.len,
+    };
+    __atomic_add_fetch(&req->srv->requests, 1, __ATOMIC_RELAXED);
+    if (mock_recorder_add(&req->srv->recorder, &in) < 0)
+        gw_warn("cannot record a request: out of memory");
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+/* x-mock-name, x-mock-model and the rule's headers. */
+static void add_headers(struct mock_req *req, struct MHD_Response *r)
+{
+    MHD_add_response_header(r, "x-mock-name", req->srv->name);
+    if (req->model[0])
+        MHD_add_response_header(r, "x-mock-model", req->model);
+    const struct mock_rule *rule = req->rule;
+    if (!rule)
+        return;
+    if (rule->retry_after)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, rule->retry_after);
+    for (size_t i = 0; i < rule->nheaders; i++)
+        MHD_add_response_header(r, rule->headers[i].name, rule->headers[i].value);
+}
+
+static enum MHD_Result answer(struct mock_req *req, unsigned int status, struct MHD_Response *r)
+{
+    if (r)
+        add_headers(req, r);
+    return mock_queue(req->conn, status, r);
+}
+
+/* A rule's number when the rule sets it (>= 0), else the default. */
+#define RULE_OR(req, field, dflt)                                                   \
+    ((req)->rule && (req)->rule->field >= 0 ? (req)->rule->field : (long)(dflt))
+
+static void fill_reply(struct mock_req *req, struct mock_reply *rep)
+{
+    rep->route = req->route;
+    rep->name = req->srv->name;
+    rep->model = req->model;
+    rep->id = __atomic_add_fetch(&req->srv->next_id, 1, __ATOMIC_RELAXED);
+    rep->created = gw_wall_s();
+    rep->prompt_tokens = RULE_OR(req, prompt_tokens, MOCK_DEFAULT_PROMPT_TOKENS);
+    rep->completion_tokens = RULE_OR(req, completion_tokens, MOCK_DEFAULT_COMPLETION_TOKENS);
+}
+
+/* Produces the next piece of the stream into st->pending. Returns 0, 1 when
+ * the connection was suspended until the next chunk is due, or a
+ * MHD_CONTENT_READER_END_* value. */
+static ssize_t next_piece(struct mock_stream *st)
+{
+    struct mock_req *req = st->req;
+    if (st->phase == STREAM_END)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (mock_server_stopping(req->srv) ||
+        (st->reset_after >= 0 && (st->sent >= st->reset_after || st->phase != STREAM_CONTENT))) {
+        req->reset_by_us = 1;
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    gw_buf_reset(&st->pending);
+    st->off = 0;
+    int rc = 0;
+    switch (st->phase) {
+    case STREAM_CONTENT:
+        if (st->sent > 0 && st->chunk_delay_ms > 0 && !st->waited) {
+            st->waited = 1;
+            MHD_suspend_connection(req->conn);
+            mock_timer_add(req->srv->timer, gw_now_ms() + st->chunk_delay_ms, req->conn);
+            return 1;
+        }
+        st->waited = 0;
+        rc = mock_reply_chunk(&st->pending, &st->reply, (int)st->sent, (int)st->nchunks,
+                              st->include_usage);
+        if (++st->sent == st->nchunks)
+            st->phase = st->include_usage ? STREAM_USAGE : STREAM_DONE;
+        break;
+    case STREAM_USAGE:
+        rc = mock_reply_usage_chunk(&st->pending, &st->reply);
+        st->phase = STREAM_DONE;
+        break;
+    case STREAM_DONE:
+        rc = gw_buf_append_str(&st->pending, MOCK_REPLY_DONE) == GW_BUF_OK ? 0 : -1;
+        st->phase = STREAM_END;
+        break;
+    case STREAM_END:
+        break;
+    }
+    return rc < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : 0;
+}
+
+/* MHD content reader: hands out the pending chunk, producing the next one
+ * when it is used up. Returning 0 is only done after suspending. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct mock_stream *st = cls;
+    (void)pos;
+    if (st->off == st->pending.len) {
+        ssize_t rc = next_piece(st);
+        if (rc == 1)
+            return 0;
+        if (rc < 0)
+            return rc;
+    }
+    size_t n = st->pending.len - st->off;
+    if (n > max)
+        n = max;
+    memcpy(buf, st->pending.data + st->off, n);
+    st->off += n;
+    return (ssize_t)n;
+}
+
+static enum MHD_Result answer_stream(struct mock_req *req, unsigned int status)
+{
+    struct mock_stream *st = gw_calloc(1, sizeof(*st));
+    if (!st)
+        return mock_queue_error(req->conn, 503, "out of memory");
+    req->stream_state = st;
+    st->req = req;
+    fill_reply(req, &st->reply);
+    st->nchunks = RULE_OR(req, chunks, MOCK_DEFAULT_CHUNKS);
+    st->reset_after = RULE_OR(req, reset_after_chunks, -1);
+    st->chunk_delay_ms = RULE_OR(req, chunk_delay_ms, 0);
+    st->include_usage = req->include_usage;
+    gw_buf_init(&st->pending, CHUNK_MAX);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CHUNK_MAX, stream_read, st, NULL);
+    if (r) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    }
+    return answer(req, status, r);
+}
+
+/* The response for a parsed request and its rule (after any delay). */
+static enum MHD_Result respond(struct mock_req *req)
+{
+    const struct mock_rule *rule = req->rule;
+    unsigned int status = rule && rule->status ? (unsigned int)rule->status : 200;
+    if (rule && rule->reset) {
+        req->reset_by_us = 1;
+        return MHD_NO;
+    }
+    if (rule && rule->body) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+            rule->body_len, (void *)rule->body, MHD_RESPMEM_PERSISTENT); /* req->hold keeps it */
+        if (r)
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        return answer(req, status, r);
+    }
+    if (status >= 400) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "mock fault: status %u", status);
+        return answer(req, status, mock_response_error(status, msg));
+    }
+    if (req->stream && (req->route == MOCK_ROUTE_CHAT || req->route == MOCK_ROUTE_COMPLETIONS))
+        return answer_stream(req, status);
+    struct mock_reply rep;
+    struct gw_buf b;
+    fill_reply(req, &rep);
+    gw_buf_init(&b, 64 * 1024);
+    if (mock_reply_body(&b, &rep) < 0)
+        return mock_queue_error(req->conn, 503, "out of memory");
+    return answer(req, status, mock_response_from_buf(&b, "application/json"));
+}
+
+enum MHD_Result mock_openai_handle(struct mock_req *req, const char *url, const char *method)
+{
+    if (req->phase == 1)
+        return respond(req);
+
+    struct refusal why;
+    int rc = parse_request(req, url, method, &why);
+    record(req, url, method);
+    if (rc < 0)
+        return answer(req, why.status, mock_response_error(why.status, why.message));
+
+    req->rule = mock_rules_match(&req->srv->rules, req->model, url, &req->hold);
+    long delay = RULE_OR(req, delay_ms, 0);
+    if (delay > 0 && !mock_server_stopping(req->srv)) {
+        req->phase = 1;
+        MHD_suspend_connection(req->conn);
+        mock_timer_add(req->srv->timer, gw_now_ms() + delay, req->conn);
+        return MHD_YES;
+    }
+    return respond(req);
+}
