@@ -1229,8 +1229,12 @@ int cp_apkconf_parse(const char *yaml, size_t len, json_t **out, struct gw_err *
     }
     /* The description owns both arrays from here on; x keeps borrowed
      * pointers. */
-    if (json_object_set_new(x.desc, "endpoints", x.endpoints) != 0 ||
-        json_object_set_new(x.desc, "policies", x.policies) != 0) {
+    if (json_object_set_new(x.desc, "endpoints", x.endpoints) != 0) {
+        json_decref(x.policies);
+        nomem(err);
+        goto out;
+    }
+    if (json_object_set_new(x.desc, "policies", x.policies) != 0) {
         nomem(err);
         goto out;
     }
