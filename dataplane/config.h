@@ -65,6 +65,10 @@ struct dp_endpoint {
     char *auth_line;     /* "Header: value", ready for a curl_slist, or NULL */
 };
 
+/* Most targets one load-balancing list or failover chain may hold (the
+ * router's tried set and the uint16_t schedule are sized by it). */
+#define DP_CONFIG_MAX_TARGETS 256
+
 /* One (model, endpoint) pair a request can be routed to. */
 struct dp_target {
     char *model;
@@ -139,6 +143,9 @@ struct dp_api {
     size_t nfailovers[DP_ENV_COUNT];
     struct dp_ratelimit *ratelimit; /* NULL when the API has none */
     int needs_model;                /* a routing policy exists: body must have a model */
+    /* Per environment: a routing policy (load balancing with targets, or a
+     * failover chain) applies there, so the body must name a model. */
+    int needs_model_env[DP_ENV_COUNT];
 };
 
 struct dp_key {
