@@ -122,9 +122,11 @@ class Proc:
     def wait(self, timeout=30.0):
         return self.p.wait(timeout=timeout * SLOW)
 
-    def stop(self, sig=signal.SIGTERM, timeout=30.0, check=True):
-        """Sends sig, waits for exit (SIGKILL after timeout), returns the exit
-        code. With check, fails on sanitizer reports in stderr."""
+    def stop(self, sig=None, timeout=30.0, check=True):
+        """Sends sig (default SIGTERM), waits for exit (SIGKILL after timeout),
+        returns the exit code. With check, fails on sanitizer reports in stderr."""
+        if sig is None:  # (the method signal() above shadows the module here)
+            sig = signal.SIGTERM
         if self.p.poll() is None:
             self.p.send_signal(sig)
             try:
