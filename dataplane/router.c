@@ -1,0 +1,170 @@
+/* Routing of one request over the compiled policies (router.h, SPEC 3.1
+ * step 4): picks targets and judges upstream outcomes.
+ *
+ * Owns nothing: a struct dp_route lives inside its request and points into
+ * the request's config snapshot. Runs on the request's worker thread; the
+ * only shared data it touches are the per-policy sequence and per-target
+ * suspension deadlines in struct dp_state, with atomics (no lock). */
+#include "router.h"
+
+#include "state.h"
+
+#include <string.h>
+
+/* The tried set is a bit per target index; DP_ROUTE_MAX_TRIES bytes hold
+ * every index a policy may have (DP_CONFIG_MAX_TARGETS). */
+_Static_assert(DP_ROUTE_MAX_TRIES * 8 >= DP_CONFIG_MAX_TARGETS, "tried set too small");
+
+static int tried(const struct dp_route *r, size_t i)
+{
+    return r->tried[i / 8] & (1u << (i % 8));
+}
+
+static void mark_tried(struct dp_route *r, size_t i)
+{
+    r->tried[i / 8] |= (unsigned char)(1u << (i % 8));
+}
+
+static int suspended(const struct dp_target *t, int64_t now_ms)
+{
+    return t->state && dp_target_suspended(t->state, now_ms);
+}
+
+int dp_route_begin(struct dp_route *r, const struct dp_api *api, enum dp_env env,
+                   const char *model, struct gw_err *err)
+{
+    memset(r, 0, sizeof(*r));
+    r->api = api;
+    r->env = env;
+    if (api->needs_model_env[env] && !model)
+        return gw_err_set(err, GW_ERR_INVALID, "missing_model", "model",
+                          "the request body must name a model");
+    if (api->lb[env] && api->lb[env]->ntargets > 0) {
+        r->kind = DP_ROUTE_KIND_LB;
+        r->lb = api->lb[env];
+        /* One atomic step per request: over any run of requests, each
+         * schedule cycle is handed out exactly once, whatever the threads. */
+        r->seq = atomic_fetch_add_explicit(&r->lb->state->seq, 1, memory_order_relaxed);
+        return 0;
+    }
+    for (size_t i = 0; model && i < api->nfailovers[env]; i++)
+        if (strcmp(api->failovers[env][i].chain[0].model, model) == 0) {
+            r->kind = DP_ROUTE_KIND_FAILOVER;
+            r->failover = &api->failovers[env][i];
+            return 0;
+        }
+    r->kind = DP_ROUTE_KIND_DIRECT;
+    /* The model is only borrowed: the request's body outlives its route. */
+    r->direct.model = (char *)model;
+    r->direct.endpoint = api->first_endpoint[env];
+    r->direct.weight = 1;
+    r->direct.state = NULL;
+    return 0;
+}
+
+static const struct dp_target *next_lb(struct dp_route *r, int64_t now_ms,
+                                       enum dp_route_end *why)
+{
+    const struct dp_lb *lb = r->lb;
+    /* Cheap check first, so that a request finding everything suspended
+     * does not walk a schedule of up to 256000 entries. */
+    int any = 0;
+    for (size_t i = 0; i < lb->ntargets && !any; i++)
+        any = !tried(r, i) && !suspended(&lb->targets[i], now_ms);
+    if (any) {
+        /* Every target occurs in every cycle, so one cycle from where this
+         * request stopped finds it. */
+        for (size_t j = 0; j < lb->schedule_len; j++) {
+            size_t k = r->step + j;
+            size_t idx = lb->schedule[(r->seq + k) % lb->schedule_len];
+            if (tried(r, idx) || suspended(&lb->targets[idx], now_ms))
+                continue;
+            r->step = k + 1;
+            mark_tried(r, idx);
+            r->attempts++;
+            return &lb->targets[idx];
+        }
+    }
+    *why = r->attempts ? DP_ROUTE_EXHAUSTED : DP_ROUTE_ALL_SUSPENDED;
+    return NULL;
+}
+
+static const struct dp_target *next_failover(struct dp_route *r, int64_t now_ms,
+                                             enum dp_route_end *why)
+{
+    const struct dp_failover *f = r->failover;
+    for (size_t i = r->step; i < f->nchain; i++) {
+        if (suspended(&f->chain[i], now_ms))
+            continue;
+        r->step = i + 1;
+        r->attempts++;
+        return &f->chain[i];
+    }
+    r->step = f->nchain;
+    *why = r->attempts ? DP_ROUTE_EXHAUSTED : DP_ROUTE_ALL_SUSPENDED;
+    return NULL;
+}
+
+const struct dp_target *dp_route_next(struct dp_route *r, int64_t now_ms, enum dp_route_end *why)
+{
+    *why = DP_ROUTE_NONE;
+    if (r->attempts >= DP_CONFIG_MAX_TARGETS) {
+        *why = DP_ROUTE_EXHAUSTED;
+        return NULL;
+    }
+    switch (r->kind) {
+    case DP_ROUTE_KIND_LB:
+        return next_lb(r, now_ms, why);
+    case DP_ROUTE_KIND_FAILOVER:
+        return next_failover(r, now_ms, why);
+    case DP_ROUTE_KIND_DIRECT:
+        break;
+    }
+    if (!r->direct.endpoint) {
+        *why = DP_ROUTE_NO_ENDPOINT;
+        return NULL;
+    }
+    if (r->attempts) {
+        *why = DP_ROUTE_EXHAUSTED;
+        return NULL;
+    }
+    r->attempts++;
+    return &r->direct;
+}
+
+/* Whether a failover try failed: a connection error, a timeout, or any
+ * status except 2xx and the caller's own mistakes (400, 405, 413, 422),
+ * which are final. */
+static int failover_failed(const struct dp_outcome *o)
+{
+    if (o->kind != DP_OUTCOME_RESPONSE)
+        return 1;
+    int s = o->status;
+    return !(s >= 200 && s < 300) && s != 400 && s != 405 && s != 413 && s != 422;
+}
+
+enum dp_verdict dp_route_report(struct dp_route *r, const struct dp_target *t,
+                                const struct dp_outcome *o, int64_t now_ms)
+{
+    int64_t susp;
+    int fail;
+    switch (r->kind) {
+    case DP_ROUTE_KIND_LB:
+        susp = r->lb->suspend_ms;
+        fail = o->kind == DP_OUTCOME_RESPONSE && o->status == 429;
+        break;
+    case DP_ROUTE_KIND_FAILOVER:
+        susp = r->failover->suspend_ms;
+        fail = failover_failed(o);
+        break;
+    default:
+        return DP_VERDICT_DONE; /* no policy: nothing to suspend or retry */
+    }
+    int ok2xx = o->kind == DP_OUTCOME_RESPONSE && o->status >= 200 && o->status < 300;
+    if (!t->state || !(fail || (ok2xx && o->remaining_zero)))
+        return DP_VERDICT_DONE;
+    if (o->retry_after_ms > susp)
+        susp = o->retry_after_ms;
+    dp_target_suspend(t->state, now_ms, susp);
+    return fail ? DP_VERDICT_RETRY : DP_VERDICT_DONE;
+}
