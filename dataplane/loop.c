@@ -263,6 +263,8 @@ static void run_defers(struct dp_loop *loop)
     /* Calls deferred from inside this phase wait for the next iteration:
      * take only the ones queued so far. */
     size_t n = loop->ndefers;
+    if (n == 0)
+        return; /* defers may still be NULL: memmove(NULL, ...) is undefined */
     for (size_t i = 0; i < n; i++)
         loop->defers[i].fn(loop, loop->defers[i].arg);
     memmove(loop->defers, loop->defers + n, (loop->ndefers - n) * sizeof(*loop->defers));
