@@ -7,9 +7,11 @@
 #include "mock_multipart.h"
 #include "mock_utf8.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 /* Request headers recorded per request (MHD's memory limit bounds them
  * anyway). */
@@ -190,6 +192,39 @@ static void record(struct mock_req *req, const char *url, const char *method)
         gw_warn("cannot record a request: out of memory");
 }
 
+/* ---- the client's socket -------------------------------------------------- */
+
+static int client_fd(struct mock_req *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
+/* Ends the connection at once. MHD closes a connection it was told to drop
+ * only on its next loop pass, which for a just-resumed connection may be
+ * much later; shutting the socket down makes the client see the end now. */
+static void drop(struct mock_req *req, int on_purpose)
+{
+    int fd = client_fd(req);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    req->reset_by_us = on_purpose;
+}
+
+/* 1 when the client has closed its end. MHD cannot see that while the
+ * connection is suspended, and a small response written to a closed socket
+ * still "succeeds"; so after every wait the socket is peeked. */
+static int client_gone(struct mock_req *req)
+{
+    char c;
+    int fd = client_fd(req);
+    if (fd < 0)
+        return 0;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 /* ---- responses ---------------------------------------------------------- */
 
 /* x-mock-name, x-mock-model and the rule's headers. */
@@ -237,9 +272,13 @@ static ssize_t next_piece(struct mock_stream *st)
     struct mock_req *req = st->req;
     if (st->phase == STREAM_END)
         return MHD_CONTENT_READER_END_OF_STREAM;
+    if (st->waited && client_gone(req)) {
+        drop(req, 0);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     if (mock_server_stopping(req->srv) ||
         (st->reset_after >= 0 && (st->sent >= st->reset_after || st->phase != STREAM_CONTENT))) {
-        req->reset_by_us = 1;
+        drop(req, 1);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     gw_buf_reset(&st->pending);
@@ -321,8 +360,12 @@ static enum MHD_Result respond(struct mock_req *req)
 {
     const struct mock_rule *rule = req->rule;
     unsigned int status = rule && rule->status ? (unsigned int)rule->status : 200;
-    if (rule && rule->reset) {
-        req->reset_by_us = 1;
+    if (req->phase == 1 && client_gone(req)) {
+        drop(req, 0);
+        return MHD_NO;
+    }
+    if ((rule && rule->reset) || mock_server_stopping(req->srv)) {
+        drop(req, 1);
         return MHD_NO;
     }
     if (rule && rule->body) {
