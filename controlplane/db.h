@@ -53,6 +53,10 @@ int cp_db_begin(struct cp_db *db, struct gw_err *err);
  * On failure the transaction is rolled back, the lock released, -1. */
 int cp_db_commit(struct cp_db *db, int64_t *revision, struct gw_err *err);
 
+/* Commits without bumping the revision and without waking data planes: for
+ * bookkeeping that is not configuration (the admin token's hash). 0 / -1. */
+int cp_db_commit_quiet(struct cp_db *db, struct gw_err *err);
+
 /* Rolls back the open write or read transaction and releases the lock. */
 void cp_db_rollback(struct cp_db *db);
 

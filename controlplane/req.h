@@ -15,6 +15,7 @@
 #include "common/err.h"
 
 struct cp_db;
+struct cp_dp;
 struct MHD_Connection;
 
 #define CP_REQ_MAX_PARAMS 4
@@ -29,6 +30,7 @@ struct cp_req {
     size_t body_len;
     json_t *json;                             /* parsed JSON body (borrowed) or NULL */
     struct cp_db *db;
+    struct cp_dp *dp;                         /* the data-plane channel (dp_channel.h) */
     struct MHD_Connection *conn;              /* for query arguments */
 
     /* The reply (set through the helpers below). */

@@ -37,6 +37,9 @@
 int cp_vendor_get(struct cp_db *db, const char *id, json_t **out, struct gw_err *err);
 int cp_vendor_find_by_name(struct cp_db *db, const char *name, json_t **out, struct gw_err *err);
 
+/* Plain JSON array of every vendor (REST shape), in creation order. */
+int cp_vendor_list(struct cp_db *db, json_t **out, struct gw_err *err);
+
 /* --- APIs --------------------------------------------------------------- */
 
 /* Creates an API from body in the REST shape of SPEC 2.2 ("name",
@@ -47,6 +50,9 @@ int cp_api_create(struct cp_db *db, json_t *body, json_t **out, struct gw_err *e
 
 /* The API with this id as REST JSON (without endpoints and policies). */
 int cp_api_get(struct cp_db *db, const char *id, json_t **out, struct gw_err *err);
+
+/* Plain JSON array of every API (REST shape), in creation order. */
+int cp_api_list(struct cp_db *db, json_t **out, struct gw_err *err);
 
 /* --- endpoints ---------------------------------------------------------- */
 

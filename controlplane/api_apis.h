@@ -1,0 +1,25 @@
+/* Route handlers for /api/v1/apis (SPEC 2.2 "APIs"), and the 501 stand-in
+ * for the apk-conf routes until controlplane/apkconf.h exists (routes.c).
+ * The functions other modules call are in resources.h. Any MHD worker
+ * thread. */
+#ifndef CP_API_APIS_H
+#define CP_API_APIS_H
+
+#include "req.h"
+
+int cp_h_apis_list(struct cp_req *req, struct gw_err *err);
+int cp_h_api_create(struct cp_req *req, struct gw_err *err);
+int cp_h_api_get(struct cp_req *req, struct gw_err *err);
+int cp_h_api_put(struct cp_req *req, struct gw_err *err);
+int cp_h_api_patch(struct cp_req *req, struct gw_err *err);
+int cp_h_api_delete(struct cp_req *req, struct gw_err *err);
+
+/* 501 {"error": {"code": "not_implemented", ...}}. */
+int cp_h_apkconf_unavailable(struct cp_req *req, struct gw_err *err);
+
+/* Checks an operations array (SPEC 2.2): 1..100 of {target ("/..."),
+ * verb, secured (default true)}, no (verb, target) twice. Returns a new
+ * normalized array, or NULL with err. NULL ops gives the OpenAI default. */
+json_t *cp_api_operations(json_t *ops, struct gw_err *err);
+
+#endif

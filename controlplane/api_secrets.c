@@ -1,0 +1,124 @@
+/* Secrets (see api_secrets.h). */
+#include "api_secrets.h"
+
+#include <string.h>
+
+#include "crud.h"
+#include "db.h"
+#include "jfield.h"
+
+#define NAME_MAX_CHARS 128
+#define VALUE_MAX_BYTES (64 * 1024)
+#define MAX_KEYS 64
+
+/* A secret without its values; "FROM secrets s" follows. */
+#define SECRET_JSON                                                                         \
+    "SELECT json_object('name', s.name, 'keys', json((SELECT json_group_array(key) FROM "   \
+    "(SELECT key FROM secret_values WHERE secret_name = s.name ORDER BY key)))) FROM secrets s "
+
+static int secret_list(struct cp_db *db, const char **ids, json_t **out, struct gw_err *err)
+{
+    (void)ids;
+    return cp_db_query_json(db, err, out, SECRET_JSON "ORDER BY s.name", "");
+}
+
+static int secret_get(struct cp_db *db, const char **ids, json_t **out, struct gw_err *err)
+{
+    if (cp_db_query_one(db, err, out, SECRET_JSON "WHERE s.name = ?1", "s", ids[0]) < 0)
+        return -1;
+    return *out ? 0 : cp_not_found(err, "secret", ids[0]);
+}
+
+/* Checks the body: an object of 1..MAX_KEYS string values. The messages
+ * name keys, never values. */
+static int check_values(json_t *body, struct gw_err *err)
+{
+    const char *k;
+    json_t *v;
+    if (json_object_size(body) == 0 || json_object_size(body) > MAX_KEYS)
+        return gw_err_set(err, GW_ERR_INVALID, "invalid_field", NULL,
+                          "a secret needs 1 to %d keys with string values", MAX_KEYS);
+    json_object_foreach(body, k, v)
+    {
+        if (cp_check_name(k, "key name", NAME_MAX_CHARS, err) < 0)
+            return -1;
+        if (!json_is_string(v))
+            return gw_err_set(err, GW_ERR_INVALID, "invalid_type", k, "%s must be a string", k);
+        if (json_string_length(v) > VALUE_MAX_BYTES ||
+            strlen(json_string_value(v)) != json_string_length(v))
+            return gw_err_set(err, GW_ERR_INVALID, "invalid_field", k,
+                              "%s must be at most %d bytes, without NUL", k, VALUE_MAX_BYTES);
+    }
+    return 0;
+}
+
+static int secret_write(struct cp_db *db, const char *name, json_t *body, int *created,
+                        struct gw_err *err)
+{
+    int64_t n = 0;
+    const char *k;
+    json_t *v;
+    if (cp_check_name(name, "name", NAME_MAX_CHARS, err) < 0 || check_values(body, err) < 0 ||
+        cp_db_query_int(db, err, &n, "SELECT count(*) FROM secrets WHERE name = ?1", "s", name) < 0)
+        return -1;
+    *created = n == 0;
+    if (cp_db_run(db, err, "INSERT OR IGNORE INTO secrets (name) VALUES (?1)", "s", name) < 0 ||
+        cp_db_run(db, err, "DELETE FROM secret_values WHERE secret_name = ?1", "s", name) < 0)
+        return -1;
+    json_object_foreach(body, k, v)
+    {
+        if (cp_db_run(db, err,
+                      "INSERT INTO secret_values (secret_name, key, value) VALUES (?1, ?2, ?3)",
+                      "sss", name, k, json_string_value(v)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int cp_h_secret_put(struct cp_req *req, struct gw_err *err)
+{
+    int created = 0;
+    json_t *out = NULL;
+    if (cp_db_begin(req->db, err) < 0)
+        return -1;
+    if (secret_write(req->db, req->params[0], req->json, &created, err) < 0 ||
+        secret_get(req->db, req->params, &out, err) < 0) {
+        cp_db_rollback(req->db);
+        return -1;
+    }
+    if (cp_db_commit(req->db, NULL, err) < 0) {
+        json_decref(out);
+        return -1;
+    }
+    return cp_req_reply_json(req, created ? 201 : 200, out, err);
+}
+
+static int secret_remove(struct cp_db *db, const char **ids, struct gw_err *err)
+{
+    int64_t n = 0;
+    if (cp_db_query_int(db, err, &n, "SELECT count(*) FROM endpoints WHERE secret_name = ?1", "s",
+                        ids[0]) < 0)
+        return -1;
+    if (n)
+        return gw_err_set(err, GW_ERR_CONFLICT, "in_use", NULL,
+                          "secret '%s' is used by %lld endpoint(s)", ids[0], (long long)n);
+    int changed = cp_db_run(db, err, "DELETE FROM secrets WHERE name = ?1", "s", ids[0]);
+    if (changed < 0)
+        return -1;
+    return changed ? 0 : cp_not_found(err, "secret", ids[0]);
+}
+
+static const struct cp_crud secrets = {secret_list, secret_get, NULL, NULL, secret_remove};
+
+int cp_h_secrets_list(struct cp_req *r, struct gw_err *e)
+{
+    return cp_crud_list(&secrets, r, e);
+}
+int cp_h_secret_get(struct cp_req *r, struct gw_err *e)
+{
+    return cp_crud_get(&secrets, r, e);
+}
+int cp_h_secret_delete(struct cp_req *r, struct gw_err *e)
+{
+    return cp_crud_delete(&secrets, r, e);
+}

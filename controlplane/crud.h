@@ -1,0 +1,49 @@
+/* The shape every REST resource shares: list, get, create, replace (PUT),
+ * patch (PATCH = get + merge + replace) and delete, each in one
+ * transaction, answered with the status codes of SPEC 2.1.
+ *
+ * A resource module (api_vendors.c, ...) describes itself with a struct
+ * cp_crud of functions that run inside a transaction opened here, and its
+ * route handlers are one-line calls to cp_crud_*(). ids are the route's
+ * path parameters in order (req->params). Any MHD worker thread. */
+#ifndef CP_CRUD_H
+#define CP_CRUD_H
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "db.h"
+#include "req.h"
+
+struct cp_crud {
+    /* The JSON array of items (new reference). */
+    int (*list)(struct cp_db *db, const char **ids, json_t **out, struct gw_err *err);
+    /* One item (new reference); GW_ERR_NOT_FOUND when absent. */
+    int (*get)(struct cp_db *db, const char **ids, json_t **out, struct gw_err *err);
+    /* Creates from body (borrowed); *out the created item. */
+    int (*create)(struct cp_db *db, const char **ids, json_t *body, json_t **out,
+                  struct gw_err *err);
+    /* Replaces the whole item with body; *out the stored item. */
+    int (*replace)(struct cp_db *db, const char **ids, json_t *body, json_t **out,
+                   struct gw_err *err);
+    /* Deletes; GW_ERR_NOT_FOUND / GW_ERR_CONFLICT (still in use). */
+    int (*remove)(struct cp_db *db, const char **ids, struct gw_err *err);
+};
+
+int cp_crud_list(const struct cp_crud *c, struct cp_req *req, struct gw_err *err);
+int cp_crud_get(const struct cp_crud *c, struct cp_req *req, struct gw_err *err);
+int cp_crud_create(const struct cp_crud *c, struct cp_req *req, struct gw_err *err);
+int cp_crud_put(const struct cp_crud *c, struct cp_req *req, struct gw_err *err);
+int cp_crud_patch(const struct cp_crud *c, struct cp_req *req, struct gw_err *err);
+int cp_crud_delete(const struct cp_crud *c, struct cp_req *req, struct gw_err *err);
+
+/* Wraps items (takes ownership) as {"items": items}. NULL on failure. */
+json_t *cp_items(json_t *items);
+
+/* Sets err to GW_ERR_NOT_FOUND "<what> <id> not found". Returns -1. */
+int cp_not_found(struct gw_err *err, const char *what, const char *id);
+
+/* Sets err to GW_ERR_NOMEM. Returns -1. */
+int cp_nomem(struct gw_err *err);
+
+#endif

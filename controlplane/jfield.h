@@ -1,0 +1,53 @@
+/* Reading and validating fields of JSON request bodies.
+ *
+ * Every getter names the offending field in its error (GW_ERR_INVALID, the
+ * message starts with the field's path, err->field holds it), so the 400s
+ * of SPEC 2.1 all read the same way. A field set to JSON null counts as
+ * absent. prefix is the path of obj inside the body ("" or NULL at top
+ * level, else e.g. "production[1]"). Pure functions, any thread. */
+#ifndef CP_JFIELD_H
+#define CP_JFIELD_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "common/err.h"
+
+enum cp_jf_flags {
+    CP_JF_REQUIRED = 1, /* absent (or null) is an error */
+    CP_JF_NAME = 2      /* 1..max characters, no control characters */
+};
+
+/* Writes prefix + "." + key (or key alone) into out. */
+void cp_jf_path(char *out, size_t outsz, const char *prefix, const char *key);
+
+/* String field: *out borrowed from obj, NULL when absent and optional.
+ * max is in characters (UTF-8 code points); 0 = no bound. */
+int cp_jf_str(json_t *obj, const char *key, const char *prefix, unsigned flags, size_t max,
+              const char **out, struct gw_err *err);
+
+/* Boolean field; def when absent. */
+int cp_jf_bool(json_t *obj, const char *key, const char *prefix, int def, int *out,
+               struct gw_err *err);
+
+/* Integer field in [min, max]; def when absent and not required. */
+int cp_jf_int(json_t *obj, const char *key, const char *prefix, int required, json_int_t def,
+              json_int_t min, json_int_t max, json_int_t *out, struct gw_err *err);
+
+/* Checks that s is a valid name: 1..max code points, none of them a control
+ * character (C0, DEL, C1). field names it in the error. */
+int cp_check_name(const char *s, const char *field, size_t max, struct gw_err *err);
+
+/* Number of UTF-8 code points of s (s is valid UTF-8, jansson checked). */
+size_t cp_utf8_len(const char *s);
+
+/* Deepest nesting of arrays/objects in the n bytes of text (strings are
+ * skipped), stopping early once it passes limit. Returns the depth. */
+int cp_json_depth(const char *text, size_t n, int limit);
+
+/* The PATCH merge: a new object with the fields of base, overwritten by the
+ * fields of patch ("id" in patch is ignored). Returns a new reference or
+ * NULL on allocation failure. */
+json_t *cp_json_merge(json_t *base, json_t *patch);
+
+#endif

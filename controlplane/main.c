@@ -1,0 +1,193 @@
+/* modelmux-cp: the control plane (SPEC 2).
+ *
+ *   modelmux-cp [--listen HOST:PORT] [--db FILE] [--web DIR]
+ *
+ * Opens and migrates the database, sets up the admin token, starts the
+ * HTTP server (http.c) and the data-plane channel (dp_channel.c), then the
+ * main thread only waits for SIGTERM/SIGINT: stop accepting, finish the
+ * requests in flight, close the database, exit 0. Exit 2 on a bad flag,
+ * 1 on a runtime failure (port in use, database that cannot be opened or
+ * migrated), each with one line on stderr. The hidden flag --print-routes
+ * prints the admin route table (for the OpenAPI test) and exits. */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "admin_token.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include "db.h"
+#include "dp_channel.h"
+#include "http.h"
+#include "routes.h"
+
+#define PROG "modelmux-cp"
+
+static const char usage_text[] =
+    "usage: " PROG " [--listen HOST:PORT] [--db FILE] [--web DIR]\n"
+    "  --listen HOST:PORT  admin API, data-plane channel and web UI (default 127.0.0.1:9400)\n"
+    "  --db FILE           SQLite database, created and migrated on start (default "
+    "./modelmux.db)\n"
+    "  --web DIR           static files of the web UI (default: the repo's web/)\n"
+    "environment: MODELMUX_ADMIN_TOKEN (admin bearer token; generated and printed once when "
+    "unset),\n"
+    "             MODELMUX_DP_TOKEN (data-plane token; unset = refuse every data plane)\n";
+
+struct options {
+    const char *listen;
+    const char *db;
+    const char *web;
+    int print_routes;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, PROG ": ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see --help)\n");
+    return 2;
+}
+
+/* Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'}, {"db", required_argument, NULL, 'd'},
+        {"web", required_argument, NULL, 'w'},    {"help", no_argument, NULL, 'h'},
+        {"print-routes", no_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            o->listen = optarg;
+            break;
+        case 'd':
+            o->db = optarg;
+            break;
+        case 'w':
+            o->web = optarg;
+            break;
+        case 'r':
+            o->print_routes = 1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        case ':':
+            return usage_error("%s needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown flag %s", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument %s", argv[optind]);
+    if (!*o->db)
+        return usage_error("%s", "--db must not be empty");
+    return -1;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The default --web: <exe>/../../web (the repo's, from build/bin), else ./web. */
+static void default_web(char *out, size_t outsz)
+{
+    char exe[PATH_MAX - 16];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        snprintf(out, outsz, "%s/../../web", exe);
+        if (is_dir(out))
+            return;
+    }
+    snprintf(out, outsz, "web");
+}
+
+static void print_routes(void)
+{
+    for (size_t i = 0; i < cp_nroutes; i++)
+        printf("%s %s\n", cp_routes[i].method, cp_routes[i].pattern);
+}
+
+static int run(const struct options *o, const sigset_t *sigs)
+{
+    struct gw_err err;
+    struct cp_db *db = NULL;
+    struct cp_dp *dp = NULL;
+    struct cp_http *srv = NULL;
+    struct cp_http_config cfg = {0};
+    char web[PATH_MAX];
+    int rc = 1;
+    gw_err_clear(&err);
+    if (cp_db_open(o->db, &db, &err) < 0)
+        goto out;
+    if (cp_admin_token_setup(db, getenv("MODELMUX_ADMIN_TOKEN"), cfg.admin_hash, &err) < 0)
+        goto out;
+    if (!(dp = cp_dp_new(db, getenv("MODELMUX_DP_TOKEN"), &err)))
+        goto out;
+    cp_db_set_commit_hook(db, cp_dp_notify, dp);
+    if (o->web) {
+        snprintf(web, sizeof(web), "%s", o->web);
+    } else {
+        default_web(web, sizeof(web));
+    }
+    cfg.listen = o->listen;
+    cfg.web_dir = web;
+    cfg.db = db;
+    cfg.dp = dp;
+    if (cp_http_start(&cfg, &srv, &err) < 0) {
+        rc = err.kind == GW_ERR_INVALID ? 2 : 1;
+        goto out;
+    }
+    gw_info("listening on %s (database %s, revision %lld, web %s)", o->listen, o->db,
+            (long long)cp_db_revision(db), web);
+    int sig = 0;
+    sigwait(sigs, &sig);
+    gw_info("signal %d: shutting down", sig);
+    cp_http_stop(srv);
+    srv = NULL;
+    rc = 0;
+out:
+    if (rc != 0)
+        fprintf(stderr, PROG ": %s\n", err.message[0] ? err.message : "startup failed");
+    cp_http_stop(srv);
+    cp_db_set_commit_hook(db, NULL, NULL);
+    cp_dp_free(dp);
+    cp_db_close(db);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {"127.0.0.1:9400", "./modelmux.db", NULL, 0};
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    if (o.print_routes) {
+        print_routes();
+        return 0;
+    }
+    gw_alloc_init();
+    gw_log_set_program(PROG);
+    /* Block the stop signals in every thread; the main thread takes them
+     * with sigwait. SIGPIPE is ignored (clients may vanish mid-reply). */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return run(&o, &sigs);
+}

@@ -1,0 +1,114 @@
+/* Database -> config snapshot (see snapshot.h). */
+#include "snapshot.h"
+
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "crud.h"
+#include "db.h"
+#include "resources.h"
+
+/* Endpoints in the snapshot shape: "auth" resolved from secret_values. */
+#define SNAPSHOT_ENDPOINTS                                                                        \
+    "SELECT json_object('id', e.id, 'name', e.name, 'environment', e.environment, 'url', e.url, " \
+    "'timeoutMs', e.timeout_ms, 'auth', json(CASE WHEN e.secret_name IS NULL THEN 'null' "       \
+    "WHEN sv.value IS NULL THEN json_object('header', e.header, 'missingSecret', "                 \
+    "e.secret_name) ELSE json_object('header', e.header, 'value', coalesce(e.prefix, '') || "      \
+    "sv.value) END)) FROM endpoints e LEFT JOIN secret_values sv ON sv.secret_name = "            \
+    "e.secret_name AND sv.key = e.secret_key WHERE e.api_id = ?1 ORDER BY e.seq"
+
+#define SNAPSHOT_KEYS                                                                             \
+    "SELECT json_object('id', k.id, 'hash', k.hash, 'application', k.application_id, "           \
+    "'applicationName', a.name, 'type', k.type, 'expiresAt', k.expires_at, 'subscriptions', "     \
+    "json((SELECT json_group_array(api_id) FROM (SELECT api_id FROM subscriptions WHERE "         \
+    "application_id = k.application_id ORDER BY seq)))) FROM api_keys k JOIN applications a ON " \
+    "a.id = k.application_id ORDER BY k.seq"
+
+int cp_snapshot_hash(json_t *doc, char out[65])
+{
+    json_t *body = json_pack("{s:O,s:O,s:O}", "vendors", json_object_get(doc, "vendors"), "apis",
+                             json_object_get(doc, "apis"), "keys", json_object_get(doc, "keys"));
+    if (!body)
+        return -1;
+    char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(body);
+    if (!text)
+        return -1;
+    gw_sha256_hex(text, strlen(text), out);
+    gw_free(text);
+    return 0;
+}
+
+/* Adds "endpoints" and "policies" to each API of apis. */
+static int fill_apis(struct cp_db *db, json_t *apis, struct gw_err *err)
+{
+    size_t i;
+    json_t *api;
+    json_array_foreach(apis, i, api)
+    {
+        const char *id = json_string_value(json_object_get(api, "id"));
+        json_t *eps = NULL, *pols = NULL;
+        if (cp_db_query_json(db, err, &eps, SNAPSHOT_ENDPOINTS, "s", id) < 0)
+            return -1;
+        if (json_object_set_new(api, "endpoints", eps) < 0)
+            return cp_nomem(err);
+        if (cp_policy_list(db, id, &pols, err) < 0)
+            return -1;
+        if (json_object_set_new(api, "policies", pols) < 0)
+            return cp_nomem(err);
+    }
+    return 0;
+}
+
+static int build_locked(struct cp_db *db, json_t *doc, int64_t *revision, struct gw_err *err)
+{
+    json_t *vendors = NULL, *apis = NULL, *keys = NULL;
+    if (cp_db_query_int(db, err, revision, "SELECT revision FROM config_revision WHERE id = 1",
+                        "") < 0 ||
+        cp_vendor_list(db, &vendors, err) < 0)
+        goto fail;
+    if (cp_api_list(db, &apis, err) < 0 || fill_apis(db, apis, err) < 0)
+        goto fail;
+    if (cp_db_query_json(db, err, &keys, SNAPSHOT_KEYS, "") < 0)
+        goto fail;
+    char now[32];
+    gw_format_rfc3339(gw_wall_s(), now);
+    if (json_object_set_new(doc, "schemaVersion", json_integer(CP_SNAPSHOT_SCHEMA_VERSION)) < 0 ||
+        json_object_set_new(doc, "revision", json_integer(*revision)) < 0 ||
+        json_object_set_new(doc, "generatedAt", json_string(now)) < 0 ||
+        json_object_set_new(doc, "vendors", vendors) < 0 ||
+        json_object_set_new(doc, "apis", apis) < 0 || json_object_set_new(doc, "keys", keys) < 0)
+        return cp_nomem(err);
+    return 0;
+fail:
+    json_decref(vendors);
+    json_decref(apis);
+    json_decref(keys);
+    return -1;
+}
+
+int cp_snapshot_build(struct cp_db *db, json_t **out, int64_t *revision, struct gw_err *err)
+{
+    char hash[65];
+    json_t *doc = json_object();
+    *out = NULL;
+    if (!doc)
+        return cp_nomem(err);
+    if (cp_db_read_begin(db, err) < 0)
+        goto fail;
+    int rc = build_locked(db, doc, revision, err);
+    cp_db_read_end(db);
+    if (rc < 0)
+        goto fail;
+    if (cp_snapshot_hash(doc, hash) < 0 || json_object_set_new(doc, "sha256", json_string(hash)) < 0) {
+        cp_nomem(err);
+        goto fail;
+    }
+    *out = doc;
+    return 0;
+fail:
+    json_decref(doc);
+    return -1;
+}
