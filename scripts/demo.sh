@@ -18,7 +18,8 @@
 #   DEMO_MOCK_A_PORT        mock upstream A (default 9501)
 #   DEMO_MOCK_B_PORT        mock upstream B (default 9502)
 #   DEMO_DATA_DIR           database, cache and logs (default: a new temp
-#                           dir, removed on exit; a given dir is kept)
+#                           dir, removed on a clean exit; a given dir, or
+#                           the temp dir after a failure, is kept)
 #   MODELMUX_ADMIN_TOKEN    admin token (default: a random one, printed)
 #   MODELMUX_DP_TOKEN       data-plane channel token (default: random)
 #   MODELMUX_DEMO_EXIT=1    exit after the table instead of waiting (tests);
@@ -78,7 +79,8 @@ cleanup() {
     fi
     wait "$pid" 2>/dev/null || true
   done
-  if [ "$KEEP_DATA" = 0 ]; then
+  # A failed run keeps its logs, whoever made the directory.
+  if [ "$KEEP_DATA" = 0 ] && [ "$rc" -eq 0 ]; then
     rm -rf "$DATA"
   elif [ ${#pids[@]} -gt 0 ]; then
     echo "demo: logs and database kept in $DATA"
