@@ -26,7 +26,8 @@ def data(name):
 
 
 def import_conf(cp, body, headers=None, token=None):
-    return cp.api("POST", "/apis/import", body=body, headers=headers or YAML_CT, token=token)
+    return cp.api("POST", "/apis/import", body=body,
+                  headers=YAML_CT if headers is None else headers, token=token)
 
 
 def revision(cp):
