@@ -169,8 +169,9 @@ static int attach(struct builder *b, struct ynode *n, struct gw_err *err)
     struct ynode *parent;
 
     if (++b->count > CP_APKCONF_MAX_NODES) {
+        int line = n->line, col = n->col;
         ynode_free(n);
-        return fail_at(err, n->line, n->col, "document too large (more than %d nodes)",
+        return fail_at(err, line, col, "document too large (more than %d nodes)",
                        CP_APKCONF_MAX_NODES);
     }
     if (b->depth == 0) {

@@ -369,3 +369,31 @@ def test_rest_made_api_without_endpoints_or_policies(cp):
     api = make_api(cp, "/bare", vendor="AzureOpenAI")
     text = assert_round_trip(cp, api["id"])
     assert b'name: "AzureOpenAI"' in text
+
+
+def test_generated_hostile_documents(cp):
+    rev = revision(cp)
+    cases = [
+        # 200k items in one list (under 1 MiB): stopped at the item bound
+        (b"name: [" + b"1," * 200000 + b"1]\n", "too many items in one sequence"),
+        # 20 lists of 4000 items: stopped at the node bound
+        (b"".join(b"k%d: [" % i + b"1," * 3999 + b"1]\n" for i in range(20)),
+         "document too large"),
+        # deep block nesting
+        (b"".join(b"  " * i + b"k%d:\n" % i for i in range(40)) + b"  " * 40 + b"v\n",
+         "nesting too deep"),
+        # many anchors without aliases
+        (b"name: &a x\nbasePath: &b y\n", "anchors"),
+        # control characters
+        (b"name: \"a\x07b\"\n", "control characters are not allowed"),
+    ]
+    for body, text in cases:
+        assert len(body) <= 1024 * 1024
+        t0 = time.time()
+        r = import_conf(cp, body)
+        assert time.time() - t0 < 3 * mm.SLOW
+        assert r.status == 400, (text, r)
+        msg = error_message(r)
+        assert msg.startswith("line ") and text in msg, msg
+    assert revision(cp) == rev
+    assert cp.poll() is None

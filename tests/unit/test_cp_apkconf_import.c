@@ -403,6 +403,24 @@ TEST("too many items or keys are refused")
     snprintf(doc + n, cap - n, "]\n");
     expect_error(doc, 1, 8 + 2 * MAX_SEQ_ITEMS, "too many items");
 
+    /* 20 lists of 4000 items: the node bound (regression: the error used to
+     * read the node it had just freed) */
+    {
+        size_t bcap = 200 * 1024, bn = 0;
+        char *wide = malloc(bcap);
+        for (int k = 0; k < 20; k++) {
+            bn += (size_t)snprintf(wide + bn, bcap - bn, "k%d: [", k);
+            for (int i = 0; i < 4000; i++)
+                bn += (size_t)snprintf(wide + bn, bcap - bn, "%s1", i ? "," : "");
+            bn += (size_t)snprintf(wide + bn, bcap - bn, "]\n");
+        }
+        /* 1 root + 16 lines * (key + list + 4000) = 64033 nodes; on line 17
+         * the key and list make 64035, and item 1502 (column 7 + 2 * 1501)
+         * is node 65537 */
+        expect_error(wide, 17, 3009, "document too large");
+        free(wide);
+    }
+
     n = (size_t)snprintf(doc, cap, "name: {");
     for (int i = 0; i < MAX_MAP_KEYS + 1; i++)
         n += (size_t)snprintf(doc + n, cap - n, "%sk%d: 1", i ? ", " : "", i);
