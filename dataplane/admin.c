@@ -1,0 +1,125 @@
+/* The admin HTTP server: /metrics, /healthz, /readyz (see admin.h).
+ *
+ * Owns one MHD daemon with its own polling thread; handlers only read what
+ * struct dp_shared publishes (atomics, the metrics registry's shards under
+ * their mutexes, the routing state under its mutex). */
+#include "admin.h"
+
+#include "common/alloc.h"
+#include "metrics.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <string.h>
+
+struct dp_admin {
+    struct dp_shared *sh;
+    struct MHD_Daemon *daemon;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *ctype,
+                             char *body, size_t len, int owned)
+{
+    struct MHD_Response *resp =
+        owned ? MHD_create_response_from_buffer_with_free_callback(len, body, gw_free)
+              : MHD_create_response_from_buffer(len, body, MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        if (owned)
+            gw_free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    enum MHD_Result r = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+#define STATIC(s) (char *)(s), sizeof(s) - 1, 0
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    (void)version;
+    (void)upload_data;
+    struct dp_admin *a = cls;
+    if (*con_cls == NULL) {
+        *con_cls = a; /* headers seen; answer on the next call */
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0; /* bodies are ignored */
+        return MHD_YES;
+    }
+    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    const char *json = "application/json";
+    if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
+        strcmp(url, "/metrics") == 0) {
+        if (!get)
+            return reply(conn, 405, json,
+                         STATIC("{\"error\":{\"message\":\"use GET\",\"type\":"
+                                "\"invalid_request_error\",\"code\":\"method_not_allowed\"}}"));
+    } else {
+        return reply(conn, 404, json,
+                     STATIC("{\"error\":{\"message\":\"not found\",\"type\":"
+                            "\"invalid_request_error\",\"code\":\"not_found\"}}"));
+    }
+    if (strcmp(url, "/healthz") == 0)
+        return reply(conn, 200, json, STATIC("{\"status\":\"ok\"}"));
+    int64_t rev = atomic_load(&a->sh->revision);
+    if (strcmp(url, "/readyz") == 0) {
+        if (rev < 0)
+            return reply(conn, 503, json,
+                         STATIC("{\"status\":\"not ready\",\"reason\":\"no config applied\"}"));
+        return reply(conn, 200, json, STATIC("{\"status\":\"ready\"}"));
+    }
+    struct gw_buf out;
+    gw_buf_init(&out, 64 * 1024 * 1024);
+    if (dp_metrics_render(a->sh->metrics, a->sh->state, a->sh->rl, rev, &out) != 0) {
+        gw_buf_cleanup(&out);
+        return reply(conn, 503, "text/plain", STATIC("out of memory\n"));
+    }
+    size_t len = out.len;
+    char *body = gw_buf_take(&out);
+    gw_buf_cleanup(&out);
+    if (!body)
+        return reply(conn, 200, "text/plain; version=0.0.4", STATIC(""));
+    return reply(conn, 200, "text/plain; version=0.0.4", body, len, 1);
+}
+
+struct dp_admin *dp_admin_start(struct dp_shared *sh, const struct sockaddr *addr,
+                                socklen_t addrlen, struct gw_err *err)
+{
+    (void)addrlen;
+    struct dp_admin *a = gw_calloc(1, sizeof(*a));
+    if (!a) {
+        gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");
+        return NULL;
+    }
+    a->sh = sh;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+    if (addr->sa_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    errno = 0;
+    a->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, a, MHD_OPTION_SOCK_ADDR, addr,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256, MHD_OPTION_END);
+    if (!a->daemon) {
+        int e = errno;
+        gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot listen%s%s",
+                   e ? ": " : "", e ? strerror(e) : "");
+        gw_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void dp_admin_stop(struct dp_admin *a)
+{
+    if (!a)
+        return;
+    MHD_stop_daemon(a->daemon);
+    gw_free(a);
+}

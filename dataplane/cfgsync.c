@@ -1,0 +1,417 @@
+/* Config sources: control-plane long poll, cache file, --config file (see
+ * cfgsync.h).
+ *
+ * Owns the polling thread, its curl easy handle and the copy of the last
+ * applied snapshot's identity (revision, sha256). Validation and compiling
+ * happen here, on this thread (or the main thread for files), never on a
+ * worker; publishing goes through dp_shared_publish. */
+#include "cfgsync.h"
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "config.h"
+#include "worker.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SNAPSHOT_MAX (64 * 1024 * 1024)
+#define POLL_WAIT_S 30
+#define BACKOFF_MIN_MS 200
+#define BACKOFF_MAX_MS 5000
+
+struct dp_cfgsync {
+    struct dp_shared *sh;
+    char *cp_url, *file, *cache_path, *token, *id;
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int64_t revision; /* last applied (or skipped as invalid) revision, -1 none */
+    char sha256[65];
+};
+
+/* ---- applying a document --------------------------------------------------- */
+
+/* Validates, compiles and publishes doc (borrowed). 0 applied, 1 unchanged
+ * (same sha256), -1 invalid (err). */
+static int apply_doc(struct dp_cfgsync *cs, json_t *doc, struct gw_err *err)
+{
+    json_t *sv = json_object_get(doc, "schemaVersion");
+    if (json_is_object(doc) && (!json_is_integer(sv) || json_integer_value(sv) != 1))
+        return gw_err_set(err, GW_ERR_INVALID, "schema_version", "schemaVersion",
+                          "unsupported schemaVersion (this data plane knows 1)");
+    const char *sha = json_string_value(json_object_get(doc, "sha256"));
+    if (sha && cs->revision >= 0 && strcmp(sha, cs->sha256) == 0) {
+        json_t *rev = json_object_get(doc, "revision");
+        if (json_is_integer(rev) && json_integer_value(rev) > cs->revision) {
+            /* Same content under a newer revision: report it, nothing to compile. */
+            cs->revision = json_integer_value(rev);
+            atomic_store(&cs->sh->revision, cs->revision);
+        }
+        return 1;
+    }
+    struct dp_config *cfg = dp_config_compile(doc, cs->sh->state, err);
+    if (!cfg)
+        return -1;
+    dp_shared_publish(cs->sh, cfg);
+    cs->revision = cfg->revision;
+    snprintf(cs->sha256, sizeof(cs->sha256), "%s", cfg->sha256);
+    gw_info("config revision %lld applied", (long long)cfg->revision);
+    dp_config_unref(cfg);
+    return 0;
+}
+
+static json_t *parse(const char *data, size_t len, struct gw_err *err)
+{
+    json_error_t je;
+    json_t *doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+    if (!doc)
+        gw_err_set(err, GW_ERR_INVALID, "invalid_json", NULL, "not JSON: %s (line %d)", je.text,
+                   je.line);
+    return doc;
+}
+
+static char *read_file(const char *path, size_t *len, struct gw_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        gw_err_set(err, GW_ERR_INVALID, "unreadable", NULL, "cannot read %s: %s", path,
+                   strerror(errno));
+        return NULL;
+    }
+    struct gw_buf b;
+    gw_buf_init(&b, SNAPSHOT_MAX);
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (gw_buf_append(&b, chunk, n) != GW_BUF_OK) {
+            rc = -1;
+            break;
+        }
+    if (ferror(f))
+        rc = -1;
+    fclose(f);
+    if (rc != 0) {
+        gw_buf_cleanup(&b);
+        gw_err_set(err, GW_ERR_INVALID, "unreadable", NULL, "cannot read %s (too big?)", path);
+        return NULL;
+    }
+    *len = b.len;
+    char *data = gw_buf_take(&b);
+    if (!data)
+        data = gw_strdup("");
+    return data;
+}
+
+/* Applies the document in data from a file; 0/1 ok, -1 invalid (err). */
+static int apply_file(struct dp_cfgsync *cs, const char *path, struct gw_err *err)
+{
+    size_t len = 0;
+    char *data = read_file(path, &len, err);
+    if (!data)
+        return -1;
+    json_t *doc = parse(data, len, err);
+    gw_free(data);
+    if (!doc)
+        return -1;
+    int rc = apply_doc(cs, doc, err);
+    json_decref(doc);
+    return rc;
+}
+
+/* ---- the cache ---------------------------------------------------------------- */
+
+static int write_cache(const char *path, const char *data, size_t len)
+{
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        return -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            goto fail;
+        off += (size_t)w;
+    }
+    if (fchmod(fd, 0600) != 0 || fsync(fd) != 0)
+        goto fail;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        goto fail;
+    return 0;
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return -1;
+}
+
+/* ---- the long poll ------------------------------------------------------------ */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct gw_buf *b = userdata;
+    return gw_buf_append(b, data, size * nmemb) == GW_BUF_OK ? size * nmemb : 0;
+}
+
+static int on_progress(void *clientp, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    struct dp_cfgsync *cs = clientp;
+    return atomic_load(&cs->stop) ? 1 : 0; /* non-zero aborts the transfer */
+}
+
+enum poll_result {
+    POLL_APPLIED,   /* a new snapshot was applied */
+    POLL_UNCHANGED, /* 304, or nothing new */
+    POLL_REJECTED,  /* a snapshot came but was invalid (skipped) */
+    POLL_FAILED     /* the control plane could not be asked (network, 401, 5xx) */
+};
+
+static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
+{
+    char url[4096];
+    long long after = cs->revision < 0 ? 0 : (long long)cs->revision;
+    size_t ul = strlen(cs->cp_url);
+    while (ul > 0 && cs->cp_url[ul - 1] == '/')
+        ul--;
+    snprintf(url, sizeof(url), "%.*s/dp/v1/config?after=%lld&wait=%d", (int)ul, cs->cp_url,
+             after, wait_s);
+    struct curl_slist *h = NULL, *n;
+    char line[1024];
+    snprintf(line, sizeof(line), "Authorization: Bearer %s", cs->token ? cs->token : "");
+    if ((n = curl_slist_append(h, line)))
+        h = n;
+    snprintf(line, sizeof(line), "X-Dataplane-Id: %s", cs->id);
+    if ((n = curl_slist_append(h, line)))
+        h = n;
+    struct gw_buf body;
+    gw_buf_init(&body, SNAPSHOT_MAX);
+    curl_easy_reset(e);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, cs);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(wait_s + 15) * 1000L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode rc = curl_easy_perform(e);
+    curl_slist_free_all(h);
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    enum poll_result res = POLL_FAILED;
+    if (rc != CURLE_OK) {
+        if (!atomic_load(&cs->stop))
+            gw_warn("control plane %s: %s", cs->cp_url, curl_easy_strerror(rc));
+    } else if (status == 304) {
+        res = POLL_UNCHANGED;
+    } else if (status != 200) {
+        gw_warn("control plane %s answered %ld%s", cs->cp_url, status,
+                status == 401 ? " (check MODELMUX_DP_TOKEN)" : "");
+    } else {
+        struct gw_err err;
+        gw_err_clear(&err);
+        json_t *doc = parse(body.data ? body.data : "", body.len, &err);
+        int a = doc ? apply_doc(cs, doc, &err) : -1;
+        if (a == 0) {
+            res = POLL_APPLIED;
+            if (write_cache(cs->cache_path, body.data, body.len) != 0)
+                gw_warn("cannot write the cache %s: %s", cs->cache_path, strerror(errno));
+        } else if (a == 1) {
+            res = POLL_UNCHANGED;
+        } else {
+            json_t *rev = doc ? json_object_get(doc, "revision") : NULL;
+            gw_error("control plane snapshot rejected, keeping revision %lld: %s%s%s",
+                     (long long)cs->revision, err.message, err.field[0] ? " at " : "",
+                     err.field);
+            /* Skip that revision rather than fetch it again at once. */
+            if (json_is_integer(rev) && json_integer_value(rev) > cs->revision &&
+                cs->revision >= 0)
+                cs->revision = json_integer_value(rev);
+            res = POLL_REJECTED;
+        }
+        json_decref(doc);
+    }
+    gw_buf_cleanup(&body);
+    return res;
+}
+
+/* Sleeps ms unless asked to stop. Returns 1 when stopping. */
+static int nap(struct dp_cfgsync *cs, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&cs->mu);
+    while (!atomic_load(&cs->stop))
+        if (pthread_cond_timedwait(&cs->cv, &cs->mu, &ts) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&cs->mu);
+    return atomic_load(&cs->stop);
+}
+
+static void load_cache(struct dp_cfgsync *cs)
+{
+    struct gw_err err;
+    gw_err_clear(&err);
+    if (access(cs->cache_path, F_OK) != 0) {
+        gw_warn("control plane unreachable and no cache at %s: not ready yet", cs->cache_path);
+        return;
+    }
+    int rc = apply_file(cs, cs->cache_path, &err);
+    if (rc < 0)
+        gw_error("cache %s not usable: %s", cs->cache_path, err.message);
+    else
+        gw_info("control plane unreachable: serving revision %lld from the cache %s",
+                (long long)cs->revision, cs->cache_path);
+}
+
+static void *poll_main(void *arg)
+{
+    struct dp_cfgsync *cs = arg;
+    CURL *e = curl_easy_init();
+    if (!e) {
+        gw_error("config sync: cannot create a curl handle");
+        return NULL;
+    }
+    int64_t backoff = BACKOFF_MIN_MS;
+    int first = 1;
+    unsigned seed = (unsigned)gw_now_ms() ^ (unsigned)getpid();
+    while (!atomic_load(&cs->stop)) {
+        enum poll_result r = poll_once(cs, e, first ? 0 : POLL_WAIT_S);
+        if (first && r == POLL_FAILED && cs->revision < 0)
+            load_cache(cs);
+        first = 0;
+        if (r == POLL_APPLIED || r == POLL_UNCHANGED) {
+            backoff = BACKOFF_MIN_MS;
+            continue;
+        }
+        /* Failure or rejected snapshot: exponential backoff with jitter. */
+        int64_t jitter = (int64_t)(rand_r(&seed) % (unsigned)(backoff / 2 + 1));
+        if (nap(cs, backoff / 2 + jitter))
+            break;
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+    curl_easy_cleanup(e);
+    return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+struct dp_cfgsync *dp_cfgsync_new(struct dp_shared *sh, const struct dp_cfgsync_opts *o,
+                                  struct gw_err *err)
+{
+    struct dp_cfgsync *cs = gw_calloc(1, sizeof(*cs));
+    if (!cs) {
+        gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");
+        return NULL;
+    }
+    cs->sh = sh;
+    cs->revision = -1;
+    atomic_init(&cs->stop, 0);
+    pthread_mutex_init(&cs->mu, NULL);
+    pthread_cond_init(&cs->cv, NULL);
+    cs->cp_url = gw_strdup(o->cp_url);
+    cs->file = gw_strdup(o->file);
+    cs->cache_path = gw_strdup(o->cache_path);
+    cs->token = gw_strdup(o->token);
+    cs->id = gw_strdup(o->id ? o->id : "modelmux-dp");
+    if ((o->cp_url && !cs->cp_url) || (o->file && !cs->file) || !cs->cache_path || !cs->id) {
+        gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");
+        goto fail;
+    }
+    if (cs->file) {
+        gw_err_clear(err);
+        if (apply_file(cs, cs->file, err) < 0)
+            goto fail;
+    }
+    return cs;
+fail:
+    dp_cfgsync_free(cs);
+    return NULL;
+}
+
+int dp_cfgsync_start(struct dp_cfgsync *cs)
+{
+    if (!cs->cp_url)
+        return 0;
+    if (pthread_create(&cs->thread, NULL, poll_main, cs) != 0)
+        return -1;
+    cs->started = 1;
+    return 0;
+}
+
+int dp_cfgsync_reload_file(struct dp_cfgsync *cs)
+{
+    if (!cs->file)
+        return -1;
+    struct gw_err err;
+    gw_err_clear(&err);
+    int rc = apply_file(cs, cs->file, &err);
+    if (rc < 0) {
+        gw_error("reload of %s failed, keeping revision %lld: %s%s%s", cs->file,
+                 (long long)cs->revision, err.message, err.field[0] ? " at " : "", err.field);
+        return -1;
+    }
+    if (rc == 1)
+        gw_info("reload of %s: unchanged", cs->file);
+    return 0;
+}
+
+void dp_cfgsync_free(struct dp_cfgsync *cs)
+{
+    if (!cs)
+        return;
+    if (cs->started) {
+        pthread_mutex_lock(&cs->mu);
+        atomic_store(&cs->stop, 1);
+        pthread_cond_broadcast(&cs->cv);
+        pthread_mutex_unlock(&cs->mu);
+        pthread_join(cs->thread, NULL);
+    }
+    pthread_mutex_destroy(&cs->mu);
+    pthread_cond_destroy(&cs->cv);
+    gw_free(cs->cp_url);
+    gw_free(cs->file);
+    gw_free(cs->cache_path);
+    gw_free(cs->token);
+    gw_free(cs->id);
+    gw_free(cs);
+}

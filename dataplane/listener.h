@@ -1,0 +1,39 @@
+/* The client-facing HTTP server of one worker: a libmicrohttpd daemon in
+ * external-epoll mode (MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+ * MHD_USE_TURBO, no thread of its own) driven by the worker's loop.
+ *
+ * MHD's epoll fd is watched by the worker's dp_loop; when it is readable
+ * the listener calls MHD_run(), then arms one loop timer from
+ * MHD_get_timeout() (MHD may hold work that no fd will announce). Each
+ * worker binds its own daemon to the same address with
+ * MHD_OPTION_LISTENING_ADDRESS_REUSE (SO_REUSEPORT), so the kernel spreads
+ * connections over the workers. The access handler and the completed
+ * callback hand requests to request.c.
+ *
+ * Thread: the worker's (created on the main thread before the worker runs). */
+#ifndef DP_LISTENER_H
+#define DP_LISTENER_H
+
+#include "common/err.h"
+
+#include <sys/socket.h>
+
+struct dp_worker;
+struct dp_listener;
+
+/* Starts the daemon of w listening on addr and watches it from w->loop.
+ * NULL with err (address in use, no memory). */
+struct dp_listener *dp_listener_new(struct dp_worker *w, const struct sockaddr *addr,
+                                    socklen_t addrlen, struct gw_err *err);
+
+/* Stops accepting new connections (connections already open go on). */
+void dp_listener_quiesce(struct dp_listener *l);
+
+/* Runs MHD now (after resuming connections at shutdown). */
+void dp_listener_run(struct dp_listener *l);
+
+/* Stops the daemon (every connection must be resumed first: see
+ * dp_request_abort) and frees. NULL is a no-op. */
+void dp_listener_free(struct dp_listener *l);
+
+#endif

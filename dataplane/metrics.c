@@ -1,0 +1,381 @@
+/* Per-worker metric shards and the Prometheus exposition (see metrics.h).
+ *
+ * Owns the shards and their series. A series is one label set of one
+ * family; every family uses the same small struct (counters use `count`,
+ * the histogram uses all fields). Each shard keeps one open-addressing
+ * table per family, keyed by the rendered label text, guarded by the
+ * shard's mutex (taken by its worker per update, by the admin thread per
+ * scrape). */
+#include "metrics.h"
+
+#include "common/alloc.h"
+#include "ratelimit.h"
+#include "state.h"
+#include "common/clock.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+static const double bucket_s[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                  1,     2.5,  5,     10,   30,  60,  120};
+#define NBUCKETS (sizeof(bucket_s) / sizeof(bucket_s[0]))
+
+struct series {
+    char *labels; /* rendered: api="x",model="y" */
+    uint64_t hash;
+    uint64_t count;
+    double sum;
+    uint64_t buckets[NBUCKETS]; /* non-cumulative */
+};
+
+struct table {
+    struct series **slots;
+    size_t cap, n;
+};
+
+enum family { FAM_REQUESTS, FAM_DURATION, FAM_TOKENS, FAM_RATELIMITED, FAM_COUNT };
+
+struct dp_metrics_shard {
+    pthread_mutex_t mu;
+    struct table t[FAM_COUNT];
+    uint64_t dropped;
+};
+
+struct dp_metrics {
+    int n;
+    struct dp_metrics_shard *shards;
+};
+
+/* ---- tables ----------------------------------------------------------------- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static int table_grow(struct table *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 64;
+    struct series **s = gw_calloc(cap, sizeof(*s));
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < t->cap; i++) {
+        struct series *e = t->slots[i];
+        if (!e)
+            continue;
+        size_t j = e->hash & (cap - 1);
+        while (s[j])
+            j = (j + 1) & (cap - 1);
+        s[j] = e;
+    }
+    gw_free(t->slots);
+    t->slots = s;
+    t->cap = cap;
+    return 0;
+}
+
+/* The series of labels, created when missing; NULL when full or no memory. */
+static struct series *table_get(struct table *t, const char *labels)
+{
+    uint64_t h = hash_str(labels);
+    if (t->cap) {
+        for (size_t j = h & (t->cap - 1); t->slots[j]; j = (j + 1) & (t->cap - 1))
+            if (t->slots[j]->hash == h && strcmp(t->slots[j]->labels, labels) == 0)
+                return t->slots[j];
+    }
+    if (t->n >= DP_METRICS_MAX_SERIES)
+        return NULL;
+    if ((t->n + 1) * 2 > t->cap && table_grow(t) != 0)
+        return NULL;
+    struct series *e = gw_calloc(1, sizeof(*e));
+    if (!e || !(e->labels = gw_strdup(labels))) {
+        gw_free(e);
+        return NULL;
+    }
+    e->hash = h;
+    size_t j = h & (t->cap - 1);
+    while (t->slots[j])
+        j = (j + 1) & (t->cap - 1);
+    t->slots[j] = e;
+    t->n++;
+    return e;
+}
+
+static void table_cleanup(struct table *t)
+{
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->slots[i]) {
+            gw_free(t->slots[i]->labels);
+            gw_free(t->slots[i]);
+        }
+    }
+    gw_free(t->slots);
+    memset(t, 0, sizeof(*t));
+}
+
+/* ---- labels ----------------------------------------------------------------- */
+
+/* Appends name="value" with Prometheus escaping; returns the new length or
+ * -1 when out of room. */
+static int label(char *out, size_t size, int len, const char *name, const char *v)
+{
+    if (len < 0)
+        return -1;
+    int n = snprintf(out + len, size - (size_t)len, "%s%s=\"", len ? "," : "", name);
+    if (n < 0 || (size_t)(len + n) >= size)
+        return -1;
+    len += n;
+    for (const char *p = v ? v : ""; *p; p++) {
+        const char *esc = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
+        size_t k = esc ? strlen(esc) : 1;
+        if ((size_t)len + k + 2 >= size)
+            return -1;
+        memcpy(out + len, esc ? esc : p, k);
+        len += (int)k;
+    }
+    out[len++] = '"';
+    out[len] = '\0';
+    return len;
+}
+
+#define LABELS_MAX 1024
+
+static void count(struct dp_metrics_shard *s, enum family f, const char *labels, uint64_t by)
+{
+    pthread_mutex_lock(&s->mu);
+    struct series *e = table_get(&s->t[f], labels);
+    if (e)
+        e->count += by;
+    else
+        s->dropped++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void dp_metrics_request(struct dp_metrics_shard *s, const char *api, const char *model,
+                        const char *endpoint, int status)
+{
+    char l[LABELS_MAX], st[16];
+    snprintf(st, sizeof(st), "%d", status);
+    int n = label(l, sizeof(l), 0, "api", api);
+    n = label(l, sizeof(l), n, "model", model);
+    n = label(l, sizeof(l), n, "endpoint", endpoint);
+    n = label(l, sizeof(l), n, "status", st);
+    if (n > 0)
+        count(s, FAM_REQUESTS, l, 1);
+}
+
+void dp_metrics_upstream(struct dp_metrics_shard *s, const char *endpoint, int64_t ms)
+{
+    char l[LABELS_MAX];
+    if (label(l, sizeof(l), 0, "endpoint", endpoint) < 0)
+        return;
+    double sec = (double)(ms < 0 ? 0 : ms) / 1000.0;
+    pthread_mutex_lock(&s->mu);
+    struct series *e = table_get(&s->t[FAM_DURATION], l);
+    if (e) {
+        e->count++;
+        e->sum += sec;
+        size_t i = 0;
+        while (i < NBUCKETS && sec > bucket_s[i])
+            i++;
+        if (i < NBUCKETS)
+            e->buckets[i]++;
+    } else {
+        s->dropped++;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+void dp_metrics_tokens(struct dp_metrics_shard *s, const char *api, const char *model,
+                       int64_t prompt, int64_t completion)
+{
+    char l[LABELS_MAX];
+    int base = label(l, sizeof(l), 0, "api", api);
+    base = label(l, sizeof(l), base, "model", model);
+    if (base < 0)
+        return;
+    if (prompt >= 0 && label(l, sizeof(l), base, "kind", "prompt") > 0)
+        count(s, FAM_TOKENS, l, (uint64_t)prompt);
+    l[base] = '\0';
+    if (completion >= 0 && label(l, sizeof(l), base, "kind", "completion") > 0)
+        count(s, FAM_TOKENS, l, (uint64_t)completion);
+}
+
+void dp_metrics_ratelimited(struct dp_metrics_shard *s, const char *api)
+{
+    char l[LABELS_MAX];
+    if (label(l, sizeof(l), 0, "api", api) > 0)
+        count(s, FAM_RATELIMITED, l, 1);
+}
+
+/* ---- registry and rendering --------------------------------------------------- */
+
+struct dp_metrics *dp_metrics_new(int nshards)
+{
+    struct dp_metrics *m = gw_calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->shards = gw_calloc((size_t)nshards, sizeof(*m->shards));
+    if (!m->shards) {
+        gw_free(m);
+        return NULL;
+    }
+    m->n = nshards;
+    for (int i = 0; i < nshards; i++)
+        pthread_mutex_init(&m->shards[i].mu, NULL);
+    return m;
+}
+
+void dp_metrics_free(struct dp_metrics *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->n; i++) {
+        for (int f = 0; f < FAM_COUNT; f++)
+            table_cleanup(&m->shards[i].t[f]);
+        pthread_mutex_destroy(&m->shards[i].mu);
+    }
+    gw_free(m->shards);
+    gw_free(m);
+}
+
+struct dp_metrics_shard *dp_metrics_shard(struct dp_metrics *m, int i)
+{
+    return &m->shards[i];
+}
+
+static int merge(struct table *into, const struct table *from)
+{
+    for (size_t i = 0; i < from->cap; i++) {
+        const struct series *e = from->slots[i];
+        if (!e)
+            continue;
+        struct series *d = table_get(into, e->labels);
+        if (!d)
+            return -1;
+        d->count += e->count;
+        d->sum += e->sum;
+        for (size_t b = 0; b < NBUCKETS; b++)
+            d->buckets[b] += e->buckets[b];
+    }
+    return 0;
+}
+
+static int ok(enum gw_buf_result r)
+{
+    return r == GW_BUF_OK ? 0 : -1;
+}
+
+static int render_counter(struct gw_buf *out, const char *name, const char *help,
+                          const struct table *t)
+{
+    int rc = ok(gw_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name));
+    for (size_t i = 0; i < t->cap && rc == 0; i++)
+        if (t->slots[i])
+            rc = ok(gw_buf_printf(out, "%s{%s} %llu\n", name, t->slots[i]->labels,
+                                  (unsigned long long)t->slots[i]->count));
+    return rc;
+}
+
+static int render_histogram(struct gw_buf *out, const char *name, const char *help,
+                            const struct table *t)
+{
+    int rc = ok(gw_buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name));
+    for (size_t i = 0; i < t->cap && rc == 0; i++) {
+        const struct series *e = t->slots[i];
+        if (!e)
+            continue;
+        uint64_t cum = 0;
+        for (size_t b = 0; b < NBUCKETS && rc == 0; b++) {
+            cum += e->buckets[b];
+            rc = ok(gw_buf_printf(out, "%s_bucket{%s,le=\"%g\"} %llu\n", name, e->labels,
+                                  bucket_s[b], (unsigned long long)cum));
+        }
+        if (rc == 0)
+            rc = ok(gw_buf_printf(out,
+                                  "%s_bucket{%s,le=\"+Inf\"} %llu\n%s_sum{%s} %.6f\n"
+                                  "%s_count{%s} %llu\n",
+                                  name, e->labels, (unsigned long long)e->count, name, e->labels,
+                                  e->sum, name, e->labels, (unsigned long long)e->count));
+    }
+    return rc;
+}
+
+struct suspended_ctx {
+    struct gw_buf *out;
+    int64_t now;
+    int rc;
+};
+
+static void render_target(const struct dp_target_state *t, void *arg)
+{
+    struct suspended_ctx *c = arg;
+    char l[LABELS_MAX];
+    int n = label(l, sizeof(l), 0, "api", t->api_name);
+    n = label(l, sizeof(l), n, "model", t->model);
+    n = label(l, sizeof(l), n, "endpoint", t->endpoint_name);
+    if (n > 0 && c->rc == 0)
+        c->rc = ok(gw_buf_printf(c->out, "modelmux_target_suspended{%s} %d\n", l,
+                                 dp_target_suspended(t, c->now) ? 1 : 0));
+}
+
+int dp_metrics_render(struct dp_metrics *m, struct dp_state *state, const struct dp_rl *rl,
+                      int64_t revision, struct gw_buf *out)
+{
+    struct table agg[FAM_COUNT];
+    memset(agg, 0, sizeof(agg));
+    uint64_t dropped = 0;
+    int rc = 0;
+    for (int i = 0; i < m->n; i++) {
+        struct dp_metrics_shard *s = &m->shards[i];
+        pthread_mutex_lock(&s->mu);
+        for (int f = 0; f < FAM_COUNT && rc == 0; f++)
+            rc = merge(&agg[f], &s->t[f]);
+        dropped += s->dropped;
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (rc == 0)
+        rc = render_counter(out, "modelmux_requests_total",
+                            "Requests answered, by API, model, endpoint and status.",
+                            &agg[FAM_REQUESTS]);
+    if (rc == 0)
+        rc = render_histogram(out, "modelmux_upstream_duration_seconds",
+                              "Time of upstream tries, by endpoint.", &agg[FAM_DURATION]);
+    if (rc == 0)
+        rc = render_counter(out, "modelmux_tokens_total",
+                            "Tokens used, by API, model and kind (prompt|completion).",
+                            &agg[FAM_TOKENS]);
+    if (rc == 0)
+        rc = render_counter(out, "modelmux_ratelimited_total",
+                            "Requests refused by the aiRateLimit policy, by API.",
+                            &agg[FAM_RATELIMITED]);
+    if (rc == 0)
+        rc = ok(gw_buf_printf(out,
+                              "# HELP modelmux_target_suspended 1 while a routing target is "
+                              "suspended.\n# TYPE modelmux_target_suspended gauge\n"));
+    if (rc == 0 && state) {
+        struct suspended_ctx c = {out, gw_now_ms(), 0};
+        dp_state_foreach_target(state, render_target, &c);
+        rc = c.rc;
+    }
+    if (rc == 0)
+        rc = ok(gw_buf_printf(out,
+                              "# HELP modelmux_config_revision Config revision applied (-1: "
+                              "none yet).\n# TYPE modelmux_config_revision gauge\n"
+                              "modelmux_config_revision %lld\n"
+                              "# HELP modelmux_metrics_dropped_total Metric updates dropped "
+                              "(too many series).\n# TYPE modelmux_metrics_dropped_total "
+                              "counter\nmodelmux_metrics_dropped_total %llu\n",
+                              (long long)revision, (unsigned long long)dropped));
+    if (rc == 0 && rl)
+        dp_rl_metrics(rl, out);
+    for (int f = 0; f < FAM_COUNT; f++)
+        table_cleanup(&agg[f]);
+    return rc;
+}

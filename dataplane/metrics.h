@@ -1,0 +1,53 @@
+/* Request metrics of the data plane, rendered on /metrics (SPEC 3.2).
+ *
+ * One shard per worker: the worker updates only its own shard, under the
+ * shard's mutex, which is uncontended except while a scrape copies it (no
+ * lock is shared between workers on the request path). A scrape (admin
+ * thread) merges the shards and renders Prometheus text with the routing
+ * state's suspensions, the rate limiter's lines and the config revision.
+ * Series are keyed by their rendered label set; each shard holds at most
+ * DP_METRICS_MAX_SERIES series per family (more are dropped and counted in
+ * modelmux_metrics_dropped_total). */
+#ifndef DP_METRICS_H
+#define DP_METRICS_H
+
+#include "common/buf.h"
+
+#include <stdint.h>
+
+#define DP_METRICS_MAX_SERIES 10000
+
+struct dp_metrics;
+struct dp_metrics_shard;
+struct dp_state;
+struct dp_rl;
+
+/* Creates the registry with nshards shards. NULL when out of memory. */
+struct dp_metrics *dp_metrics_new(int nshards);
+void dp_metrics_free(struct dp_metrics *m);
+
+/* The shard of worker i (0 <= i < nshards). */
+struct dp_metrics_shard *dp_metrics_shard(struct dp_metrics *m, int i);
+
+/* modelmux_requests_total{api,model,endpoint,status}. NULL labels are "". */
+void dp_metrics_request(struct dp_metrics_shard *s, const char *api, const char *model,
+                        const char *endpoint, int status);
+
+/* modelmux_upstream_duration_seconds{endpoint} (histogram). */
+void dp_metrics_upstream(struct dp_metrics_shard *s, const char *endpoint, int64_t ms);
+
+/* modelmux_tokens_total{api,model,kind} for kind prompt and completion
+ * (values < 0 ignored). */
+void dp_metrics_tokens(struct dp_metrics_shard *s, const char *api, const char *model,
+                       int64_t prompt, int64_t completion);
+
+/* modelmux_ratelimited_total{api}. */
+void dp_metrics_ratelimited(struct dp_metrics_shard *s, const char *api);
+
+/* Appends the whole exposition: every family above (merged over shards),
+ * modelmux_target_suspended from state (may be NULL), rl's lines (may be
+ * NULL) and modelmux_config_revision. Returns 0 or -1 (out of memory). */
+int dp_metrics_render(struct dp_metrics *m, struct dp_state *state, const struct dp_rl *rl,
+                      int64_t revision, struct gw_buf *out);
+
+#endif

@@ -1,0 +1,352 @@
+/* Upstream transfers over one curl multi handle per worker (see upstream.h).
+ *
+ * Owns the multi handle, the loop timer curl asked for, and the easy handle
+ * and header list of every active try (through the request's xfer). Runs on
+ * the worker's thread only.
+ *
+ * Why the indirections: curl forbids multi calls from its own callbacks
+ * (CURLM_RECURSIVE_API_CALL), so the socket and timer callbacks only touch
+ * the loop, and request completion is handled after
+ * curl_multi_socket_action returned, by draining curl_multi_info_read. */
+#include "upstream.h"
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "loop.h"
+#include "request.h"
+#include "worker.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_CONNECTS 512 /* idle upstream connections kept per worker */
+
+struct dp_upstream {
+    struct dp_loop *loop;
+    CURLM *multi;
+    struct dp_timer *timer;
+    int active;
+    int in_action; /* inside curl_multi_socket_action (for assertions) */
+};
+
+/* ---- driving the multi ---------------------------------------------------- */
+
+static void drain_done(struct dp_upstream *up)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURL *easy = msg->easy_handle;
+        CURLcode result = msg->data.result;
+        struct dp_request *r = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+        curl_multi_remove_handle(up->multi, easy);
+        curl_easy_cleanup(easy);
+        up->active--;
+        if (!r)
+            continue;
+        r->xfer.easy = NULL;
+        curl_slist_free_all(r->xfer.headers);
+        r->xfer.headers = NULL;
+        if (r->xfer.first_byte_timer) {
+            dp_loop_timer_cancel(up->loop, r->xfer.first_byte_timer);
+            r->xfer.first_byte_timer = NULL;
+        }
+        dp_request_upstream_done(r, (int)result);
+    }
+}
+
+static void socket_action(struct dp_upstream *up, curl_socket_t fd, int flags)
+{
+    int running;
+    up->in_action = 1;
+    curl_multi_socket_action(up->multi, fd, flags, &running);
+    up->in_action = 0;
+    drain_done(up);
+}
+
+static void on_fd(struct dp_loop *loop, int fd, uint32_t events, void *arg)
+{
+    (void)loop;
+    struct dp_upstream *up = arg;
+    int flags = 0;
+    if (events & (EPOLLIN | EPOLLHUP))
+        flags |= CURL_CSELECT_IN;
+    if (events & EPOLLOUT)
+        flags |= CURL_CSELECT_OUT;
+    if (events & EPOLLERR)
+        flags |= CURL_CSELECT_ERR;
+    socket_action(up, fd, flags);
+}
+
+static void on_timer(struct dp_loop *loop, void *arg)
+{
+    (void)loop;
+    struct dp_upstream *up = arg;
+    up->timer = NULL;
+    socket_action(up, CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: only loop calls here. */
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    (void)socketp;
+    struct dp_upstream *up = userp;
+    if (what == CURL_POLL_REMOVE) {
+        dp_loop_unwatch(up->loop, fd);
+        return 0;
+    }
+    uint32_t ev = 0;
+    if (what & CURL_POLL_IN)
+        ev |= EPOLLIN;
+    if (what & CURL_POLL_OUT)
+        ev |= EPOLLOUT;
+    if (dp_loop_watch(up->loop, fd, ev, on_fd, up) != 0)
+        gw_error("upstream: cannot watch socket %d", (int)fd);
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: one loop timer, replaced at each call. */
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    struct dp_upstream *up = userp;
+    if (up->timer) {
+        dp_loop_timer_cancel(up->loop, up->timer);
+        up->timer = NULL;
+    }
+    if (timeout_ms >= 0) {
+        up->timer = dp_loop_timer_add(up->loop, timeout_ms, on_timer, up);
+        if (!up->timer)
+            gw_error("upstream: cannot add a timer");
+    }
+    return 0;
+}
+
+struct dp_upstream *dp_upstream_new(struct dp_loop *loop)
+{
+    struct dp_upstream *up = gw_calloc(1, sizeof(*up));
+    if (!up)
+        return NULL;
+    up->loop = loop;
+    up->multi = curl_multi_init();
+    if (!up->multi) {
+        gw_free(up);
+        return NULL;
+    }
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
+    curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)MAX_CONNECTS);
+    return up;
+}
+
+void dp_upstream_free(struct dp_upstream *up)
+{
+    if (!up)
+        return;
+    if (up->timer)
+        dp_loop_timer_cancel(up->loop, up->timer);
+    up->timer = NULL;
+    /* curl_multi_cleanup closes the cached connections; its socket callback
+     * unwatches them from the loop (still alive here). */
+    curl_multi_cleanup(up->multi);
+    gw_free(up);
+}
+
+int dp_upstream_active(const struct dp_upstream *up)
+{
+    return up->active;
+}
+
+/* ---- callbacks of one transfer -------------------------------------------- */
+
+static void trim_value(const char *v, size_t n, const char **out, size_t *outn)
+{
+    while (n > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
+    while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    *out = v;
+    *outn = n;
+}
+
+static void copy_value(char *dst, size_t dstsz, const char *v, size_t n)
+{
+    if (n >= dstsz)
+        n = dstsz - 1;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+/* Retry-After is delta-seconds or an HTTP date. */
+static int64_t parse_retry_after(const char *v)
+{
+    char *end;
+    long long s = strtoll(v, &end, 10);
+    if (end != v && *end == '\0')
+        return s < 0 ? 0 : (s > 86400LL * 7 ? 86400LL * 7 : s) * 1000;
+    time_t t = curl_getdate(v, NULL);
+    if (t < 0)
+        return -1;
+    int64_t d = (int64_t)t - (int64_t)time(NULL);
+    return d < 0 ? 0 : (d > 86400LL * 7 ? 86400LL * 7 : d) * 1000;
+}
+
+static int header_is(const char *line, size_t n, const char *name, const char **val, size_t *vn)
+{
+    size_t k = strlen(name);
+    if (n <= k || line[k] != ':' || strncasecmp(line, name, k) != 0)
+        return 0;
+    trim_value(line + k + 1, n - k - 1, val, vn);
+    return 1;
+}
+
+static size_t header_cb(char *line, size_t size, size_t nitems, void *userdata)
+{
+    struct dp_request *r = userdata;
+    struct dp_upstream_xfer *x = &r->xfer;
+    size_t n = size * nitems;
+    const char *v;
+    size_t vn;
+    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        /* A new header block (after a 1xx, say): forget the previous one. */
+        x->content_type[0] = '\0';
+        x->retry_after[0] = '\0';
+        x->retry_after_ms = -1;
+        x->remaining_zero = 0;
+        return n;
+    }
+    if (n <= 2 && (line[0] == '\r' || line[0] == '\n')) {
+        long status = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 100 && status < 200)
+            return n; /* interim response: the real one follows */
+        x->status = (int)status;
+        x->headers_done = 1;
+        return dp_request_upstream_headers(r) == 0 ? n : 0;
+    }
+    if (header_is(line, n, "content-type", &v, &vn)) {
+        copy_value(x->content_type, sizeof(x->content_type), v, vn);
+    } else if (header_is(line, n, "retry-after", &v, &vn)) {
+        copy_value(x->retry_after, sizeof(x->retry_after), v, vn);
+        x->retry_after_ms = parse_retry_after(x->retry_after);
+    } else if (header_is(line, n, "x-ratelimit-remaining-requests", &v, &vn) ||
+               header_is(line, n, "x-ratelimit-remaining-tokens", &v, &vn)) {
+        if (vn == 1 && v[0] == '0')
+            x->remaining_zero = 1;
+    }
+    return n;
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct dp_request *r = userdata;
+    size_t n = dp_request_upstream_data(r, data, size * nmemb);
+    if (n == CURL_WRITEFUNC_PAUSE)
+        r->xfer.paused = 1;
+    return n;
+}
+
+static void on_first_byte_timeout(struct dp_loop *loop, void *arg)
+{
+    (void)loop;
+    struct dp_request *r = arg;
+    r->xfer.first_byte_timer = NULL;
+    if (!r->xfer.easy || r->xfer.headers_done)
+        return;
+    r->xfer.timed_out = 1;
+    /* Not a curl callback: removing the handle here is allowed. The request
+     * learns about it like any other end of transfer. */
+    dp_upstream_cancel(r->worker->up, r);
+    dp_request_upstream_done(r, (int)CURLE_OPERATION_TIMEDOUT);
+}
+
+int dp_upstream_start(struct dp_upstream *up, struct dp_request *r, const struct dp_upstream_req *q)
+{
+    struct dp_upstream_xfer *x = &r->xfer;
+    CURL *e = curl_easy_init();
+    if (!e) {
+        curl_slist_free_all(q->headers);
+        return -1;
+    }
+    memset(x, 0, sizeof(*x));
+    x->retry_after_ms = -1;
+    x->easy = e;
+    x->headers = q->headers;
+    x->started_ms = dp_loop_now_ms(up->loop);
+
+    curl_easy_setopt(e, CURLOPT_URL, q->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    int64_t total = q->total_timeout_ms > 0 ? q->total_timeout_ms : 60000;
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)total);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(total < 10000 ? total : 10000));
+
+    if (strcmp(q->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(q->method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(q->body ? q->body_len : 0));
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, q->body ? q->body : "");
+        if (strcmp(q->method, "POST") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, q->method);
+    }
+
+    if (curl_multi_add_handle(up->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        curl_slist_free_all(x->headers);
+        memset(x, 0, sizeof(*x));
+        return -1;
+    }
+    up->active++;
+    if (q->first_byte_ms > 0)
+        x->first_byte_timer = dp_loop_timer_add(up->loop, q->first_byte_ms,
+                                                on_first_byte_timeout, r);
+    return 0;
+}
+
+void dp_upstream_cancel(struct dp_upstream *up, struct dp_request *r)
+{
+    struct dp_upstream_xfer *x = &r->xfer;
+    if (x->first_byte_timer) {
+        dp_loop_timer_cancel(up->loop, x->first_byte_timer);
+        x->first_byte_timer = NULL;
+    }
+    if (!x->easy)
+        return;
+    curl_multi_remove_handle(up->multi, x->easy);
+    curl_easy_cleanup(x->easy);
+    x->easy = NULL;
+    curl_slist_free_all(x->headers);
+    x->headers = NULL;
+    up->active--;
+}
+
+void dp_upstream_unpause(struct dp_upstream *up, struct dp_request *r)
+{
+    (void)up;
+    if (!r->xfer.easy || !r->xfer.paused)
+        return;
+    r->xfer.paused = 0;
+    curl_easy_pause(r->xfer.easy, CURLPAUSE_CONT);
+}

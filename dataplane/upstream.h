@@ -1,0 +1,78 @@
+/* Upstream transfers: libcurl's multi socket API glued to a worker's loop.
+ *
+ * One struct dp_upstream per worker holds one curl multi handle. Its socket
+ * callback registers curl's sockets with the worker's dp_loop, its timer
+ * callback keeps one loop timer; on each event the module calls
+ * curl_multi_socket_action and then drains curl_multi_info_read, mapping
+ * each finished easy handle back to its request through CURLOPT_PRIVATE
+ * (curl docs/examples/ephiperfifo.c). The multi keeps its connection cache, so
+ * upstream connections are reused across requests (keep-alive).
+ *
+ * A request's try is a struct dp_upstream_xfer embedded in the request. The
+ * header callback parses what the router needs (status, Retry-After,
+ * x-ratelimit-remaining-*); body bytes go to the request. No curl_multi_*
+ * call is ever made from inside a curl callback.
+ *
+ * Thread: the worker's; nothing here is shared. */
+#ifndef DP_UPSTREAM_H
+#define DP_UPSTREAM_H
+
+#include <curl/curl.h>
+#include <stdint.h>
+
+struct dp_loop;
+struct dp_request;
+struct dp_timer;
+
+struct dp_upstream;
+
+/* One try of a request. */
+struct dp_upstream_xfer {
+    CURL *easy;                 /* NULL when no transfer is active */
+    struct curl_slist *headers; /* request headers of this try */
+    int64_t started_ms;
+    struct dp_timer *first_byte_timer; /* requestTimeoutMs of failover, or NULL */
+    int timed_out;              /* the first-byte timer fired */
+    int headers_done;           /* a final (non-1xx) header block arrived */
+    int paused;                 /* the write callback returned PAUSE */
+    int status;
+    int64_t retry_after_ms;     /* -1 when absent */
+    int remaining_zero;         /* x-ratelimit-remaining-requests/tokens: 0 */
+    char content_type[128];
+    char retry_after[32];       /* the header as received, for passing on */
+};
+
+/* Creates the multi handle of a worker. NULL when out of memory. */
+struct dp_upstream *dp_upstream_new(struct dp_loop *loop);
+
+/* Frees it; every transfer must be cancelled or done first. NULL: no-op. */
+void dp_upstream_free(struct dp_upstream *up);
+
+/* What one try sends. Strings are borrowed until the transfer ends. */
+struct dp_upstream_req {
+    const char *url;
+    const char *method;
+    const char *body; /* NULL: no body */
+    size_t body_len;
+    struct curl_slist *headers; /* taken over (freed with the transfer) */
+    int64_t total_timeout_ms;   /* the endpoint's timeoutMs */
+    int64_t first_byte_ms;      /* 0: none (no failover policy) */
+};
+
+/* Starts a try for r (r->xfer must be idle). On success the transfer runs
+ * from the loop and ends with dp_request_upstream_done(). Returns 0, or -1
+ * (out of memory; headers freed, nothing started). */
+int dp_upstream_start(struct dp_upstream *up, struct dp_request *r, const struct dp_upstream_req *q);
+
+/* Stops r's transfer without reporting it (client gone, shutdown). No-op
+ * when none is active. Not from inside a curl callback. */
+void dp_upstream_cancel(struct dp_upstream *up, struct dp_request *r);
+
+/* Resumes a transfer whose write callback paused it. May call the write
+ * callback before returning. Not from inside a curl callback. */
+void dp_upstream_unpause(struct dp_upstream *up, struct dp_request *r);
+
+/* Number of transfers in flight (for tests and shutdown). */
+int dp_upstream_active(const struct dp_upstream *up);
+
+#endif
