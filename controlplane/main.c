@@ -163,7 +163,8 @@ out:
     if (rc != 0)
         fprintf(stderr, PROG ": %s\n", err.message[0] ? err.message : "startup failed");
     cp_http_stop(srv);
-    cp_db_set_commit_hook(db, NULL, NULL);
+    if (db)
+        cp_db_set_commit_hook(db, NULL, NULL);
     cp_dp_free(dp);
     cp_db_close(db);
     return rc;

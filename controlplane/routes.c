@@ -136,7 +136,7 @@ static int match(const char *pattern, const char *path, const char **params, int
             if (ulen == 0 || *nparams == CP_REQ_MAX_PARAMS)
                 return 0;
             long n = cp_url_decode(u, ulen, storage + used, storagesz - used);
-            if (n <= 0 || memchr(storage + used, '/', (size_t)n))
+            if (n <= 0)
                 return 0;
             params[(*nparams)++] = storage + used;
             used += (size_t)n + 1;

@@ -35,7 +35,9 @@ enum cp_route_match {
 /* Matches method + path (raw, still percent-encoded). On CP_ROUTE_FOUND,
  * params[0..*nparams) point into storage (size storagesz), decoded. On
  * CP_ROUTE_NO_METHOD, allow gets "GET, PUT" etc. A path parameter that
- * decodes to something with a NUL or '/' does not match. */
+ * is split on the raw '/' first, so an encoded "%2F" stays inside its
+ * parameter (model names may hold '/'); one that decodes to a NUL or is
+ * empty does not match. */
 enum cp_route_match cp_route_find(const char *method, const char *path, const struct cp_route **route,
                                   const char **params, int *nparams, char *storage,
                                   size_t storagesz, char *allow, size_t allowsz);

@@ -1,0 +1,353 @@
+"""modelmux-cp admin REST API (SPEC 2.1, 2.2): every route, its status
+codes, and hostile input, against the real binary and a real SQLite file."""
+import json
+
+import pytest
+
+import mm
+from cp_util import RecordingCP, err_of, make_api, make_endpoint, revision
+
+SECRET_VALUE = "sk-TOPSECRET-0123456789-never-in-a-response"
+
+
+@pytest.fixture
+def cp():
+    return RecordingCP()
+
+
+# --- auth, routing, body rules (SPEC 2.1) -----------------------------------
+
+def test_auth_required_on_every_route(cp):
+    import subprocess
+    routes = subprocess.run([mm.binary("modelmux-cp"), "--print-routes"], capture_output=True,
+                            text=True, check=True).stdout.split("\n")
+    routes = [r.split(" ", 1) for r in routes if r]
+    assert len(routes) > 40
+    for method, pattern in routes:
+        path = pattern.replace("/api/v1", "").replace("{", "x").replace("}", "")
+        for token in ("", "wrong-token"):
+            r = cp.api(method, path, body={} if method in ("POST", "PUT", "PATCH") else None,
+                       token=token)
+            assert r.status == 401, (method, pattern, r)
+            assert err_of(r)["code"] == "unauthorized"
+        r = mm.request(cp.port, method, "/api/v1" + path)  # no Authorization at all
+        assert r.status == 401, (method, pattern, r)
+
+
+def test_unknown_route_and_wrong_method(cp):
+    r = cp.api("GET", "/nope")
+    assert r.status == 404 and err_of(r)["code"] == "not_found"
+    r = cp.api("GET", "/vendors/openai/models/x/y")
+    assert r.status == 404
+    r = cp.api("DELETE", "/vendors")
+    assert r.status == 405 and "GET" in r.headers["allow"] and "POST" in r.headers["allow"]
+    err_of(r)
+    assert cp.api("PATCH", "/revision").status == 405
+    assert cp.api("POST", "/dataplanes", {}).status == 405
+    r = mm.request(cp.port, "GET", "/elsewhere")
+    assert r.status == 404
+
+
+def test_malformed_json_wrong_types_missing_fields(cp):
+    r = cp.raw("POST", "/applications", b'{"name": ')
+    assert r.status == 400 and err_of(r)["code"] == "malformed_json"
+    r = cp.raw("POST", "/applications", b'[1, 2]')
+    assert r.status == 400
+    r = cp.raw("POST", "/applications", b'')
+    assert r.status == 400
+    r = cp.raw("POST", "/applications", b'{"name": "a", "name": "b"}')
+    assert r.status == 400
+    r = cp.api("POST", "/applications", {"name": 5})
+    assert r.status == 400 and "name" in err_of(r)["message"]
+    r = cp.api("POST", "/applications", {})
+    assert r.status == 400 and "name" in err_of(r)["message"]
+    r = cp.api("POST", "/apis", {"name": "x", "basePath": "/x", "version": "v1"})
+    assert r.status == 400 and "vendor" in err_of(r)["message"]
+    r = cp.api("POST", "/apis", {"name": "x", "basePath": "x", "version": "v1", "vendor": "openai"})
+    assert r.status == 400 and "basePath" in err_of(r)["message"]
+    r = cp.api("POST", "/apis", {"name": "x", "basePath": "/x", "version": "v1",
+                                 "vendor": "openai", "defaultVersion": "yes"})
+    assert r.status == 400 and "defaultVersion" in err_of(r)["message"]
+    r = cp.api("POST", "/apis", {"name": "x", "basePath": "/x", "version": "v1", "vendor": "openai",
+                                 "operations": [{"target": "/a", "verb": "FETCH"}]})
+    assert r.status == 400 and "operations[0].verb" in err_of(r)["message"]
+
+
+def test_body_limits(cp):
+    big = b'{"name": "' + b"a" * (1024 * 1024) + b'"}'
+    assert len(big) > 1024 * 1024
+    r = cp.raw("POST", "/applications", big)
+    assert r.status == 413 and err_of(r)["code"] == "payload_too_large"
+    exact = b'{"name": "x", "description": "' + b"d" * 100 + b'"}'
+    exact = exact[:-2] + b"d" * (1024 * 1024 - len(exact)) + b'"}'
+    assert len(exact) == 1024 * 1024
+    r = cp.raw("POST", "/applications", exact)
+    assert r.status == 400 and "description" in err_of(r)["message"]  # within the limit: parsed
+    over = exact[:-2] + b'd"}'
+    assert len(over) == 1024 * 1024 + 1
+    assert cp.raw("POST", "/applications", over).status == 413
+    r = cp.raw("POST", "/applications", b"[" * 10000 + b"]" * 10000)
+    assert r.status == 400 and err_of(r)["code"] == "malformed_json"
+    r = cp.raw("POST", "/applications", b'{"name": {"a": ' * 5000 + b"1" + b"}" * 5001)
+    assert r.status == 400
+    r = cp.raw("POST", "/applications", b'{"name": "\xff\xfe bad utf-8"}')
+    assert r.status == 400
+    r = cp.raw("POST", "/applications", b'{"name": "nul \\u0000 inside"}')
+    assert r.status == 400
+    assert cp.api("GET", "/revision").status == 200  # still alive
+
+
+def test_content_type(cp):
+    assert cp.raw("POST", "/applications", b'{"name": "a"}', content_type="text/plain").status == 415
+    assert cp.raw("POST", "/applications", b'{"name": "a"}', content_type=None).status == 415
+    r = cp.raw("PUT", "/secrets/s", b'{"k": "v"}', content_type="application/x-www-form-urlencoded")
+    assert r.status == 415 and err_of(r)["code"] == "unsupported_media_type"
+    r = cp.raw("POST", "/applications", b'{"name": "a"}', content_type="application/json; charset=utf-8")
+    assert r.status == 201
+
+
+def test_hostile_names_stored_verbatim(cp):
+    names = ["Robert'); DROP TABLE applications;--", '"quoted" \\ back\\slash', "' OR '1'='1",
+             "ünïcödé ✓ 名前", "a" * 128]
+    ids = []
+    for n in names:
+        app = cp.ok("POST", "/applications", {"name": n}, expect=201)
+        assert app["name"] == n
+        ids.append(app["id"])
+    got = {a["name"] for a in cp.ok("GET", "/applications")["items"]}
+    assert got == set(names)
+    for i, n in zip(ids, names):
+        assert cp.ok("GET", "/applications/" + i)["name"] == n
+    assert cp.api("POST", "/applications", {"name": "a" * 129}).status == 400
+    assert cp.api("POST", "/applications", {"name": "tab\there"}).status == 400
+    assert cp.api("POST", "/applications", {"name": ""}).status == 400
+    # ids with SQL or encoded slashes are just unknown ids
+    assert cp.api("GET", "/applications/'%20OR%201=1--").status == 404
+    assert cp.api("GET", "/applications/a%2Fb").status == 404
+    assert cp.api("GET", "/applications/%zz").status == 404
+
+
+# --- vendors and model lists ---------------------------------------------------
+
+def test_builtin_vendors(cp):
+    items = cp.ok("GET", "/vendors")["items"]
+    by = {v["name"]: v for v in items}
+    assert set(by) >= {"OpenAI", "AzureOpenAI", "Mistral"}
+    assert all(v["builtin"] for v in by.values())
+    az = by["AzureOpenAI"]
+    assert az["requestModel"]["in"] == "path"
+    assert az["auth"] == {"header": "api-key", "prefix": ""}
+    assert by["OpenAI"]["auth"] == {"header": "Authorization", "prefix": "Bearer "}
+    for v in items:
+        r = cp.api("DELETE", "/vendors/" + v["id"])
+        assert r.status == 409 and err_of(r)["code"] == "builtin"
+    assert cp.ok("GET", "/vendors/" + az["id"]) == az
+    assert cp.api("GET", "/vendors/nope").status == 404
+
+
+def test_vendor_crud(cp):
+    v = cp.ok("POST", "/vendors", {"name": "Local", "models": ["m1", "m2"],
+                                   "auth": {"header": "x-key"}}, expect=201)
+    assert v["builtin"] is False and v["models"] == ["m1", "m2"]
+    assert v["requestModel"] == {"in": "body", "field": "model"}
+    assert v["auth"] == {"header": "x-key", "prefix": ""}
+    assert cp.api("POST", "/vendors", {"name": "Local"}).status == 409
+    assert cp.api("POST", "/vendors", {"name": "X", "requestModel": {"in": "query", "field": "m"}}).status == 400
+    assert cp.api("POST", "/vendors", {"name": "X", "models": ["a", "a"]}).status == 400
+    assert cp.api("POST", "/vendors", {"name": "X", "models": "a"}).status == 400
+    p = cp.ok("PATCH", "/vendors/" + v["id"], {"description": "mine"})
+    assert p["description"] == "mine" and p["models"] == ["m1", "m2"] and p["name"] == "Local"
+    u = cp.ok("PUT", "/vendors/" + v["id"], {"name": "Local2"})
+    assert u["models"] == [] and u["description"] == "" and u["name"] == "Local2"
+    assert cp.api("PUT", "/vendors/nope", {"name": "Z"}).status == 404
+    assert cp.api("PATCH", "/vendors/nope", {"name": "Z"}).status == 404
+    api = make_api(cp, vendor=v["id"])
+    r = cp.api("DELETE", "/vendors/" + v["id"])
+    assert r.status == 409 and err_of(r)["code"] == "in_use"
+    cp.ok("DELETE", "/apis/" + api["id"], expect=204)
+    assert cp.api("DELETE", "/vendors/" + v["id"]).status == 204
+    assert cp.api("DELETE", "/vendors/" + v["id"]).status == 404
+
+
+def test_model_list(cp):
+    path = "/vendors/openai/models"
+    start = cp.ok("GET", path)["items"]
+    assert "gpt-4o" in start
+    assert cp.ok("POST", path, {"name": "gpt-4.1"}, expect=201) == {"name": "gpt-4.1"}
+    assert cp.ok("GET", path)["items"] == start + ["gpt-4.1"]
+    r = cp.api("POST", path, {"name": "gpt-4.1"})
+    assert r.status == 409
+    assert cp.api("POST", path, {"name": "x" * 129}).status == 400
+    assert cp.api("POST", path, {"name": "bad\u0001name"}).status == 400
+    assert cp.api("POST", path, {"name": "c1\u0085"}).status == 400
+    assert cp.api("POST", path, {}).status == 400
+    assert cp.ok("PUT", path, {"items": ["a", "b/c", "d e"]})["items"] == ["a", "b/c", "d e"]
+    assert cp.ok("GET", "/vendors/openai")["models"] == ["a", "b/c", "d e"]
+    assert cp.api("PUT", path, {"items": ["a", 1]}).status == 400
+    assert cp.api("PUT", path, {"models": ["a"]}).status == 400
+    assert cp.api("DELETE", path + "/b%2Fc").status == 204
+    assert cp.api("DELETE", path + "/d%20e").status == 204
+    assert cp.api("DELETE", path + "/nope").status == 404
+    assert cp.api("GET", "/vendors/nope/models").status == 404
+    assert cp.api("POST", "/vendors/nope/models", {"name": "x"}).status == 404
+    assert cp.ok("GET", path)["items"] == ["a"]
+
+
+def test_model_in_use_by_policy(cp):
+    api = make_api(cp)
+    ep = make_endpoint(cp, api["id"], "p1")
+    cp.ok("POST", "/apis/%s/policies" % api["id"], {
+        "type": "modelRoundRobin", "production": [{"model": "gpt-4o", "endpoint": ep["id"]}]},
+        expect=201)
+    r = cp.api("DELETE", "/vendors/openai/models/gpt-4o")
+    assert r.status == 409 and err_of(r)["code"] == "in_use"
+    r = cp.api("PUT", "/vendors/openai/models", {"items": ["o1-mini"]})
+    assert r.status == 409
+    assert "gpt-4o" in cp.ok("GET", "/vendors/openai/models")["items"]
+    assert cp.api("DELETE", "/vendors/openai/models/o1-mini").status == 204
+
+
+# --- secrets -----------------------------------------------------------------------
+
+def test_secrets(cp):
+    r = cp.api("PUT", "/secrets/open-ai-secret", {"apiKey": SECRET_VALUE, "other": SECRET_VALUE + "2"})
+    assert r.status == 201 and r.json() == {"name": "open-ai-secret", "keys": ["apiKey", "other"]}
+    r = cp.api("PUT", "/secrets/open-ai-secret", {"apiKey": SECRET_VALUE})
+    assert r.status == 200 and r.json()["keys"] == ["apiKey"]
+    assert cp.ok("GET", "/secrets")["items"] == [{"name": "open-ai-secret", "keys": ["apiKey"]}]
+    assert cp.ok("GET", "/secrets/open-ai-secret") == {"name": "open-ai-secret", "keys": ["apiKey"]}
+    assert cp.api("GET", "/secrets/none").status == 404
+    assert cp.api("PUT", "/secrets/s", {"apiKey": 5}).status == 400
+    assert cp.api("PUT", "/secrets/s", {}).status == 400
+    assert cp.api("PUT", "/secrets/" + "n" * 129, {"k": "v"}).status == 400
+    api = make_api(cp)
+    ep = make_endpoint(cp, api["id"], "p1", security={"secret": "open-ai-secret"})
+    assert ep["security"] == {"secret": "open-ai-secret", "secretKey": "apiKey",
+                              "header": "Authorization", "prefix": "Bearer "}
+    r = cp.api("DELETE", "/secrets/open-ai-secret")
+    assert r.status == 409 and err_of(r)["code"] == "in_use"
+    cp.ok("DELETE", "/apis/%s/endpoints/%s" % (api["id"], ep["id"]), expect=204)
+    assert cp.api("DELETE", "/secrets/open-ai-secret").status == 204
+    assert cp.api("DELETE", "/secrets/open-ai-secret").status == 404
+    # error messages never echo a value
+    r = cp.api("PUT", "/secrets/s", {"k": SECRET_VALUE, "bad": 1})
+    assert r.status == 400
+    for resp in cp.responses:
+        assert SECRET_VALUE.encode() not in resp.body
+    assert SECRET_VALUE not in cp.stderr() and SECRET_VALUE not in cp.stdout()
+
+
+# --- APIs and endpoints ------------------------------------------------------------
+
+def test_apis(cp):
+    a = make_api(cp, base="/chat-service", version="1.0")
+    assert [o["target"] for o in a["operations"]] == [
+        "/chat/completions", "/completions", "/embeddings", "/images/generations",
+        "/audio/transcriptions", "/audio/translations"]
+    assert all(o["verb"] == "POST" and o["secured"] for o in a["operations"])
+    assert a["defaultVersion"] is False and a["subscriptionValidation"] is False
+    r = cp.api("POST", "/apis", {"name": "other", "basePath": "/chat-service", "version": "1.0",
+                                 "vendor": "openai"})
+    assert r.status == 409
+    make_api(cp, base="/chat-service", version="2.0")
+    r = cp.api("POST", "/apis", {"name": "x", "basePath": "/y", "version": "1", "vendor": "nope"})
+    assert r.status == 400 and "vendor" in err_of(r)["message"]
+    ops = [{"target": "/chat/completions", "verb": "POST", "secured": False}]
+    p = cp.ok("PATCH", "/apis/" + a["id"], {"operations": ops, "defaultVersion": True})
+    assert p["operations"] == ops and p["defaultVersion"] is True and p["name"] == a["name"]
+    r = cp.api("PATCH", "/apis/" + a["id"], {"version": "2.0"})
+    assert r.status == 409
+    r = cp.api("PUT", "/apis/" + a["id"], {"name": "n", "basePath": "/chat-service", "version": "1.0",
+                                           "vendor": "openai", "operations": ops + ops})
+    assert r.status == 400
+    assert cp.ok("GET", "/apis/" + a["id"])["operations"] == ops
+    assert len(cp.ok("GET", "/apis")["items"]) == 2
+    assert cp.api("GET", "/apis/nope").status == 404
+    assert cp.api("DELETE", "/apis/" + a["id"]).status == 204
+    assert cp.api("DELETE", "/apis/" + a["id"]).status == 404
+
+
+def test_endpoints(cp):
+    api = make_api(cp)
+    base = "/apis/%s/endpoints" % api["id"]
+    e = make_endpoint(cp, api["id"], "p1", url="https://api.openai.com/v1")
+    assert e["security"] is None and e["timeoutMs"] == 60000
+    assert cp.api("POST", base, {"name": "p1", "environment": "sandbox", "url": "http://x"}).status == 409
+    assert cp.api("POST", base, {"name": "p2", "environment": "prod", "url": "http://x"}).status == 400
+    r = cp.api("POST", base, {"name": "p2", "environment": "sandbox", "url": "ftp://x"})
+    assert r.status == 400 and "url" in err_of(r)["message"]
+    r = cp.api("POST", base, {"name": "p2", "environment": "sandbox", "url": "http://x", "timeoutMs": 0})
+    assert r.status == 400 and "timeoutMs" in err_of(r)["message"]
+    r = cp.api("POST", base, {"name": "p2", "environment": "sandbox", "url": "http://x", "security": {}})
+    assert r.status == 400 and "security.secret" in err_of(r)["message"]
+    s = cp.ok("POST", base, {"name": "s1", "environment": "sandbox", "url": "http://x",
+                             "security": {"secret": "sec", "secretKey": "k", "header": "api-key",
+                                          "prefix": ""}}, expect=201)
+    assert s["security"] == {"secret": "sec", "secretKey": "k", "header": "api-key", "prefix": ""}
+    p = cp.ok("PATCH", base + "/" + s["id"], {"timeoutMs": 5000, "security": None})
+    assert p["timeoutMs"] == 5000 and p["security"] is None and p["name"] == "s1"
+    assert cp.api("PATCH", base + "/" + s["id"], {"name": "p1"}).status == 409
+    assert len(cp.ok("GET", base)["items"]) == 2
+    assert cp.api("GET", base + "/nope").status == 404
+    assert cp.api("GET", "/apis/nope/endpoints").status == 404
+    assert cp.api("POST", "/apis/nope/endpoints", {"name": "a", "environment": "sandbox",
+                                                   "url": "http://x"}).status == 404
+    assert cp.api("DELETE", base + "/" + s["id"]).status == 204
+    assert cp.api("DELETE", base + "/" + s["id"]).status == 404
+
+
+# --- applications, keys, subscriptions ------------------------------------------------------
+
+def test_applications_keys_subscriptions(cp):
+    app = cp.ok("POST", "/applications", {"name": "app1"}, expect=201)
+    assert cp.api("POST", "/applications", {"name": "app1"}).status == 409
+    keys = "/applications/%s/keys" % app["id"]
+    k = cp.ok("POST", keys, {"type": "production"}, expect=201)
+    assert set(k) == {"id", "key", "type", "createdAt", "expiresAt"} and k["expiresAt"] is None
+    assert len(k["key"]) > 40
+    k2 = cp.ok("POST", keys, {"type": "sandbox", "expiresAt": "2099-01-02T03:04:05+01:00"}, expect=201)
+    assert k2["expiresAt"] == "2099-01-02T02:04:05Z"
+    assert cp.api("POST", keys, {"type": "dev"}).status == 400
+    assert cp.api("POST", keys, {"type": "sandbox", "expiresAt": "tomorrow"}).status == 400
+    assert cp.api("POST", keys, {"type": "sandbox", "expiresAt": "2001-01-01T00:00:00Z"}).status == 400
+    listed = cp.ok("GET", keys)["items"]
+    assert [x["id"] for x in listed] == [k["id"], k2["id"]]
+    assert all("key" not in x for x in listed)
+    assert k["key"] not in cp.api("GET", keys).text
+    assert cp.api("DELETE", keys + "/" + k["id"]).status == 204
+    assert cp.api("DELETE", keys + "/" + k["id"]).status == 404
+    assert cp.api("GET", "/applications/nope/keys").status == 404
+    api = make_api(cp)
+    subs = "/applications/%s/subscriptions" % app["id"]
+    s = cp.ok("POST", subs, {"apiId": api["id"]}, expect=201)
+    assert s["apiId"] == api["id"]
+    assert cp.api("POST", subs, {"apiId": api["id"]}).status == 409
+    assert cp.api("POST", subs, {"apiId": "nope"}).status == 400
+    assert cp.api("POST", subs, {}).status == 400
+    assert [x["apiId"] for x in cp.ok("GET", subs)["items"]] == [api["id"]]
+    assert cp.api("DELETE", subs + "/" + api["id"]).status == 204
+    assert cp.api("DELETE", subs + "/" + api["id"]).status == 404
+    p = cp.ok("PUT", "/applications/" + app["id"], {"name": "renamed"})
+    assert p["name"] == "renamed" and p["description"] == ""
+    assert cp.api("DELETE", "/applications/" + app["id"]).status == 204
+    assert cp.api("GET", "/applications/" + app["id"]).status == 404
+
+
+def test_revision_and_failed_calls(cp):
+    r0 = revision(cp)
+    cp.ok("POST", "/applications", {"name": "a"}, expect=201)
+    assert revision(cp) == r0 + 1
+    before = cp.ok("GET", "/applications")
+    for bad in ({"name": "a"}, {"name": 1}, {}):
+        assert cp.api("POST", "/applications", bad).status in (400, 409)
+    assert cp.api("DELETE", "/vendors/openai").status == 409
+    assert revision(cp) == r0 + 1
+    assert cp.ok("GET", "/applications") == before
+    assert cp.ok("GET", "/dataplanes") == {"items": []}
+
+
+def test_apkconf_routes_exist(cp):
+    r = cp.raw("POST", "/apis/import", b"name: x\n", content_type="application/yaml")
+    assert r.status in (400, 501), r
+    err_of(r)
+    assert cp.api("GET", "/apis/nope/apk-conf").status in (404, 501)

@@ -1,0 +1,200 @@
+"""The data-plane channel GET /dp/v1/config (SPEC 2.3): snapshots valid
+against schema/config.schema.json, long poll wake-up within 50 ms, 304 after
+the wait, tokens, the data-plane registry, and waiting connections that hold
+no thread."""
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+
+import jsonschema
+import pytest
+
+import mm
+from cp_util import RecordingCP, dp_config, dumps_sorted, make_api, make_endpoint, revision, snapshot
+
+SCHEMA = json.load(open(os.path.join(mm.SOURCE_DIR, "schema", "config.schema.json")))
+SECRET = "sk-channel-secret-value-42"
+
+
+def full_config(cp):
+    """A config using every part of the snapshot."""
+    cp.ok("PUT", "/secrets/open-ai-secret", {"apiKey": SECRET})
+    api = make_api(cp, base="/chat-service-prod-sand", version="1.0", subscriptionValidation=True)
+    sec = {"secret": "open-ai-secret", "secretKey": "apiKey"}
+    p1 = make_endpoint(cp, api["id"], "prod-1", url="http://127.0.0.1:9/v1", security=sec)
+    p2 = make_endpoint(cp, api["id"], "prod-2", url="http://127.0.0.1:9/v2",
+                       security={"secret": "missing-secret"})
+    s1 = make_endpoint(cp, api["id"], "sand-1", env="sandbox", url="https://example.com/v1")
+    cp.ok("POST", "/apis/%s/policies" % api["id"], {
+        "type": "modelWeightedRoundRobin", "suspendDurationSec": 30,
+        "production": [{"model": "gpt-4o", "endpoint": p1["id"], "weight": 3},
+                       {"model": "o1-mini", "endpoint": p2["id"], "weight": 1}],
+        "sandbox": [{"model": "gpt-4o-mini", "endpoint": s1["id"], "weight": 1}]}, expect=201)
+    cp.ok("POST", "/apis/%s/policies" % api["id"], {
+        "type": "aiRateLimit", "unit": "hour", "scope": "application", "totalTokens": 1000},
+        expect=201)
+    api2 = make_api(cp, base="/fo", version="v1")
+    f1 = make_endpoint(cp, api2["id"], "a")
+    f2 = make_endpoint(cp, api2["id"], "b")
+    cp.ok("POST", "/apis/%s/policies" % api2["id"], {
+        "type": "modelFailover", "requestTimeoutMs": 1000,
+        "production": {"target": {"model": "gpt-4o", "endpoint": f1["id"]},
+                       "fallbacks": [{"model": "gpt-4o-mini", "endpoint": f2["id"]}]}}, expect=201)
+    app = cp.ok("POST", "/applications", {"name": "app"}, expect=201)
+    key = cp.ok("POST", "/applications/%s/keys" % app["id"], {"type": "production"}, expect=201)
+    cp.ok("POST", "/applications/%s/keys" % app["id"],
+          {"type": "sandbox", "expiresAt": "2099-01-01T00:00:00Z"}, expect=201)
+    cp.ok("POST", "/applications/%s/subscriptions" % app["id"], {"apiId": api["id"]}, expect=201)
+    return api, app, key, (p1, p2, s1)
+
+
+def test_snapshot_matches_schema_and_db():
+    cp = RecordingCP()
+    api, app, key, (p1, p2, s1) = full_config(cp)
+    doc = snapshot(cp)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["schemaVersion"] == 1 and doc["revision"] == revision(cp)
+    body = {"vendors": doc["vendors"], "apis": doc["apis"], "keys": doc["keys"]}
+    assert doc["sha256"] == hashlib.sha256(dumps_sorted(body).encode()).hexdigest()
+    a = next(x for x in doc["apis"] if x["id"] == api["id"])
+    eps = {e["name"]: e for e in a["endpoints"]}
+    assert eps["prod-1"]["auth"] == {"header": "Authorization", "value": "Bearer " + SECRET}
+    assert eps["prod-2"]["auth"] == {"header": "Authorization", "missingSecret": "missing-secret"}
+    assert eps["sand-1"]["auth"] is None
+    assert [p["type"] for p in a["policies"]] == ["modelWeightedRoundRobin", "aiRateLimit"]
+    k = next(x for x in doc["keys"] if x["type"] == "production")
+    assert k["hash"] == hashlib.sha256(key["key"].encode()).hexdigest()
+    assert k["application"] == app["id"] and k["subscriptions"] == [api["id"]]
+    assert k["expiresAt"] is None
+    assert key["key"] not in json.dumps(doc)
+    # the secret value goes to data planes only, never to the admin API
+    for r in cp.responses:
+        assert SECRET.encode() not in r.body
+    # the same revision gives the same document; a change gives a new one
+    assert snapshot(cp)["sha256"] == doc["sha256"]
+    cp.ok("PUT", "/secrets/open-ai-secret", {"apiKey": SECRET + "-rotated"})
+    doc2 = snapshot(cp)
+    jsonschema.validate(doc2, SCHEMA)
+    assert doc2["revision"] == doc["revision"] + 1 and doc2["sha256"] != doc["sha256"]
+
+
+def test_tokens_and_bad_queries():
+    cp = RecordingCP()
+    assert dp_config(cp, token=None).status == 401
+    assert dp_config(cp, token="wrong").status == 401
+    assert dp_config(cp, token=mm.ADMIN_TOKEN).status == 401
+    assert dp_config(cp, dp_id=None).status == 400
+    assert mm.request(cp.port, "GET", "/dp/v1/config?after=x", token=mm.DP_TOKEN,
+                      headers={"X-Dataplane-Id": "a"}).status == 400
+    assert mm.request(cp.port, "GET", "/dp/v1/config?after=0&wait=-1", token=mm.DP_TOKEN,
+                      headers={"X-Dataplane-Id": "a"}).status == 400
+    assert mm.request(cp.port, "POST", "/dp/v1/config", token=mm.DP_TOKEN,
+                      headers={"X-Dataplane-Id": "a"}).status == 405
+    assert mm.request(cp.port, "GET", "/dp/v1/other", token=mm.DP_TOKEN).status == 404
+    # the admin token does not open the channel, the DP token not the API
+    assert cp.api("GET", "/revision", token=mm.DP_TOKEN).status == 401
+
+
+def test_channel_disabled_without_dp_token():
+    cp = mm.ControlPlane(env={"MODELMUX_DP_TOKEN": None})
+    r = dp_config(cp)
+    assert r.status == 401 and "disabled" in r.json()["error"]["message"]
+    r = dp_config(cp, token="")
+    assert r.status == 401
+
+
+def test_long_poll_wakes_within_50ms_and_304_after_wait():
+    cp = RecordingCP()
+    rev = revision(cp)
+    t0 = time.time()
+    r = dp_config(cp, after=rev, wait=1)
+    assert r.status == 304 and r.body == b""
+    assert 0.9 <= time.time() - t0 < 1.0 + 0.5 * mm.SLOW
+    r = dp_config(cp, after=rev, wait=0)
+    assert r.status == 304
+    assert dp_config(cp, after=rev - 1, wait=10).status == 200
+    for i in range(3):
+        result = {}
+
+        def waiter():
+            result["r"] = dp_config(cp, after=revision(cp), wait=30, dp_id="w")
+            result["t"] = time.time()
+
+        th = threading.Thread(target=waiter)
+        th.start()
+        time.sleep(0.3)
+        assert th.is_alive()
+        t_commit = time.time()
+        cp.ok("POST", "/applications", {"name": "wake-%d" % i}, expect=201)
+        t_ack = time.time()
+        th.join(10)
+        r = result["r"]
+        assert r.status == 200 and r.json()["revision"] == revision(cp)
+        # answered within 50 ms of the commit (the ack arriving bounds it)
+        assert result["t"] - t_ack < 0.05 * mm.SLOW, (result["t"] - t_ack, t_ack - t_commit)
+
+
+def test_dataplanes_listed_with_revision():
+    cp = RecordingCP()
+    rev = revision(cp)
+    dp_config(cp, after=0, dp_id="dp-a")
+    dp_config(cp, after=rev, wait=0, dp_id="dp-b")
+    cp.ok("POST", "/applications", {"name": "x"}, expect=201)
+    items = {d["id"]: d for d in cp.ok("GET", "/dataplanes")["items"]}
+    assert items["dp-a"]["revision"] == 0 and items["dp-a"]["status"] == "behind"
+    assert items["dp-b"]["revision"] == rev and items["dp-b"]["status"] == "behind"
+    dp_config(cp, after=rev + 1, wait=0, dp_id="dp-b")
+    items = {d["id"]: d for d in cp.ok("GET", "/dataplanes")["items"]}
+    assert items["dp-b"]["revision"] == rev + 1 and items["dp-b"]["status"] == "current"
+    assert items["dp-b"]["lastSeen"].endswith("Z")
+
+
+def threads_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    raise AssertionError("no Threads line")
+
+
+def send_wait(port, after):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30 * mm.SLOW)
+    s.sendall(("GET /dp/v1/config?after=%d&wait=30 HTTP/1.1\r\nHost: x\r\n"
+               "Authorization: Bearer %s\r\nX-Dataplane-Id: many\r\n\r\n" % (after, mm.DP_TOKEN)).encode())
+    return s
+
+
+def read_status(s):
+    data = b""
+    while b"\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return int(data.split(b" ")[1])
+
+
+def test_200_waiters_hold_no_threads_and_admin_stays_fast():
+    cp = RecordingCP()
+    time.sleep(0.2)
+    base_threads = threads_of(cp.pid)
+    rev = revision(cp)
+    socks = [send_wait(cp.port, rev) for _ in range(200)]
+    try:
+        time.sleep(0.5)
+        assert threads_of(cp.pid) <= base_threads + 2, (base_threads, threads_of(cp.pid))
+        t0 = time.time()
+        for i in range(20):
+            cp.ok("GET", "/vendors")
+        assert (time.time() - t0) / 20 < 0.05 * mm.SLOW
+        cp.ok("POST", "/applications", {"name": "wake-all"}, expect=201)
+        statuses = [read_status(s) for s in socks]
+        assert statuses == [200] * 200
+    finally:
+        for s in socks:
+            s.close()
+    assert cp.poll() is None
+    assert threads_of(cp.pid) <= base_threads + 2
