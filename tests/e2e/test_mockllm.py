@@ -152,10 +152,7 @@ def test_multipart_model_field(mock, op):
     assert rec["model"] == "whisper-1"
     assert rec["bodyLength"] == len(body)
     assert rec["json"] is None
-    # the file part comes after the model here
-    body, ctype = multipart([("prompt", "hello")], [("file", "a.wav", audio)])
-    body = body.replace(b"--\r\n", ("\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nw2\r\n--%s--\r\n"
-                                    % ctype.split("=")[1]).encode(), 1) if False else body
+    # the model field may come after the file part
     body2, ctype2 = multipart([("prompt", "p")], [("file", "a.wav", audio)])
     body2 = body2[: -len(b"--\r\n")] + b"\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nw-late\r\n" \
         + ("--%s--\r\n" % ctype2.split("boundary=")[1]).encode()
@@ -499,7 +496,7 @@ def test_keep_alive_many_requests_on_one_connection(mock):
 
 def test_300_concurrent_streams(mock):
     n = 300
-    faults(mock, [{"chunkDelayMs": 100, "chunks": 5}])
+    faults(mock, [{"chunkDelayMs": 200, "chunks": 5}])
     req = ("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
            "Content-Length: %d\r\nConnection: close\r\n\r\n%s")
     sel = selectors.DefaultSelector()
@@ -511,7 +508,8 @@ def test_300_concurrent_streams(mock):
         s.setblocking(False)
         sel.register(s, selectors.EVENT_READ, i)
         bufs[i] = b""
-    peak = stats(mock)["active"]
+    # the streams overlap (each lasts at least 800 ms)
+    mm.wait_until(lambda: stats(mock)["active"] >= n // 2, what="half the streams active at once")
     deadline = time.time() + 30 * mm.SLOW
     open_count = n
     while open_count and time.time() < deadline:
@@ -525,7 +523,6 @@ def test_300_concurrent_streams(mock):
                 open_count -= 1
     sel.close()
     assert open_count == 0
-    assert peak >= n // 2  # the streams overlapped (they last ~400 ms each)
     for i, b in bufs.items():
         assert b.startswith(b"HTTP/1.1 200"), b[:100]
         assert b.count(b'"model":"m%d"' % i) == 5
