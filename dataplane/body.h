@@ -1,6 +1,10 @@
 /* Request and response bodies: reading and replacing the model, asking the
  * upstream for stream usage, finding token usage in responses and streams.
  *
+ * Implemented by one file per job: body_json.c (JSON request bodies),
+ * multipart.c (multipart/form-data), usage.c (usage in responses), sse.c
+ * (the event-stream scanner).
+ *
  * Pure functions over bytes (no I/O, no config state), used by the request
  * state machine; each request body is parsed once. */
 #ifndef DP_BODY_H
@@ -63,6 +67,10 @@ struct dp_usage {
 int dp_usage_from_json(const char *data, size_t len, const struct dp_vendor *v,
                        struct dp_usage *usage);
 
+/* The same from an already parsed response object (borrowed). v NULL means
+ * OpenAI's paths (usage.prompt_tokens, ...). Returns 1 found, 0 not. */
+int dp_usage_from_doc(json_t *doc, const struct dp_vendor *v, struct dp_usage *usage);
+
 /* Incremental scanner over a server-sent-events stream, fed the upstream's
  * bytes as they arrive. It splits events (lines up to a blank line), and for
  * each "data: {json}" event reads the usage. When drop_usage_only is set
@@ -77,6 +85,8 @@ struct dp_sse_scan {
     struct dp_usage usage;  /* the last usage seen */
     int saw_usage;
     int passthrough;        /* an oversized event: forwarding raw until its end */
+    size_t scan_pos;        /* bytes of pending already scanned for line ends */
+    int line_empty;         /* the current line has no character yet */
 };
 
 void dp_sse_scan_init(struct dp_sse_scan *s, const struct dp_vendor *v, int drop_usage_only);
