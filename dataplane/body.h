@@ -21,6 +21,13 @@
 #define DP_BODY_MAX (10 * 1024 * 1024) /* larger request bodies: 413 */
 #define DP_JSON_MAX_DEPTH 64           /* deeper request JSON: 400 */
 
+#define DP_MODEL_MAX 1024 /* longest model name a request may carry */
+
+/* Checks a model name taken from a request (JSON or multipart): at most
+ * DP_MODEL_MAX bytes and no control characters (NUL, CR, LF...), since it
+ * ends up in headers (x-modelmux-model) and URLs. 0 ok, -1 not. */
+int dp_body_check_model(const char *m, size_t len);
+
 /* A parsed JSON request body. */
 struct dp_json_body {
     json_t *doc;       /* the object (owned) */
@@ -31,7 +38,8 @@ struct dp_json_body {
 
 /* Parses data as a JSON object (400 with err when it is not valid JSON, not
  * an object, or nested deeper than DP_JSON_MAX_DEPTH; the model field must be
- * a string when present). model_field is the vendor's requestModel.field. */
+ * a string when present, passing dp_body_check_model). model_field is the
+ * vendor's requestModel.field. */
 int dp_body_parse_json(const char *data, size_t len, const char *model_field,
                        struct dp_json_body *out, struct gw_err *err);
 void dp_body_json_cleanup(struct dp_json_body *b);
@@ -46,12 +54,13 @@ int dp_body_render_json(struct dp_json_body *b, const char *model_field, const c
 /* multipart/form-data (audio transcriptions and translations).
  * Finds the "model" form field of body (boundary from the Content-Type).
  * *model / *model_len point into body. Returns 0 found, 1 absent, -1
- * malformed (err set). */
+ * malformed (err set; also a model failing dp_body_check_model). */
 int dp_multipart_find_model(const char *body, size_t len, const char *content_type,
                             const char **model, size_t *model_len, struct gw_err *err);
 
 /* Copies body to out with the "model" field's value replaced by model, every
- * other part byte for byte. Returns 0 or -1. */
+ * other part byte for byte (a body without a model field is copied as it
+ * is). Returns 0 or -1. */
 int dp_multipart_replace_model(const char *body, size_t len, const char *content_type,
                                const char *model, struct gw_buf *out);
 

@@ -35,6 +35,16 @@ static int depth_ok(const char *data, size_t len, int max)
     return 1;
 }
 
+int dp_body_check_model(const char *m, size_t len)
+{
+    if (len > DP_MODEL_MAX)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)m[i] < 0x20 || m[i] == 0x7f)
+            return -1;
+    return 0;
+}
+
 int dp_body_parse_json(const char *data, size_t len, const char *model_field,
                        struct dp_json_body *out, struct gw_err *err)
 {
@@ -58,10 +68,12 @@ int dp_body_parse_json(const char *data, size_t len, const char *model_field,
                           "the body must be a JSON object");
     }
     json_t *m = model_field ? json_object_get(doc, model_field) : NULL;
-    if (m && (!json_is_string(m) || strlen(json_string_value(m)) != json_string_length(m))) {
+    if (m && (!json_is_string(m) ||
+              dp_body_check_model(json_string_value(m), json_string_length(m)) < 0)) {
         json_decref(doc);
         return gw_err_set(err, GW_ERR_INVALID, "invalid_request_error", model_field,
-                          "\"%s\" must be a string", model_field);
+                          "\"%s\" must be a string of at most %d characters, without control "
+                          "characters", model_field, DP_MODEL_MAX);
     }
     json_t *so = json_object_get(doc, "stream_options");
     out->doc = doc;

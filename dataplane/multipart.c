@@ -176,7 +176,12 @@ malformed:
 int dp_multipart_find_model(const char *body, size_t len, const char *content_type,
                             const char **model, size_t *model_len, struct gw_err *err)
 {
-    return find_model(body, len, content_type, model, model_len, err);
+    int r = find_model(body, len, content_type, model, model_len, err);
+    if (r == 0 && dp_body_check_model(*model, *model_len) < 0)
+        return gw_err_set(err, GW_ERR_INVALID, "invalid_request_error", "model",
+                          "the model field must be at most %d characters, without control "
+                          "characters", DP_MODEL_MAX);
+    return r;
 }
 
 int dp_multipart_replace_model(const char *body, size_t len, const char *content_type,

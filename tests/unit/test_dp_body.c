@@ -46,7 +46,8 @@ TEST("parse: not JSON, not an object, bad model type: 400")
     static const char *const bad[] = {
         "", "{", "nope", "[1,2]", "\"model\"", "42", "null", "{\"model\":5}", "{\"model\":null}",
         "{\"model\":[\"a\"]}", "{\"model\":\"a\\u0000b\"}", "{\"a\":1}{\"b\":2}", "{\"a\":1,}",
-        "\xff\xfe{}", "{\"a\":\"\xc3\x28\"}",
+        "\xff\xfe{}", "{\"a\":\"\xc3\x28\"}", "{\"model\":\"gpt\\r\\nX-Evil: 1\"}",
+        "{\"model\":\"tab\\there\"}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct dp_json_body b;
@@ -56,6 +57,20 @@ TEST("parse: not JSON, not an object, bad model type: 400")
         CHECK_INT(gw_err_http_status(err.kind), 400);
         CHECK(b.doc == NULL);
         CHECK(err.message[0] != '\0');
+    }
+}
+
+TEST("model length: DP_MODEL_MAX passes, one more fails")
+{
+    char buf[DP_MODEL_MAX + 32];
+    struct dp_json_body b;
+    struct gw_err err;
+    for (int extra = 0; extra < 2; extra++) {
+        int n = snprintf(buf, sizeof(buf), "{\"model\":\"");
+        memset(buf + n, 'm', DP_MODEL_MAX + extra);
+        snprintf(buf + n + DP_MODEL_MAX + extra, 8, "\"}");
+        CHECK_INT(parse(buf, &b, &err), extra ? -1 : 0);
+        dp_body_json_cleanup(&b);
     }
 }
 

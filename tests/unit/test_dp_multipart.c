@@ -111,6 +111,21 @@ TEST("name matching: unquoted, not filename=, first of two, empty value")
               1);
 }
 
+TEST("a model value with control characters is refused")
+{
+    const char *b = "--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n"
+                    "gpt\r\nX-Evil: 1\r\n--B--\r\n";
+    const char *m;
+    size_t mlen;
+    struct gw_err err;
+    gw_err_clear(&err);
+    CHECK_INT(dp_multipart_find_model(b, strlen(b), "multipart/form-data; boundary=B", &m, &mlen,
+                                      &err),
+              -1);
+    CHECK_INT(gw_err_http_status(err.kind), 400);
+    CHECK_STR(err.field, "model");
+}
+
 TEST("no model field: 1 from find, body copied unchanged by replace")
 {
     const char *b = "--B\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\ndata\r\n--B--\r\n";
