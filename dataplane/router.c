@@ -108,7 +108,8 @@ static const struct dp_target *next_failover(struct dp_route *r, int64_t now_ms,
 const struct dp_target *dp_route_next(struct dp_route *r, int64_t now_ms, enum dp_route_end *why)
 {
     *why = DP_ROUTE_NONE;
-    if (r->attempts >= DP_CONFIG_MAX_TARGETS) {
+    /* Bounds the upstream calls one request can cause (retry amplification). */
+    if (r->attempts >= DP_ROUTE_MAX_TRIES) {
         *why = DP_ROUTE_EXHAUSTED;
         return NULL;
     }

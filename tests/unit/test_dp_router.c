@@ -426,6 +426,45 @@ TEST("failover: Retry-After, remaining_zero, chains by model, others direct")
     done(cfg);
 }
 
+TEST("one request tries at most DP_ROUTE_MAX_TRIES targets")
+{
+    /* 100 round-robin targets all answering 429. */
+    json_t *doc = snap_load("basic.json");
+    json_t *prod = json_array();
+    for (int i = 0; i < 100; i++) {
+        char model[16];
+        snprintf(model, sizeof(model), "m%d", i);
+        json_array_append_new(prod, json_pack("{s:s, s:s}", "model", model, "endpoint", "ep-prod"));
+    }
+    snap_edit(doc, "apis[0].policies[0].production", prod);
+    struct gw_err err;
+    st = dp_state_new();
+    struct dp_config *cfg = dp_config_compile(doc, st, &err);
+    json_decref(doc);
+    CHECK(cfg != NULL);
+    struct dp_route r;
+    enum dp_route_end why;
+    dp_route_begin(&r, &cfg->apis[0], DP_ENV_PRODUCTION, "m", &err);
+    struct dp_outcome o = response(429);
+    const struct dp_target *t;
+    int n = 0;
+    while ((t = dp_route_next(&r, NOW, &why)) != NULL && n < 1000) {
+        n++;
+        CHECK_INT(dp_route_report(&r, t, &o, NOW), DP_VERDICT_RETRY);
+    }
+    CHECK_INT(n, DP_ROUTE_MAX_TRIES);
+    CHECK_INT(why, DP_ROUTE_EXHAUSTED);
+    /* The 36 left are still available to the next request. */
+    dp_route_begin(&r, &cfg->apis[0], DP_ENV_PRODUCTION, "m", &err);
+    n = 0;
+    while ((t = dp_route_next(&r, NOW, &why)) != NULL && n < 1000) {
+        n++;
+        dp_route_report(&r, t, &o, NOW);
+    }
+    CHECK_INT(n, 100 - DP_ROUTE_MAX_TRIES);
+    done(cfg);
+}
+
 TEST("reload keeps the sequence: shares stay exact across a swap")
 {
     struct dp_config *a = compile_plain();
