@@ -334,6 +334,13 @@ def test_fault_raw_body(mock):
     faults(mock, [{"body": "not json at all"}])
     r = post(mock, CHAT, {"model": "gpt-4o"})
     assert r.status == 200 and r.body == b"not json at all"
+    faults(mock, [{"body": "plain", "headers": {"Content-Type": "text/plain"}}])
+    conn = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=10 * mm.SLOW)
+    conn.request("POST", CHAT, body=json.dumps({"model": "gpt-4o"}))
+    resp = conn.getresponse()
+    assert resp.read() == b"plain"
+    assert [v for k, v in resp.getheaders() if k.lower() == "content-type"] == ["text/plain"]
+    conn.close()
 
 
 def test_faults_get_replace_delete(mock):
@@ -449,6 +456,9 @@ def test_oversized_body_is_413(mock):
     r = post(mock, "/v1/embeddings", b"{" + b" " * (33 * 1024 * 1024) + b"}",
              headers={"Content-Type": "application/json"})
     assert r.status == 413
+    assert r.json()["error"]["code"]
+    rec = requests_log(mock, 1)[0]
+    assert rec["bodyLength"] == 33 * 1024 * 1024 + 2 and rec["body"] == "" and rec["truncated"]
     assert post(mock, CHAT, {"model": "gpt-4o"}).status == 200
 
 

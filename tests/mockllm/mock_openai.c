@@ -186,6 +186,7 @@ static void record(struct mock_req *req, const char *url, const char *method)
         .nheaders = hl.n,
         .body = req->body.data,
         .body_len = req->body.len,
+        .body_total = req->received,
     };
     __atomic_add_fetch(&req->srv->requests, 1, __ATOMIC_RELAXED);
     if (mock_recorder_add(&req->srv->recorder, &in) < 0)
@@ -238,8 +239,14 @@ static void add_headers(struct mock_req *req, struct MHD_Response *r)
         return;
     if (rule->retry_after)
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, rule->retry_after);
-    for (size_t i = 0; i < rule->nheaders; i++)
-        MHD_add_response_header(r, rule->headers[i].name, rule->headers[i].value);
+    for (size_t i = 0; i < rule->nheaders; i++) {
+        const struct mock_header *h = &rule->headers[i];
+        /* A rule's header replaces the mock's own (Content-Type, say). */
+        const char *old = MHD_get_response_header(r, h->name);
+        if (old)
+            MHD_del_response_header(r, h->name, old);
+        MHD_add_response_header(r, h->name, h->value);
+    }
 }
 
 static enum MHD_Result answer(struct mock_req *req, unsigned int status, struct MHD_Response *r)

@@ -97,7 +97,7 @@ int mock_recorder_add(struct mock_recorder *rec, const struct mock_record_in *in
     r->size = size;
     r->nheaders = in->nheaders;
     r->body_len = blen;
-    r->body_total = in->body_len;
+    r->body_total = in->body_total > in->body_len ? in->body_total : in->body_len;
     char *at = r->data;
     r->method = put(&at, in->method, mlen);
     r->path = put(&at, in->path, plen);

@@ -33,7 +33,9 @@ struct mock_record_in {
     const struct mock_record_header *headers;
     size_t nheaders;
     const char *body;                         /* may hold NULs */
-    size_t body_len;                          /* the full length received */
+    size_t body_len;                          /* bytes at body */
+    size_t body_total;                        /* bytes received (>= body_len; a body
+                                                 refused as too big is not kept) */
 };
 
 struct mock_record;

@@ -116,6 +116,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size) {
+        req->received += *upload_data_size;
         if (!req->too_big && !req->nomem) {
             enum gw_buf_result r = gw_buf_append(&req->body, upload_data, *upload_data_size);
             req->too_big = r == GW_BUF_TOOBIG;

@@ -46,6 +46,7 @@ struct mock_req {
     struct MHD_Connection *conn;
     int control;              /* a /__mock/ route: not counted, not recorded */
     struct gw_buf body;       /* the request body (bounded) */
+    size_t received;          /* body bytes received, kept or not */
     int too_big;              /* the body went over its bound */
     int nomem;                /* the body could not be stored */
     int reset_by_us;          /* the mock closed it on purpose: not "cancelled" */

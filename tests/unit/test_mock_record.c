@@ -11,7 +11,7 @@ static int add(struct mock_recorder *rec, const char *path, const char *body, si
         {"X-Dup", 5, "a", 1},
         {"x-dup", 5, "b", 1},
     };
-    struct mock_record_in in = {"POST", path, "gpt-4o", h, 3, body, len};
+    struct mock_record_in in = {"POST", path, "gpt-4o", h, 3, body, len, 0};
     return mock_recorder_add(rec, &in);
 }
 
