@@ -232,6 +232,35 @@ def raw_request(port, data, timeout=5.0):
         return b"".join(chunks)
 
 
+class EventStream:
+    """A request whose text/event-stream answer is read event by event as it
+    arrives (for checking that chunks are not buffered). body: a JSON-able
+    object, bytes or str."""
+
+    def __init__(self, port, path, body, headers=None, method="POST", timeout=30.0):
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout * SLOW)
+        self.t0 = time.time()
+        self.conn.request(method, path, body=data, headers=h)
+        self.resp = self.conn.getresponse()
+
+    def events(self):
+        """Yields (seconds since the request was sent, payload str) for each
+        `data:` line."""
+        while True:
+            line = self.resp.readline()
+            if not line:
+                return
+            line = line.rstrip(b"\r\n")
+            if line.startswith(b"data: "):
+                yield time.time() - self.t0, line[6:].decode("utf-8", "replace")
+
+    def close(self):
+        self.conn.close()
+
+
 # --- the components -------------------------------------------------------
 
 ADMIN_TOKEN = "test-admin-token-0123456789"

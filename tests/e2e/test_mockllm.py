@@ -61,27 +61,8 @@ def multipart(fields, files=()):
     return out, "multipart/form-data; boundary=%s" % boundary
 
 
-class Stream:
-    """A streaming request read event by event, with the arrival time of each."""
-
-    def __init__(self, port, body, path=CHAT, timeout=30.0):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout * mm.SLOW)
-        self.t0 = time.time()
-        self.conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
-        self.resp = self.conn.getresponse()
-
-    def events(self):
-        """Yields (seconds since the request, payload str) per SSE event."""
-        while True:
-            line = self.resp.readline()
-            if not line:
-                return
-            line = line.rstrip(b"\r\n")
-            if line.startswith(b"data: "):
-                yield time.time() - self.t0, line[6:].decode()
-
-    def close(self):
-        self.conn.close()
+def Stream(port, body, path=CHAT):
+    return mm.EventStream(port, path, body)
 
 
 def read_stream(port, body, path=CHAT):
