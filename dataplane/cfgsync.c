@@ -42,6 +42,7 @@ struct dp_cfgsync {
     pthread_cond_t cv;
     int64_t revision; /* last applied (or skipped as invalid) revision, -1 none */
     char sha256[65];
+    int quiet; /* the first load of --config: main reports it once listening */
 };
 
 /* ---- applying a document --------------------------------------------------- */
@@ -70,7 +71,8 @@ static int apply_doc(struct dp_cfgsync *cs, json_t *doc, struct gw_err *err)
     dp_shared_publish(cs->sh, cfg);
     cs->revision = cfg->revision;
     snprintf(cs->sha256, sizeof(cs->sha256), "%s", cfg->sha256);
-    gw_info("config revision %lld applied", (long long)cfg->revision);
+    if (!cs->quiet)
+        gw_info("config revision %lld applied", (long long)cfg->revision);
     dp_config_unref(cfg);
     return 0;
 }
@@ -359,7 +361,10 @@ struct dp_cfgsync *dp_cfgsync_new(struct dp_shared *sh, const struct dp_cfgsync_
     }
     if (cs->file) {
         gw_err_clear(err);
-        if (apply_file(cs, cs->file, err) < 0)
+        cs->quiet = 1;
+        int rc = apply_file(cs, cs->file, err);
+        cs->quiet = 0;
+        if (rc < 0)
             goto fail;
     }
     return cs;

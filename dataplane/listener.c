@@ -136,12 +136,13 @@ struct dp_listener *dp_listener_new(struct dp_worker *w, const struct sockaddr *
         flags |= MHD_USE_IPv6;
     errno = 0;
     l->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, l, MHD_OPTION_SOCK_ADDR, addr,
+        flags, 0, NULL, NULL, on_access, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, addr,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, l, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)CONN_TIMEOUT_S, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_END);
     if (!l->daemon) {
         int e = errno;
         gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot listen%s%s",
@@ -170,6 +171,20 @@ void dp_listener_quiesce(struct dp_listener *l)
     MHD_socket fd = MHD_quiesce_daemon(l->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+}
+
+void dp_listener_kick(struct dp_listener *l)
+{
+    if (!l)
+        return;
+    struct dp_loop *loop = l->w->loop;
+    int64_t now = dp_loop_now_ms(loop);
+    if (l->timer && l->timer_due <= now)
+        return;
+    if (l->timer)
+        dp_loop_timer_cancel(loop, l->timer);
+    l->timer = dp_loop_timer_add(loop, 0, on_timer, l);
+    l->timer_due = now;
 }
 
 void dp_listener_run(struct dp_listener *l)

@@ -29,6 +29,10 @@ struct dp_listener *dp_listener_new(struct dp_worker *w, const struct sockaddr *
 /* Stops accepting new connections (connections already open go on). */
 void dp_listener_quiesce(struct dp_listener *l);
 
+/* Makes MHD run in the next loop iteration: after MHD_resume_connection
+ * (MHD's own wake-up of its epoll set is not relied upon). */
+void dp_listener_kick(struct dp_listener *l);
+
 /* Runs MHD now (after resuming connections at shutdown). */
 void dp_listener_run(struct dp_listener *l);
 

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "listener.h"
 #include "loop.h"
 #include "metrics.h"
 #include "worker.h"
@@ -143,6 +144,17 @@ static void add_common_headers(struct dp_request *r, struct MHD_Response *resp)
     }
 }
 
+/* Resumes the connection we suspended and has MHD run for it. */
+static void resume(struct dp_request *r)
+{
+    if (!r->suspended || !r->conn)
+        return;
+    r->suspended = 0;
+    r->relay.reader_waiting = 0;
+    MHD_resume_connection(r->conn);
+    dp_listener_kick(r->worker->listener);
+}
+
 /* Queues resp (consumed) with status; resumes the connection if we had
  * suspended it. Never called from inside a curl callback. */
 static void queue(struct dp_request *r, int status, struct MHD_Response *resp,
@@ -159,11 +171,7 @@ static void queue(struct dp_request *r, int status, struct MHD_Response *resp,
     if (MHD_queue_response(r->conn, (unsigned)status, resp) != MHD_YES)
         gw_warn("request %s: MHD refused the %d response", r->id, status);
     MHD_destroy_response(resp);
-    if (r->suspended) {
-        r->suspended = 0;
-        r->relay.reader_waiting = 0;
-        MHD_resume_connection(r->conn);
-    }
+    resume(r);
 }
 
 static const char *error_type(int status)
@@ -350,11 +358,8 @@ static void pump_run(struct dp_loop *loop, void *arg)
     if (!r->mhd_done) {
         if (bits & DP_PUMP_STREAM)
             start_stream(r);
-        if ((bits & DP_PUMP_RESUME) && r->suspended && r->relay.reader_waiting) {
-            r->relay.reader_waiting = 0;
-            r->suspended = 0;
-            MHD_resume_connection(r->conn);
-        }
+        if ((bits & DP_PUMP_RESUME) && r->relay.reader_waiting)
+            resume(r);
         /* May run the write callback, which may ask for another pump. */
         if (bits & DP_PUMP_UNPAUSE)
             dp_upstream_unpause(r->worker->up, r);
@@ -986,9 +991,5 @@ void dp_request_abort(struct dp_request *r)
     default:
         break;
     }
-    if (r->suspended && r->conn) {
-        r->suspended = 0;
-        r->relay.reader_waiting = 0;
-        MHD_resume_connection(r->conn);
-    }
+    resume(r);
 }
