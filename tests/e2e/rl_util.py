@@ -1,0 +1,137 @@
+"""Helpers of the rate-limit end-to-end tests (test_ratelimit*.py): a config
+snapshot with one rate-limited API in front of the mock, written to a file
+for `modelmux-dp --config`, the fake-clock offset that puts the data plane at
+a chosen point of a window, and a few HTTP helpers."""
+import concurrent.futures
+import hashlib
+import json
+import os
+import tempfile
+import time
+
+import mm
+
+BASE = "/rl"
+CHAT = BASE + "/v1/chat/completions"
+OPEN = BASE + "/v1/embeddings"  # an unsecured operation of the same API
+API_ID = "api-rl"
+API_NAME = "rl-api"
+KEYS = {"app-a": "mm-key-app-a-0123456789", "app-b": "mm-key-app-b-0123456789"}
+
+VENDOR = {
+    "id": "v-openai", "name": "OpenAI", "apiVersion": "v1", "builtin": True,
+    "models": ["gpt-4o", "gpt-4o-mini"],
+    "requestModel": {"in": "body", "field": "model"},
+    "responseModel": {"in": "body", "field": "model"},
+    "usage": {"promptTokens": "usage.prompt_tokens", "completionTokens": "usage.completion_tokens",
+              "totalTokens": "usage.total_tokens"},
+    "auth": {"header": "Authorization", "prefix": "Bearer "},
+}
+
+
+def snapshot(mock_url, limit, revision=1):
+    """The snapshot document: API_ID with the aiRateLimit policy `limit`
+    (a dict of its fields, e.g. {"unit": "minute", "scope": "api",
+    "requests": 5}; None: no policy) and keys of two applications."""
+    policies = []
+    if limit is not None:
+        policies.append({"id": "pol-rl", "type": "aiRateLimit"})
+        policies[0].update(limit)
+    api = {
+        "id": API_ID, "name": API_NAME, "basePath": BASE, "version": "v1",
+        "defaultVersion": False, "vendor": "v-openai", "subscriptionValidation": False,
+        "operations": [{"target": "/chat/completions", "verb": "POST", "secured": True},
+                       {"target": "/embeddings", "verb": "POST", "secured": False}],
+        "endpoints": [
+            {"id": "ep-prod", "name": "mock-prod", "environment": "production",
+             "url": mock_url + "/v1", "timeoutMs": 30000, "auth": None},
+            {"id": "ep-sand", "name": "mock-sand", "environment": "sandbox",
+             "url": mock_url + "/v1", "timeoutMs": 30000, "auth": None},
+        ],
+        "policies": policies,
+    }
+    keys = [{"id": "k-" + app, "hash": hashlib.sha256(key.encode()).hexdigest(),
+             "application": app, "applicationName": app, "type": "production",
+             "expiresAt": None, "subscriptions": []} for app, key in sorted(KEYS.items())]
+    body = {"vendors": [VENDOR], "apis": [api], "keys": keys}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                       ensure_ascii=False).encode()).hexdigest()
+    doc = {"schemaVersion": 1, "revision": revision, "sha256": digest,
+           "generatedAt": "2026-01-01T00:00:00Z"}
+    doc.update(body)
+    return doc
+
+
+def write_snapshot(doc):
+    d = tempfile.mkdtemp(prefix="mm-rl-snap-")
+    path = os.path.join(d, "snapshot.json")
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    return path
+
+
+def clock_offset(seconds_into_hour=2.0):
+    """MODELMUX_FAKE_NOW_OFFSET_S that puts the data plane's wall clock
+    `seconds_into_hour` seconds past the start of an hour (and so of a
+    minute and, for a small value, well inside every window), in the future."""
+    now = time.time()
+    return int(3600 - (now % 3600) + seconds_into_hour)
+
+
+def fake_now(offset):
+    return time.time() + offset
+
+
+def chat(dp, key="app-a", body=None, headers=None, path=CHAT, timeout=30.0):
+    h = dict(headers or {})
+    if key is not None:
+        h["Authorization"] = "Bearer " + KEYS.get(key, key)
+    b = body if body is not None else {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    return mm.request(dp.port, "POST", path, body=b, headers=h, timeout=timeout)
+
+
+def concurrent(n_callers, fn, per_caller=1):
+    """Runs fn() per_caller times in each of n_callers threads, all at once.
+    Returns the list of results."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=n_callers) as ex:
+        futures = [ex.submit(lambda: [fn() for _ in range(per_caller)]) for _ in range(n_callers)]
+        out = []
+        for f in futures:
+            out.extend(f.result())
+        return out
+
+
+def metric(text, name, labels=None):
+    """The value of one sample (labels: dict that must match), or None."""
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        if head == name and not labels:
+            return float(value)
+        if head.startswith(name + "{") and labels:
+            got = dict(p.split("=", 1) for p in head[len(name) + 1:-1].split(",") if "=" in p)
+            got = {k: v.strip('"') for k, v in got.items()}
+            if all(got.get(k) == v for k, v in labels.items()):
+                return float(value)
+    return None
+
+
+def mock_faults(mock, rules):
+    r = mm.request(mock.port, "POST", "/__mock/faults", body={"rules": rules})
+    assert r.status == 200, r.text
+
+
+def mock_requests(mock):
+    r = mm.request(mock.port, "GET", "/__mock/requests")
+    assert r.status == 200
+    return r.json()["items"]
+
+
+def sse_events(resp_body):
+    """The data payloads of a server-sent-events body, in order."""
+    out = []
+    for line in resp_body.decode("utf-8", "replace").splitlines():
+        if line.startswith("data: "):
+            out.append(line[6:])
+    return out

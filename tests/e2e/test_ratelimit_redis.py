@@ -1,0 +1,153 @@
+"""Rate limiting shared through Redis (SPEC 3.3): two real data planes
+following the same snapshot file with --redis, a real redis-server, the mock
+upstream.
+
+A budget holds across both data planes under concurrency; token usage
+settled on one counts on the other; Redis killed mid-test: both keep serving
+on local counters and say so (log line, modelmux_ratelimit_backend_up 0);
+Redis restarted: both report it and share counters again; a data plane
+started while Redis is down serves and reports it."""
+import itertools
+import time
+
+import pytest
+
+import mm
+from rl_util import chat, clock_offset, concurrent, metric, snapshot, write_snapshot
+
+
+@pytest.fixture
+def mock():
+    m = mm.MockLLM()
+    yield m
+    m.stop()
+
+
+@pytest.fixture
+def redis():
+    r = mm.Redis()
+    yield r
+    r.stop(check=False)
+
+
+def start_pair(mock, redis_url, limit, offset):
+    """Two data planes on one snapshot and one Redis, with the same clock."""
+    path = write_snapshot(snapshot(mock.url, limit))
+    env = {"MODELMUX_FAKE_NOW_OFFSET_S": str(offset)}
+    return [mm.DataPlane(config=path, workers=2, dp_id="dp-%d" % i, redis=redis_url, env=env)
+            for i in (1, 2)]
+
+
+def backend_up(dp):
+    return metric(dp.metrics(), "modelmux_ratelimit_backend_up")
+
+
+def wait_backend(dps, value, timeout=10.0):
+    mm.wait_until(lambda: all(backend_up(d) == value for d in dps), timeout=timeout,
+                  what="modelmux_ratelimit_backend_up == %s" % value)
+
+
+def test_budget_of_10_holds_across_two_data_planes(mock, redis):
+    dps = start_pair(mock, redis.url, {"unit": "hour", "scope": "api", "requests": 10},
+                     clock_offset())
+    wait_backend(dps, 1)
+    turn = itertools.count()  # next() is atomic: callers alternate between the two
+
+    def call():
+        return chat(dps[next(turn) % 2]).status
+
+    results = concurrent(50, call, per_caller=1)
+    assert results.count(200) == 10, results
+    assert results.count(429) == 40, results
+    # and afterwards, on either one
+    assert chat(dps[0]).status == 429
+    assert chat(dps[1]).status == 429
+    for d in dps:
+        assert d.stop() == 0
+
+
+def test_token_usage_is_shared(mock, redis):
+    # mock usage: 30 tokens per request
+    dps = start_pair(mock, redis.url, {"unit": "hour", "scope": "application", "totalTokens": 90},
+                     clock_offset())
+    wait_backend(dps, 1)
+    assert chat(dps[0], "app-a").status == 200
+    time.sleep(0.1)
+    r = chat(dps[1], "app-a")
+    assert r.status == 200 and r.headers["x-ratelimit-remaining-tokens"] == "60"
+    time.sleep(0.1)
+    r = chat(dps[0], "app-a")
+    assert r.status == 200 and r.headers["x-ratelimit-remaining-tokens"] == "30"
+    time.sleep(0.1)
+    assert chat(dps[1], "app-a").status == 429
+    assert chat(dps[0], "app-a").status == 429
+    # another application has its own budget
+    r = chat(dps[1], "app-b")
+    assert r.status == 200 and r.headers["x-ratelimit-remaining-tokens"] == "90"
+    for d in dps:
+        assert d.stop() == 0
+
+
+def test_redis_killed_then_restarted(mock, redis):
+    dps = start_pair(mock, redis.url, {"unit": "hour", "scope": "api", "requests": 6},
+                     clock_offset())
+    wait_backend(dps, 1)
+    assert chat(dps[0]).headers["x-ratelimit-remaining-requests"] == "5"
+    assert chat(dps[1]).headers["x-ratelimit-remaining-requests"] == "4"
+
+    port = redis.port
+    redis.kill()
+    # Both keep serving, on local counters; each reports it.
+    statuses = [chat(dps[i % 2]).status for i in range(4)]
+    assert statuses.count(200) == 4, statuses
+    wait_backend(dps, 0)
+    for d in dps:
+        mm.wait_until(lambda: "unreachable" in d.stderr(), what="the outage log line")
+    time.sleep(1.5)  # reconnect attempts fail meanwhile: still one line per outage
+    for d in dps:
+        assert d.stderr().count("unreachable") == 1, d.stderr()[-3000:]
+
+    # Redis back (empty: a fresh shared window): both share it again.
+    again = mm.Redis(port=port)
+    try:
+        wait_backend(dps, 1, timeout=15.0)
+        for d in dps:
+            assert "reachable again" in d.stderr()
+        results = [chat(dps[i % 2]).status for i in range(10)]
+        assert results.count(200) == 6, results
+        assert results[6:] == [429] * 4, results
+    finally:
+        for d in dps:
+            assert d.stop() == 0
+        again.stop(check=False)
+
+
+def test_data_plane_started_while_redis_is_down(mock):
+    port = mm.free_port()
+    path = write_snapshot(snapshot(mock.url, {"unit": "hour", "scope": "api", "requests": 3}))
+    dp = mm.DataPlane(config=path, workers=2, redis="redis://127.0.0.1:%d" % port,
+                      env={"MODELMUX_FAKE_NOW_OFFSET_S": str(clock_offset())})
+    # serves on local counters, exactly
+    results = [chat(dp).status for _ in range(5)]
+    assert results == [200, 200, 200, 429, 429], results
+    wait_backend([dp], 0)
+    mm.wait_until(lambda: "unreachable" in dp.stderr(), what="the outage log line")
+    # Redis comes up: shared from then on
+    r = mm.Redis(port=port)
+    try:
+        wait_backend([dp], 1, timeout=15.0)
+    finally:
+        assert dp.stop() == 0
+        r.stop(check=False)
+
+
+def test_bad_redis_url_is_a_usage_error(mock):
+    path = write_snapshot(snapshot(mock.url, {"unit": "hour", "scope": "api", "requests": 3}))
+    for url in ("localhost:6379", "redis://", "redis://127.0.0.1:99999", "http://x:1"):
+        p = mm.Proc([mm.binary("modelmux-dp"), "--listen", "127.0.0.1:%d" % mm.free_port(),
+                     "--admin-listen", "127.0.0.1:%d" % mm.free_port(), "--config", path,
+                     "--redis", url], name="modelmux-dp")
+        assert p.wait(timeout=10) == 2, url
+        err = p.stderr().strip().splitlines()
+        assert err and "redis" in err[-1].lower(), err
+        p.stop()
