@@ -42,7 +42,8 @@ for arg in "$@"; do
   esac
 done
 
-die() { echo "demo: $*" >&2; exit 1; }
+FAILED=0
+die() { echo "demo: $*" >&2; FAILED=1; exit 1; }
 random_token() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 for b in modelmux-cp modelmux-dp mockllm; do
@@ -77,10 +78,14 @@ cleanup() {
       echo "demo: ${pname[$pid]} (pid $pid) ignored SIGTERM for 10 s, killing it" >&2
       kill -KILL "$pid" 2>/dev/null || true
     fi
-    wait "$pid" 2>/dev/null || true
+    local status=0
+    wait "$pid" 2>/dev/null || status=$?
+    # Every one of them exits 0 on SIGTERM; anything else is worth saying
+    # (a sanitizer build reports leaks through the exit status).
+    [ "$status" = 0 ] || echo "demo: ${pname[$pid]} (pid $pid) exited with status $status" >&2
   done
   # A failed run keeps its logs, whoever made the directory.
-  if [ "$KEEP_DATA" = 0 ] && [ "$rc" -eq 0 ]; then
+  if [ "$KEEP_DATA" = 0 ] && [ "$FAILED" = 0 ]; then
     rm -rf "$DATA"
   elif [ ${#pids[@]} -gt 0 ]; then
     echo "demo: logs and database kept in $DATA"

@@ -62,11 +62,17 @@ def processes_on(ports):
     return found
 
 
-def assert_all_stopped(ports, out):
+def assert_all_stopped(ports, out, data):
+    """Nothing of the demo left running, every process exited 0 on SIGTERM,
+    and no sanitizer report in their logs."""
     mm.wait_until(lambda: not processes_on(ports.values()), timeout=15,
                   what="the demo's processes to exit")
     for var, p in ports.items():
         assert not listening(p), "%s=%d still listening after the demo ended\n%s" % (var, p, out)
+    assert "exited with status" not in out, out + logs(data)
+    text = logs(data)
+    for marker in mm.SANITIZER_MARKERS:
+        assert marker not in text, text
 
 
 def logs(data_dir):
@@ -74,7 +80,7 @@ def logs(data_dir):
     for name in sorted(os.listdir(data_dir)) if os.path.isdir(data_dir) else []:
         if name.endswith(".log"):
             with open(os.path.join(data_dir, name), errors="replace") as f:
-                text.append("---- %s ----\n%s" % (name, f.read()[-3000:]))
+                text.append("---- %s ----\n%s" % (name, f.read()[-8000:]))
     return "\n".join(text)
 
 
@@ -112,7 +118,7 @@ def test_demo_spreads_requests_over_models_and_endpoints():
     assert "demo-test-admin-token" in p.stdout
     assert re.search(r"curl -si http://127\.0\.0\.1:%s/chat-service-prod-sand/1\.0/chat/completions"
                      % ports["DEMO_DP_PORT"], p.stdout), out
-    assert_all_stopped(ports, out)
+    assert_all_stopped(ports, out, data)
 
 
 def test_demo_port_in_use_fails_loudly_and_starts_nothing():
@@ -191,7 +197,7 @@ def stop_and_check(sig):
         p.wait()
         raise AssertionError("demo did not exit on signal %d" % sig)
     text = open(out_path).read()
-    assert_all_stopped(ports, text)
+    assert_all_stopped(ports, text, data)
     assert "stopped 4 processes" in text, text
     return rc
 
