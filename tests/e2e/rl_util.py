@@ -90,7 +90,7 @@ def chat(dp, key="app-a", body=None, headers=None, path=CHAT, timeout=30.0):
     return mm.request(dp.port, "POST", path, body=b, headers=h, timeout=timeout)
 
 
-def concurrent(n_callers, fn, per_caller=1):
+def run_concurrently(n_callers, fn, per_caller=1):
     """Runs fn() per_caller times in each of n_callers threads, all at once.
     Returns the list of results."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=n_callers) as ex:

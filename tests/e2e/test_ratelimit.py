@@ -14,7 +14,7 @@ import time
 import pytest
 
 import mm
-from rl_util import (API_NAME, CHAT, KEYS, OPEN, chat, clock_offset, concurrent, fake_now,
+from rl_util import (API_NAME, CHAT, KEYS, OPEN, chat, clock_offset, run_concurrently, fake_now,
                      metric, mock_faults, mock_requests, snapshot, sse_events, write_snapshot)
 
 
@@ -73,7 +73,7 @@ def test_request_budget_headers_and_retry_after(mock):
 @pytest.mark.parametrize("budget", [1, 23])
 def test_budget_exact_under_50_concurrent_callers(mock, budget):
     dp = start_dp(mock, {"unit": "hour", "scope": "api", "requests": budget}, workers=2)
-    results = concurrent(50, lambda: chat(dp).status, per_caller=2)
+    results = run_concurrently(50, lambda: chat(dp).status, per_caller=2)
     assert results.count(200) == budget, results
     assert results.count(429) == 100 - budget, results
     assert len(mock_requests(mock)) == budget
@@ -247,12 +247,11 @@ def test_requests_refused_before_the_limiter_do_not_count(mock):
               {"apikey": "x" * 5000}):
         r = mm.request(dp.port, "POST", CHAT, body={"model": "gpt-4o"}, headers=h)
         assert r.status == 401, (h.keys(), r.status)
-    # a body over 10 MiB: 413
-    big = b'{"model":"gpt-4o","pad":"' + b"x" * (10 * 1024 * 1024 + 10) + b'"}'
-    r = mm.request(dp.port, "POST", CHAT, body=big,
-                   headers={"Authorization": "Bearer " + KEYS["app-a"],
-                            "Content-Type": "application/json"})
-    assert r.status == 413
+    # a body over 10 MiB (announced by Content-Length): 413 before any limiter
+    head = ("POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+            "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % (CHAT, KEYS["app-a"], 10 * 1024 * 1024 + 10)).encode()
+    assert mm.raw_request(dp.port, head + b'{"model":', timeout=5).startswith(b"HTTP/1.1 413")
     # wrong verb and unknown path
     assert mm.request(dp.port, "GET", CHAT).status == 405
     assert mm.request(dp.port, "POST", "/rl/v1/nothing", body={}).status == 404

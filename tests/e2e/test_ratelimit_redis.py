@@ -13,7 +13,7 @@ import time
 import pytest
 
 import mm
-from rl_util import chat, clock_offset, concurrent, metric, snapshot, write_snapshot
+from rl_util import chat, clock_offset, run_concurrently, metric, snapshot, write_snapshot
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_budget_of_10_holds_across_two_data_planes(mock, redis):
     def call():
         return chat(dps[next(turn) % 2]).status
 
-    results = concurrent(50, call, per_caller=1)
+    results = run_concurrently(50, call, per_caller=1)
     assert results.count(200) == 10, results
     assert results.count(429) == 40, results
     # and afterwards, on either one
