@@ -8,8 +8,8 @@
 
 #define SETTING "admin_token_sha256"
 
-int cp_admin_token_setup(struct cp_db *db, const char *env_token,
-                         char hash[GW_SHA256_HEX_LEN + 1], struct gw_err *err)
+int cp_admin_token_setup(struct cp_db *db, const char *env_token, char hash[GW_SHA256_HEX_LEN + 1],
+                         struct gw_err *err)
 {
     if (env_token && *env_token) {
         gw_sha256_hex(env_token, strlen(env_token), hash);

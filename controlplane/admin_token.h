@@ -13,7 +13,7 @@ struct cp_db;
  * and not empty; else the stored hash; else a new token is generated,
  * printed to stdout as "admin token: <token>" and its hash stored.
  * Returns 0 or -1 with err. */
-int cp_admin_token_setup(struct cp_db *db, const char *env_token,
-                         char hash[GW_SHA256_HEX_LEN + 1], struct gw_err *err);
+int cp_admin_token_setup(struct cp_db *db, const char *env_token, char hash[GW_SHA256_HEX_LEN + 1],
+                         struct gw_err *err);
 
 #endif

@@ -13,15 +13,15 @@
 #define MAX_OPERATIONS 100
 
 /* One API as REST JSON; "FROM apis a" follows. */
-#define API_JSON                                                                                  \
-    "SELECT json_object('id', a.id, 'name', a.name, 'basePath', a.base_path, 'version', "        \
-    "a.version, 'defaultVersion', json(CASE WHEN a.default_version THEN 'true' ELSE 'false' "    \
-    "END), 'vendor', a.vendor_id, 'subscriptionValidation', json(CASE WHEN "                      \
-    "a.subscription_validation THEN 'true' ELSE 'false' END), 'operations', json(a.operations)) " \
+#define API_JSON                                                                                   \
+    "SELECT json_object('id', a.id, 'name', a.name, 'basePath', a.base_path, 'version', "          \
+    "a.version, 'defaultVersion', json(CASE WHEN a.default_version THEN 'true' ELSE 'false' "      \
+    "END), 'vendor', a.vendor_id, 'subscriptionValidation', json(CASE WHEN "                       \
+    "a.subscription_validation THEN 'true' ELSE 'false' END), 'operations', json(a.operations)) "  \
     "FROM apis a "
 
-static const char *const openai_targets[] = {"/chat/completions",    "/completions",
-                                             "/embeddings",          "/images/generations",
+static const char *const openai_targets[] = {"/chat/completions",     "/completions",
+                                             "/embeddings",           "/images/generations",
                                              "/audio/transcriptions", "/audio/translations"};
 static const char *const verbs[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
 
@@ -97,13 +97,12 @@ static int check_operation(json_t *op, const char *path, json_t *seen_ops, json_
         return cp_nomem(err);
     size_t i;
     json_t *o;
-    json_array_foreach(seen_ops, i, o)
-    {
+    json_array_foreach (seen_ops, i, o) {
         if (json_equal(json_object_get(o, "target"), json_object_get(*norm, "target")) &&
             json_equal(json_object_get(o, "verb"), json_object_get(*norm, "verb"))) {
             json_decref(*norm);
-            return gw_err_set(err, GW_ERR_INVALID, "duplicate", path,
-                              "%s: %s %s is listed twice", path, verb, target);
+            return gw_err_set(err, GW_ERR_INVALID, "duplicate", path, "%s: %s %s is listed twice",
+                              path, verb, target);
         }
     }
     return 0;
@@ -125,8 +124,7 @@ json_t *cp_api_operations(json_t *ops, struct gw_err *err)
         cp_nomem(err);
         return NULL;
     }
-    json_array_foreach(ops, i, op)
-    {
+    json_array_foreach (ops, i, op) {
         char path[48];
         json_t *norm = NULL;
         snprintf(path, sizeof(path), "operations[%zu]", i);
@@ -196,14 +194,15 @@ static int read_api(struct cp_db *db, json_t *body, struct api_in *a, struct gw_
 static int path_taken(struct cp_db *db, const struct api_in *a, const char *id, struct gw_err *err)
 {
     int64_t n = 0;
-    if (cp_db_query_int(db, err, &n,
-                        "SELECT count(*) FROM apis WHERE base_path = ?1 AND version = ?2 AND id != ?3",
-                        "sss", a->base_path, a->version, id) < 0)
+    if (cp_db_query_int(
+            db, err, &n,
+            "SELECT count(*) FROM apis WHERE base_path = ?1 AND version = ?2 AND id != ?3", "sss",
+            a->base_path, a->version, id) < 0)
         return -1;
     if (n)
         return gw_err_set(err, GW_ERR_CONFLICT, "exists", "basePath",
-                          "an API with basePath '%s' and version '%s' already exists",
-                          a->base_path, a->version);
+                          "an API with basePath '%s' and version '%s' already exists", a->base_path,
+                          a->version);
     return 0;
 }
 
@@ -294,32 +293,7 @@ static int api_remove(struct cp_db *db, const char **ids, struct gw_err *err)
     return n ? 0 : cp_not_found(err, "API", ids[0]);
 }
 
-static const struct cp_crud apis = {api_list, api_get, api_create, api_replace, api_remove};
-
-int cp_h_apis_list(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_list(&apis, r, e);
-}
-int cp_h_api_create(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_create(&apis, r, e);
-}
-int cp_h_api_get(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_get(&apis, r, e);
-}
-int cp_h_api_put(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_put(&apis, r, e);
-}
-int cp_h_api_patch(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_patch(&apis, r, e);
-}
-int cp_h_api_delete(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_delete(&apis, r, e);
-}
+const struct cp_crud cp_apis_crud = {api_list, api_get, api_create, api_replace, api_remove};
 
 int cp_h_apkconf_unavailable(struct cp_req *req, struct gw_err *err)
 {

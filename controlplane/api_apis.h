@@ -1,18 +1,15 @@
-/* Route handlers for /api/v1/apis (SPEC 2.2 "APIs"), and the 501 stand-in
- * for the apk-conf routes until controlplane/apkconf.h exists (routes.c).
- * The functions other modules call are in resources.h. Any MHD worker
- * thread. */
+/* The REST resources (crud descriptions and own handlers) of /api/v1/apis
+ * (SPEC 2.2 "APIs"), and the 501 stand-in for the apk-conf routes until
+ * controlplane/apkconf.h exists (routes.c). The functions other modules call
+ * are in resources.h. Any MHD worker thread. */
 #ifndef CP_API_APIS_H
 #define CP_API_APIS_H
 
+#include "crud.h"
 #include "req.h"
 
-int cp_h_apis_list(struct cp_req *req, struct gw_err *err);
-int cp_h_api_create(struct cp_req *req, struct gw_err *err);
-int cp_h_api_get(struct cp_req *req, struct gw_err *err);
-int cp_h_api_put(struct cp_req *req, struct gw_err *err);
-int cp_h_api_patch(struct cp_req *req, struct gw_err *err);
-int cp_h_api_delete(struct cp_req *req, struct gw_err *err);
+/* /api/v1/apis[/{id}] */
+extern const struct cp_crud cp_apis_crud;
 
 /* 501 {"error": {"code": "not_implemented", ...}}. */
 int cp_h_apkconf_unavailable(struct cp_req *req, struct gw_err *err);

@@ -11,14 +11,14 @@
 
 #define NAME_MAX_CHARS 128
 
-#define APP_JSON                                                                             \
-    "SELECT json_object('id', a.id, 'name', a.name, 'description', a.description, "         \
+#define APP_JSON                                                                                   \
+    "SELECT json_object('id', a.id, 'name', a.name, 'description', a.description, "                \
     "'createdAt', a.created_at) FROM applications a "
-#define KEY_JSON                                                                             \
-    "SELECT json_object('id', k.id, 'type', k.type, 'createdAt', k.created_at, 'expiresAt', " \
+#define KEY_JSON                                                                                   \
+    "SELECT json_object('id', k.id, 'type', k.type, 'createdAt', k.created_at, 'expiresAt', "      \
     "k.expires_at) FROM api_keys k "
-#define SUB_JSON                                                                             \
-    "SELECT json_object('apiId', s.api_id, 'apiName', p.name, 'createdAt', s.created_at) "   \
+#define SUB_JSON                                                                                   \
+    "SELECT json_object('apiId', s.api_id, 'apiName', p.name, 'createdAt', s.created_at) "         \
     "FROM subscriptions s JOIN apis p ON p.id = s.api_id "
 
 static void now_text(char out[32])
@@ -63,7 +63,8 @@ static int app_write(struct cp_db *db, const char *id, int is_new, json_t *body,
                            "VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM applications), ?2, "
                            "?3, ?4)",
                            "ssss", id, name, desc ? desc : "", now) < 0
-               : cp_db_run(db, err, "UPDATE applications SET name = ?2, description = ?3 WHERE id = ?1",
+               : cp_db_run(db, err,
+                           "UPDATE applications SET name = ?2, description = ?3 WHERE id = ?1",
                            "sss", id, name, desc ? desc : "") < 0)
         return -1;
     const char *ids[1] = {id};
@@ -98,32 +99,7 @@ static int app_remove(struct cp_db *db, const char **ids, struct gw_err *err)
     return n ? 0 : cp_not_found(err, "application", ids[0]);
 }
 
-static const struct cp_crud apps = {app_list, app_get, app_create, app_replace, app_remove};
-
-int cp_h_apps_list(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_list(&apps, r, e);
-}
-int cp_h_app_create(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_create(&apps, r, e);
-}
-int cp_h_app_get(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_get(&apps, r, e);
-}
-int cp_h_app_put(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_put(&apps, r, e);
-}
-int cp_h_app_patch(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_patch(&apps, r, e);
-}
-int cp_h_app_delete(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_delete(&apps, r, e);
-}
+const struct cp_crud cp_apps_crud = {app_list, app_get, app_create, app_replace, app_remove};
 
 /* --- API keys ------------------------------------------------------------------ */
 
@@ -205,20 +181,7 @@ static int key_remove(struct cp_db *db, const char **ids, struct gw_err *err)
     return n ? 0 : cp_not_found(err, "key", ids[1]);
 }
 
-static const struct cp_crud keys = {key_list, NULL, key_create, NULL, key_remove};
-
-int cp_h_keys_list(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_list(&keys, r, e);
-}
-int cp_h_key_create(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_create(&keys, r, e);
-}
-int cp_h_key_delete(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_delete(&keys, r, e);
-}
+const struct cp_crud cp_keys_crud = {key_list, NULL, key_create, NULL, key_remove};
 
 /* --- subscriptions --------------------------------------------------------------- */
 
@@ -243,9 +206,10 @@ static int sub_create(struct cp_db *db, const char **ids, json_t *body, json_t *
     if (!n)
         return gw_err_set(err, GW_ERR_INVALID, "invalid_field", "apiId",
                           "apiId: no API with id '%s'", api_id);
-    if (cp_db_query_int(db, err, &n,
-                        "SELECT count(*) FROM subscriptions WHERE application_id = ?1 AND api_id = ?2",
-                        "ss", ids[0], api_id) < 0)
+    if (cp_db_query_int(
+            db, err, &n,
+            "SELECT count(*) FROM subscriptions WHERE application_id = ?1 AND api_id = ?2", "ss",
+            ids[0], api_id) < 0)
         return -1;
     if (n)
         return gw_err_set(err, GW_ERR_CONFLICT, "exists", "apiId",
@@ -264,24 +228,12 @@ static int sub_remove(struct cp_db *db, const char **ids, struct gw_err *err)
 {
     if (app_exists(db, ids[0], err) < 0)
         return -1;
-    int n = cp_db_run(db, err, "DELETE FROM subscriptions WHERE application_id = ?1 AND api_id = ?2",
-                      "ss", ids[0], ids[1]);
+    int n =
+        cp_db_run(db, err, "DELETE FROM subscriptions WHERE application_id = ?1 AND api_id = ?2",
+                  "ss", ids[0], ids[1]);
     if (n < 0)
         return -1;
     return n ? 0 : cp_not_found(err, "subscription", ids[1]);
 }
 
-static const struct cp_crud subs = {sub_list, NULL, sub_create, NULL, sub_remove};
-
-int cp_h_subs_list(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_list(&subs, r, e);
-}
-int cp_h_sub_create(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_create(&subs, r, e);
-}
-int cp_h_sub_delete(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_delete(&subs, r, e);
-}
+const struct cp_crud cp_subs_crud = {sub_list, NULL, sub_create, NULL, sub_remove};

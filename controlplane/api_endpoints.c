@@ -11,10 +11,10 @@
 #define URL_MAX_CHARS 2048
 
 /* One endpoint as REST JSON; "FROM endpoints e" follows. */
-#define ENDPOINT_JSON                                                                          \
-    "SELECT json_object('id', e.id, 'name', e.name, 'environment', e.environment, 'url', "    \
-    "e.url, 'security', json(CASE WHEN e.secret_name IS NULL THEN 'null' ELSE "               \
-    "json_object('secret', e.secret_name, 'secretKey', e.secret_key, 'header', e.header, "     \
+#define ENDPOINT_JSON                                                                              \
+    "SELECT json_object('id', e.id, 'name', e.name, 'environment', e.environment, 'url', "         \
+    "e.url, 'security', json(CASE WHEN e.secret_name IS NULL THEN 'null' ELSE "                    \
+    "json_object('secret', e.secret_name, 'secretKey', e.secret_key, 'header', e.header, "         \
     "'prefix', e.prefix) END), 'timeoutMs', e.timeout_ms) FROM endpoints e "
 
 int cp_endpoint_url_check(const char *url, const char *field, struct gw_err *err)
@@ -131,9 +131,10 @@ static int write_endpoint(struct cp_db *db, const char *api_id, const char *id, 
     int rc = -1;
     memset(&e, 0, sizeof(e));
     if (api_exists(db, api_id, err) < 0 || read_endpoint(db, api_id, body, &e, err) < 0 ||
-        cp_db_query_int(db, err, &n,
-                        "SELECT count(*) FROM endpoints WHERE api_id = ?1 AND name = ?2 AND id != ?3",
-                        "sss", api_id, e.name, id) < 0)
+        cp_db_query_int(
+            db, err, &n,
+            "SELECT count(*) FROM endpoints WHERE api_id = ?1 AND name = ?2 AND id != ?3", "sss",
+            api_id, e.name, id) < 0)
         goto out;
     if (n) {
         gw_err_set(err, GW_ERR_CONFLICT, "name_taken", "name",
@@ -206,38 +207,13 @@ static int ep_remove(struct cp_db *db, const char **ids, struct gw_err *err)
     if (ep_get(db, ids, &old, err) < 0)
         return -1;
     json_decref(old);
-    if (cp_db_query_int(db, err, &n, "SELECT count(*) FROM policy_refs WHERE endpoint_id = ?1",
-                        "s", ids[1]) < 0)
+    if (cp_db_query_int(db, err, &n, "SELECT count(*) FROM policy_refs WHERE endpoint_id = ?1", "s",
+                        ids[1]) < 0)
         return -1;
     if (n)
-        return gw_err_set(err, GW_ERR_CONFLICT, "in_use", NULL,
-                          "endpoint '%s' is used by a policy", ids[1]);
+        return gw_err_set(err, GW_ERR_CONFLICT, "in_use", NULL, "endpoint '%s' is used by a policy",
+                          ids[1]);
     return cp_db_run(db, err, "DELETE FROM endpoints WHERE id = ?1", "s", ids[1]) < 0 ? -1 : 0;
 }
 
-static const struct cp_crud endpoints = {ep_list, ep_get, ep_create, ep_replace, ep_remove};
-
-int cp_h_endpoints_list(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_list(&endpoints, r, e);
-}
-int cp_h_endpoint_create(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_create(&endpoints, r, e);
-}
-int cp_h_endpoint_get(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_get(&endpoints, r, e);
-}
-int cp_h_endpoint_put(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_put(&endpoints, r, e);
-}
-int cp_h_endpoint_patch(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_patch(&endpoints, r, e);
-}
-int cp_h_endpoint_delete(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_delete(&endpoints, r, e);
-}
+const struct cp_crud cp_endpoints_crud = {ep_list, ep_get, ep_create, ep_replace, ep_remove};

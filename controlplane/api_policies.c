@@ -81,8 +81,7 @@ static int store_refs(struct cp_db *db, const char *id, json_t *norm, struct gw_
         return cp_nomem(err);
     if (cp_db_run(db, err, "DELETE FROM policy_refs WHERE policy_id = ?1", "s", id) < 0)
         rc = -1;
-    json_array_foreach(targets, i, t)
-    {
+    json_array_foreach (targets, i, t) {
         if (rc == 0 &&
             cp_db_run(db, err,
                       "INSERT INTO policy_refs (policy_id, model, endpoint_id) VALUES (?1, ?2, ?3)",
@@ -161,29 +160,4 @@ static int pol_remove(struct cp_db *db, const char **ids, struct gw_err *err)
     return cp_db_run(db, err, "DELETE FROM policies WHERE id = ?1", "s", ids[1]) < 0 ? -1 : 0;
 }
 
-static const struct cp_crud policies = {pol_list, pol_get, pol_create, pol_replace, pol_remove};
-
-int cp_h_policies_list(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_list(&policies, r, e);
-}
-int cp_h_policy_create(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_create(&policies, r, e);
-}
-int cp_h_policy_get(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_get(&policies, r, e);
-}
-int cp_h_policy_put(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_put(&policies, r, e);
-}
-int cp_h_policy_patch(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_patch(&policies, r, e);
-}
-int cp_h_policy_delete(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_delete(&policies, r, e);
-}
+const struct cp_crud cp_policies_crud = {pol_list, pol_get, pol_create, pol_replace, pol_remove};

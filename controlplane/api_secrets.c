@@ -12,8 +12,8 @@
 #define MAX_KEYS 64
 
 /* A secret without its values; "FROM secrets s" follows. */
-#define SECRET_JSON                                                                         \
-    "SELECT json_object('name', s.name, 'keys', json((SELECT json_group_array(key) FROM "   \
+#define SECRET_JSON                                                                                \
+    "SELECT json_object('name', s.name, 'keys', json((SELECT json_group_array(key) FROM "          \
     "(SELECT key FROM secret_values WHERE secret_name = s.name ORDER BY key)))) FROM secrets s "
 
 static int secret_list(struct cp_db *db, const char **ids, json_t **out, struct gw_err *err)
@@ -38,8 +38,7 @@ static int check_values(json_t *body, struct gw_err *err)
     if (json_object_size(body) == 0 || json_object_size(body) > MAX_KEYS)
         return gw_err_set(err, GW_ERR_INVALID, "invalid_field", NULL,
                           "a secret needs 1 to %d keys with string values", MAX_KEYS);
-    json_object_foreach(body, k, v)
-    {
+    json_object_foreach (body, k, v) {
         if (cp_check_name(k, "key name", NAME_MAX_CHARS, err) < 0)
             return -1;
         if (!json_is_string(v))
@@ -65,8 +64,7 @@ static int secret_write(struct cp_db *db, const char *name, json_t *body, int *c
     if (cp_db_run(db, err, "INSERT OR IGNORE INTO secrets (name) VALUES (?1)", "s", name) < 0 ||
         cp_db_run(db, err, "DELETE FROM secret_values WHERE secret_name = ?1", "s", name) < 0)
         return -1;
-    json_object_foreach(body, k, v)
-    {
+    json_object_foreach (body, k, v) {
         if (cp_db_run(db, err,
                       "INSERT INTO secret_values (secret_name, key, value) VALUES (?1, ?2, ?3)",
                       "sss", name, k, json_string_value(v)) < 0)
@@ -108,17 +106,4 @@ static int secret_remove(struct cp_db *db, const char **ids, struct gw_err *err)
     return changed ? 0 : cp_not_found(err, "secret", ids[0]);
 }
 
-static const struct cp_crud secrets = {secret_list, secret_get, NULL, NULL, secret_remove};
-
-int cp_h_secrets_list(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_list(&secrets, r, e);
-}
-int cp_h_secret_get(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_get(&secrets, r, e);
-}
-int cp_h_secret_delete(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_delete(&secrets, r, e);
-}
+const struct cp_crud cp_secrets_crud = {secret_list, secret_get, NULL, NULL, secret_remove};

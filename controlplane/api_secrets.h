@@ -1,15 +1,16 @@
-/* Route handlers for /api/v1/secrets (SPEC 2.2 "Secrets"): write-only
- * key/value sets that endpoints name. No reply and no log line ever holds a
- * secret's value: reads return the names and key names only. Any MHD
- * worker thread. */
+/* The REST resources (crud descriptions and own handlers) of /api/v1/secrets
+ * (SPEC 2.2 "Secrets"): write-only key/value sets that endpoints name. No
+ * reply and no log line ever holds a secret's value: reads return the names
+ * and key names only. Any MHD worker thread. */
 #ifndef CP_API_SECRETS_H
 #define CP_API_SECRETS_H
 
+#include "crud.h"
 #include "req.h"
 
-int cp_h_secrets_list(struct cp_req *req, struct gw_err *err);
-int cp_h_secret_get(struct cp_req *req, struct gw_err *err);
+/* /api/v1/secrets[/{name}] (PUT is cp_h_secret_put: 201 or 200) */
+extern const struct cp_crud cp_secrets_crud;
+
 int cp_h_secret_put(struct cp_req *req, struct gw_err *err);
-int cp_h_secret_delete(struct cp_req *req, struct gw_err *err);
 
 #endif

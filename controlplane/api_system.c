@@ -7,9 +7,8 @@
 
 int cp_h_revision(struct cp_req *req, struct gw_err *err)
 {
-    return cp_req_reply_json(req, 200,
-                             json_pack("{s:I}", "revision", (json_int_t)cp_db_revision(req->db)),
-                             err);
+    return cp_req_reply_json(
+        req, 200, json_pack("{s:I}", "revision", (json_int_t)cp_db_revision(req->db)), err);
 }
 
 int cp_h_dataplanes(struct cp_req *req, struct gw_err *err)

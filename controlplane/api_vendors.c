@@ -14,12 +14,12 @@
 
 /* One vendor as REST JSON; "FROM vendors v" follows. */
 #define VENDOR_JSON                                                                                \
-    "SELECT json_object('id', v.id, 'name', v.name, 'apiVersion', v.api_version, "                \
-    "'description', v.description, 'builtin', json(CASE WHEN v.builtin THEN 'true' ELSE 'false' " \
-    "END), 'models', json((SELECT json_group_array(name) FROM (SELECT name FROM vendor_models "   \
+    "SELECT json_object('id', v.id, 'name', v.name, 'apiVersion', v.api_version, "                 \
+    "'description', v.description, 'builtin', json(CASE WHEN v.builtin THEN 'true' ELSE 'false' "  \
+    "END), 'models', json((SELECT json_group_array(name) FROM (SELECT name FROM vendor_models "    \
     "WHERE vendor_id = v.id ORDER BY seq))), "                                                     \
     "'requestModel', json_object('in', v.request_in, 'field', v.request_field), "                  \
-    "'responseModel', json_object('in', v.response_in, 'field', v.response_field), "              \
+    "'responseModel', json_object('in', v.response_in, 'field', v.response_field), "               \
     "'usage', json_object('promptTokens', v.usage_prompt, 'completionTokens', "                    \
     "v.usage_completion, 'totalTokens', v.usage_total), "                                          \
     "'auth', json_object('header', v.auth_header, 'prefix', v.auth_prefix)) FROM vendors v "
@@ -82,8 +82,8 @@ static int model_unused(struct cp_db *db, const char *vendor_id, const char *mod
                         "ss", vendor_id, model) < 0)
         return -1;
     if (n)
-        return gw_err_set(err, GW_ERR_CONFLICT, "in_use", NULL,
-                          "model '%s' is used by a policy", model);
+        return gw_err_set(err, GW_ERR_CONFLICT, "in_use", NULL, "model '%s' is used by a policy",
+                          model);
     return 0;
 }
 
@@ -95,8 +95,7 @@ static int check_models(json_t *models, const char *field, struct gw_err *err)
                           "%s must be an array of model names", field);
     size_t i, j;
     json_t *m;
-    json_array_foreach(models, i, m)
-    {
+    json_array_foreach (models, i, m) {
         char path[64];
         snprintf(path, sizeof(path), "%s[%zu]", field, i);
         if (!json_is_string(m) || strlen(json_string_value(m)) != json_string_length(m))
@@ -116,7 +115,9 @@ static int has_model(json_t *models, const char *name)
 {
     size_t i;
     json_t *m;
-    json_array_foreach(models, i, m) if (strcmp(json_string_value(m), name) == 0) return 1;
+    json_array_foreach (models, i, m)
+        if (strcmp(json_string_value(m), name) == 0)
+            return 1;
     return 0;
 }
 
@@ -132,18 +133,17 @@ static int set_models(struct cp_db *db, const char *vendor_id, json_t *models, s
         return -1;
     size_t i;
     json_t *m;
-    json_array_foreach(old, i, m)
-    {
+    json_array_foreach (old, i, m) {
         if (!has_model(models, json_string_value(m)) &&
             model_unused(db, vendor_id, json_string_value(m), err) < 0)
             goto out;
     }
     if (cp_db_run(db, err, "DELETE FROM vendor_models WHERE vendor_id = ?1", "s", vendor_id) < 0)
         goto out;
-    json_array_foreach(models, i, m)
-    {
-        if (cp_db_run(db, err, "INSERT INTO vendor_models (vendor_id, name, seq) VALUES (?1, ?2, ?3)",
-                      "ssi", vendor_id, json_string_value(m), (int64_t)i) < 0)
+    json_array_foreach (models, i, m) {
+        if (cp_db_run(db, err,
+                      "INSERT INTO vendor_models (vendor_id, name, seq) VALUES (?1, ?2, ?3)", "ssi",
+                      vendor_id, json_string_value(m), (int64_t)i) < 0)
             goto out;
     }
     rc = 0;
@@ -178,8 +178,8 @@ static int read_model_loc(json_t *body, const char *key, struct model_loc *loc, 
     if (!json_is_object(o))
         return gw_err_set(err, GW_ERR_INVALID, "invalid_type", key, "%s must be an object", key);
     if (cp_jf_str(o, "in", key, CP_JF_REQUIRED, 16, &loc->in, err) < 0 ||
-        cp_jf_str(o, "field", key, CP_JF_REQUIRED | CP_JF_NAME, NAME_MAX_CHARS, &loc->field,
-                  err) < 0)
+        cp_jf_str(o, "field", key, CP_JF_REQUIRED | CP_JF_NAME, NAME_MAX_CHARS, &loc->field, err) <
+            0)
         return -1;
     if (strcmp(loc->in, "body") != 0 && strcmp(loc->in, "path") != 0)
         return gw_err_set(err, GW_ERR_INVALID, "invalid_field", "in",
@@ -212,8 +212,8 @@ static int read_vendor(json_t *body, struct vendor_in *v, struct gw_err *err)
                                             "usage.total_tokens"};
     json_t *usage = NULL, *auth = NULL;
     memset(v, 0, sizeof(*v));
-    if (cp_jf_str(body, "name", NULL, CP_JF_REQUIRED | CP_JF_NAME, NAME_MAX_CHARS, &v->name,
-                  err) < 0 ||
+    if (cp_jf_str(body, "name", NULL, CP_JF_REQUIRED | CP_JF_NAME, NAME_MAX_CHARS, &v->name, err) <
+            0 ||
         cp_jf_str(body, "apiVersion", NULL, 0, 64, &v->api_version, err) < 0 ||
         cp_jf_str(body, "description", NULL, 0, 1024, &v->description, err) < 0 ||
         read_model_loc(body, "requestModel", &v->req, err) < 0 ||
@@ -243,8 +243,7 @@ static int read_vendor(json_t *body, struct vendor_in *v, struct gw_err *err)
     return 0;
 }
 
-static int name_taken(struct cp_db *db, const char *name, const char *except_id,
-                      struct gw_err *err)
+static int name_taken(struct cp_db *db, const char *name, const char *except_id, struct gw_err *err)
 {
     int64_t n = 0;
     if (cp_db_query_int(db, err, &n, "SELECT count(*) FROM vendors WHERE name = ?1 AND id != ?2",
@@ -325,33 +324,8 @@ static int vendor_remove(struct cp_db *db, const char **ids, struct gw_err *err)
     return cp_db_run(db, err, "DELETE FROM vendors WHERE id = ?1", "s", ids[0]) < 0 ? -1 : 0;
 }
 
-static const struct cp_crud vendors = {vendor_list, vendor_get, vendor_create, vendor_replace,
-                                       vendor_remove};
-
-int cp_h_vendors_list(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_list(&vendors, r, e);
-}
-int cp_h_vendor_create(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_create(&vendors, r, e);
-}
-int cp_h_vendor_get(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_get(&vendors, r, e);
-}
-int cp_h_vendor_put(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_put(&vendors, r, e);
-}
-int cp_h_vendor_patch(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_patch(&vendors, r, e);
-}
-int cp_h_vendor_delete(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_delete(&vendors, r, e);
-}
+const struct cp_crud cp_vendors_crud = {vendor_list, vendor_get, vendor_create, vendor_replace,
+                                        vendor_remove};
 
 /* --- the model-list routes ------------------------------------------------ */
 
@@ -402,27 +376,15 @@ static int model_remove(struct cp_db *db, const char **ids, struct gw_err *err)
     return n ? 0 : cp_not_found(err, "model", ids[1]);
 }
 
-static const struct cp_crud models = {models_get, models_get, model_add, models_replace,
-                                      model_remove};
+const struct cp_crud cp_models_crud = {models_get, models_get, model_add, models_replace,
+                                       model_remove};
 
-int cp_h_models_get(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_list(&models, r, e);
-}
 int cp_h_models_put(struct cp_req *r, struct gw_err *e)
 {
     json_t *items = NULL;
-    if (cp_crud_put(&models, r, e) < 0)
+    if (cp_crud_put(&cp_models_crud, r, e) < 0)
         return -1;
     items = r->out; /* reply {"items": [...]}, the shape of GET */
     r->out = NULL;
     return cp_req_reply_json(r, 200, cp_items(items), e);
-}
-int cp_h_model_add(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_create(&models, r, e);
-}
-int cp_h_model_delete(struct cp_req *r, struct gw_err *e)
-{
-    return cp_crud_delete(&models, r, e);
 }

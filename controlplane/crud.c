@@ -113,3 +113,22 @@ int cp_crud_delete(const struct cp_crud *c, struct cp_req *req, struct gw_err *e
         return -1;
     return cp_req_reply_empty(req, 204);
 }
+
+int cp_crud_run(const struct cp_crud *c, enum cp_crud_op op, struct cp_req *req, struct gw_err *err)
+{
+    switch (op) {
+    case CP_OP_LIST:
+        return cp_crud_list(c, req, err);
+    case CP_OP_GET:
+        return cp_crud_get(c, req, err);
+    case CP_OP_CREATE:
+        return cp_crud_create(c, req, err);
+    case CP_OP_PUT:
+        return cp_crud_put(c, req, err);
+    case CP_OP_PATCH:
+        return cp_crud_patch(c, req, err);
+    case CP_OP_DELETE:
+        return cp_crud_delete(c, req, err);
+    }
+    return gw_err_set(err, GW_ERR_INTERNAL, "internal", NULL, "unknown operation");
+}

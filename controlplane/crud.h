@@ -15,6 +15,7 @@
 #include "db.h"
 #include "req.h"
 
+/* Operations a resource has no route for may be NULL. */
 struct cp_crud {
     /* The JSON array of items (new reference). */
     int (*list)(struct cp_db *db, const char **ids, json_t **out, struct gw_err *err);
@@ -29,6 +30,20 @@ struct cp_crud {
     /* Deletes; GW_ERR_NOT_FOUND / GW_ERR_CONFLICT (still in use). */
     int (*remove)(struct cp_db *db, const char **ids, struct gw_err *err);
 };
+
+/* The operation a route applies to a resource (routes.c). */
+enum cp_crud_op {
+    CP_OP_LIST,   /* GET collection: 200 {"items": [...]} */
+    CP_OP_GET,    /* GET one: 200 */
+    CP_OP_CREATE, /* POST: 201 */
+    CP_OP_PUT,    /* PUT: 200 (whole resource) */
+    CP_OP_PATCH,  /* PATCH: 200 (fields given) */
+    CP_OP_DELETE  /* DELETE: 204 */
+};
+
+/* Runs op of c for req (the route's handler when it has no own function). */
+int cp_crud_run(const struct cp_crud *c, enum cp_crud_op op, struct cp_req *req,
+                struct gw_err *err);
 
 int cp_crud_list(const struct cp_crud *c, struct cp_req *req, struct gw_err *err);
 int cp_crud_get(const struct cp_crud *c, struct cp_req *req, struct gw_err *err);

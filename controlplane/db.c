@@ -251,7 +251,8 @@ int cp_db_run(struct cp_db *db, struct gw_err *err, const char *sql, const char 
     if (!st)
         return -1;
     int rc = sqlite3_step(st);
-    int out = rc == SQLITE_DONE || rc == SQLITE_ROW ? sqlite3_changes(db->h) : step_error(db, err, rc);
+    int out =
+        rc == SQLITE_DONE || rc == SQLITE_ROW ? sqlite3_changes(db->h) : step_error(db, err, rc);
     sqlite3_finalize(st);
     return out;
 }

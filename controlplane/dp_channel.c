@@ -189,8 +189,8 @@ json_t *cp_dp_list(struct cp_dp *dp)
         const char *status = !r->waiting && now - r->last_seen > CP_DP_STALE_S ? "stale"
                              : r->revision >= current                          ? "current"
                                                                                : "behind";
-        json_t *o = json_pack("{s:s,s:I,s:s,s:s}", "id", r->id, "revision",
-                              (json_int_t)r->revision, "lastSeen", seen, "status", status);
+        json_t *o = json_pack("{s:s,s:I,s:s,s:s}", "id", r->id, "revision", (json_int_t)r->revision,
+                              "lastSeen", seen, "status", status);
         if (!o || json_array_append_new(items, o) < 0) {
             json_decref(items);
             items = NULL;
@@ -306,8 +306,7 @@ static int try_suspend(struct cp_dp *dp, struct waiter *w)
 {
     int suspended = 0;
     pthread_mutex_lock(&dp->lock);
-    if (!dp->shutting_down && cp_db_revision(dp->db) <= w->after &&
-        gw_now_ms() < w->deadline_ms) {
+    if (!dp->shutting_down && cp_db_revision(dp->db) <= w->after && gw_now_ms() < w->deadline_ms) {
         w->next = dp->head;
         if (dp->head)
             dp->head->prev = w;
@@ -352,7 +351,8 @@ enum MHD_Result cp_dp_handle(struct cp_dp *dp, struct MHD_Connection *c, const c
         return fail(c, GW_ERR_INVALID, "invalid_header",
                     "X-Dataplane-Id must be 1 to 128 characters, no control characters");
     int64_t after = 0, wait = CP_DP_DEFAULT_WAIT_S;
-    if (query_num(c, "after", 0, &after) < 0 || query_num(c, "wait", CP_DP_DEFAULT_WAIT_S, &wait) < 0)
+    if (query_num(c, "after", 0, &after) < 0 ||
+        query_num(c, "wait", CP_DP_DEFAULT_WAIT_S, &wait) < 0)
         return fail(c, GW_ERR_INVALID, "invalid_query",
                     "after and wait must be non-negative integers");
     if (wait > CP_DP_MAX_WAIT_S)

@@ -41,7 +41,7 @@ struct conn {
     struct gw_buf body;
     size_t received; /* all body bytes seen, kept or not */
     int too_big;
-    void *dp_state;  /* dp_channel.c's wait state, or NULL */
+    void *dp_state; /* dp_channel.c's wait state, or NULL */
 };
 
 /* --- replies ------------------------------------------------------------- */
@@ -179,8 +179,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct cp_req *req)
     return cp_http_reply_json(c, (unsigned)(req->status ? req->status : 200), req->out);
 }
 
-static enum MHD_Result api_dispatch(struct cp_http *srv, struct MHD_Connection *c,
-                                    const char *url, const char *method, struct conn *st)
+static enum MHD_Result api_dispatch(struct cp_http *srv, struct MHD_Connection *c, const char *url,
+                                    const char *method, struct conn *st)
 {
     struct gw_err err;
     gw_err_clear(&err);
@@ -191,8 +191,8 @@ static enum MHD_Result api_dispatch(struct cp_http *srv, struct MHD_Connection *
     struct cp_req req = {0};
     const struct cp_route *route = NULL;
     char storage[2048], allow[64];
-    switch (cp_route_find(method, url, &route, req.params, &req.nparams, storage,
-                          sizeof(storage), allow, sizeof(allow))) {
+    switch (cp_route_find(method, url, &route, req.params, &req.nparams, storage, sizeof(storage),
+                          allow, sizeof(allow))) {
     case CP_ROUTE_NO_PATH:
         return fail(c, GW_ERR_NOT_FOUND, "not_found", "no such route");
     case CP_ROUTE_NO_METHOD:
@@ -207,14 +207,14 @@ static enum MHD_Result api_dispatch(struct cp_http *srv, struct MHD_Connection *
     req.db = srv->cfg.db;
     req.dp = srv->cfg.dp;
     req.conn = c;
-    req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                   MHD_HTTP_HEADER_CONTENT_TYPE);
+    req.content_type =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     req.body = st->body.data ? st->body.data : "";
     req.body_len = st->body.len;
     enum MHD_Result ret;
     if ((route->flags & CP_ROUTE_JSON_BODY) && parse_body(&req, &err) < 0)
         ret = cp_http_reply_error(c, &err);
-    else if (route->fn(&req, &err) < 0)
+    else if (cp_route_run(route, &req, &err) < 0)
         ret = cp_http_reply_error(c, &err);
     else
         ret = send_reply(c, &req);
@@ -253,8 +253,8 @@ static enum MHD_Result dispatch(struct cp_http *srv, struct MHD_Connection *c, c
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     (void)version;
     struct cp_http *srv = cls;
@@ -265,8 +265,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         gw_buf_init(&st->body, CP_MAX_BODY);
         *con_cls = st;
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > CP_DRAIN_MAX)
             return fail(c, GW_ERR_TOO_LARGE, "payload_too_large", "the body is over 1 MiB");
         return MHD_YES;
@@ -347,12 +347,12 @@ int cp_http_start(const struct cp_http_config *config, struct cp_http **out, str
         return -1;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
-    srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)CP_HTTP_THREADS, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)4000, MHD_OPTION_END);
+    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET,
+                                   srv->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
+                                   (unsigned)CP_HTTP_THREADS, MHD_OPTION_NOTIFY_COMPLETED,
+                                   on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
+                                   NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_END);
     if (!srv->daemon) {
         close(srv->listen_fd);
         gw_free(srv);

@@ -13,8 +13,8 @@
 #include <microhttpd.h>
 #include <stddef.h>
 
-#include "common/err.h"
 #include "common/crypto.h"
+#include "common/err.h"
 
 struct cp_db;
 struct cp_dp;
@@ -25,11 +25,11 @@ struct cp_dp;
 #define CP_MAX_JSON_DEPTH 32
 
 struct cp_http_config {
-    const char *listen;                          /* HOST:PORT */
-    const char *web_dir;                         /* static files of the UI */
-    char admin_hash[GW_SHA256_HEX_LEN + 1];      /* sha256 hex of the admin token */
+    const char *listen;                     /* HOST:PORT */
+    const char *web_dir;                    /* static files of the UI */
+    char admin_hash[GW_SHA256_HEX_LEN + 1]; /* sha256 hex of the admin token */
     struct cp_db *db;
-    struct cp_dp *dp;                            /* data-plane channel */
+    struct cp_dp *dp; /* data-plane channel */
 };
 
 struct cp_http;

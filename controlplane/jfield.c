@@ -108,8 +108,7 @@ int cp_jf_int(json_t *obj, const char *key, const char *prefix, int required, js
     json_int_t n = json_integer_value(v);
     if (n < min || n > max)
         return gw_err_set(err, GW_ERR_INVALID, "invalid_field", path,
-                          "%s must be between %lld and %lld", path, (long long)min,
-                          (long long)max);
+                          "%s must be between %lld and %lld", path, (long long)min, (long long)max);
     *out = n;
     return 0;
 }
@@ -143,8 +142,7 @@ json_t *cp_json_merge(json_t *base, json_t *patch)
         return NULL;
     const char *k;
     json_t *v;
-    json_object_foreach(patch, k, v)
-    {
+    json_object_foreach (patch, k, v) {
         if (strcmp(k, "id") != 0 && json_object_set(m, k, v) < 0) {
             json_decref(m);
             return NULL;

@@ -97,8 +97,8 @@ static int list_migrations(const char *dir, struct migration *m, int max, struct
     qsort(m, (size_t)n, sizeof(*m), cmp_migration);
     for (int i = 1; i < n; i++)
         if (m[i].version == m[i - 1].version)
-            return gw_err_set(err, GW_ERR_INTERNAL, "migrate", NULL,
-                              "two migrations numbered %ld", m[i].version);
+            return gw_err_set(err, GW_ERR_INTERNAL, "migrate", NULL, "two migrations numbered %ld",
+                              m[i].version);
     return n;
 }
 

@@ -42,7 +42,9 @@ static int model_known(const struct cp_policy_ctx *ctx, const char *model)
 {
     size_t i;
     json_t *m;
-    json_array_foreach(ctx->models, i, m) if (strcmp(json_string_value(m), model) == 0) return 1;
+    json_array_foreach (ctx->models, i, m)
+        if (strcmp(json_string_value(m), model) == 0)
+            return 1;
     return 0;
 }
 
@@ -50,8 +52,7 @@ static const char *endpoint_env(const struct cp_policy_ctx *ctx, const char *id)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(ctx->endpoints, i, e)
-    {
+    json_array_foreach (ctx->endpoints, i, e) {
         if (strcmp(json_string_value(json_object_get(e, "id")), id) == 0)
             return json_string_value(json_object_get(e, "environment"));
     }
@@ -83,9 +84,9 @@ static int check_target(json_t *t, const char *path, const char *env, int weight
         return gw_err_set(err, GW_ERR_INVALID, "unknown_endpoint", field,
                           "%s: '%s' is not a %s endpoint of this API", field, endpoint, env);
     }
-    *out = weighted ? json_pack("{s:s,s:s,s:I}", "model", model, "endpoint", endpoint, "weight",
-                                weight)
-                    : json_pack("{s:s,s:s}", "model", model, "endpoint", endpoint);
+    *out = weighted
+               ? json_pack("{s:s,s:s,s:I}", "model", model, "endpoint", endpoint, "weight", weight)
+               : json_pack("{s:s,s:s}", "model", model, "endpoint", endpoint);
     return *out ? 0 : nomem(err);
 }
 
@@ -103,8 +104,7 @@ static int check_list(json_t *list, const char *env, int weighted, const struct 
                           "%s must be an array of at most %d targets", env, MAX_TARGETS);
     size_t i, j;
     json_t *t;
-    json_array_foreach(list, i, t)
-    {
+    json_array_foreach (list, i, t) {
         char path[48];
         json_t *norm = NULL;
         snprintf(path, sizeof(path), "%s[%zu]", env, i);
@@ -156,8 +156,7 @@ static int check_chain(json_t *chain, const char *env, const struct cp_policy_ct
     }
     size_t i;
     json_t *t;
-    json_array_foreach(fb, i, t)
-    {
+    json_array_foreach (fb, i, t) {
         char tpath[96];
         json_t *norm = NULL;
         snprintf(tpath, sizeof(tpath), "%s[%zu]", path, i);
@@ -287,8 +286,7 @@ static int check_combination(json_t *norm, const struct cp_policy_ctx *ctx, stru
     enum ptype t = type_of(norm);
     size_t i;
     json_t *o;
-    json_array_foreach(ctx->others, i, o)
-    {
+    json_array_foreach (ctx->others, i, o) {
         enum ptype ot = type_of(o);
         int lb = t == P_RR || t == P_WRR, olb = ot == P_RR || ot == P_WRR;
         if (lb && olb)
@@ -304,7 +302,8 @@ static int check_combination(json_t *norm, const struct cp_policy_ctx *ctx, stru
             const char *env, *oenv;
             const char *m = failover_key(norm, &env), *om = failover_key(o, &oenv);
             if (m && om && strcmp(env, oenv) == 0 && strcmp(m, om) == 0)
-                return gw_err_set(err, GW_ERR_CONFLICT, "policy_conflict", "production.target.model",
+                return gw_err_set(err, GW_ERR_CONFLICT, "policy_conflict",
+                                  "production.target.model",
                                   "another failover policy already targets model '%s'", m);
         }
     }
@@ -350,8 +349,7 @@ static int add_targets(json_t *acc, json_t *list)
 {
     size_t i;
     json_t *t;
-    json_array_foreach(list, i, t)
-    {
+    json_array_foreach (list, i, t) {
         if (json_array_append_new(acc, json_pack("{s:O,s:O}", "model", json_object_get(t, "model"),
                                                  "endpoint", json_object_get(t, "endpoint"))) < 0)
             return -1;
@@ -370,7 +368,10 @@ json_t *cp_policy_targets(json_t *policy)
             rc = add_targets(acc, v);
         } else if (json_is_object(v)) {
             json_t *one = json_pack("[O]", json_object_get(v, "target"));
-            rc = !one || add_targets(acc, one) < 0 || add_targets(acc, json_object_get(v, "fallbacks")) < 0 ? -1 : 0;
+            rc = !one || add_targets(acc, one) < 0 ||
+                         add_targets(acc, json_object_get(v, "fallbacks")) < 0
+                     ? -1
+                     : 0;
             json_decref(one);
         }
         if (rc < 0) {

@@ -21,24 +21,24 @@ struct MHD_Connection;
 #define CP_REQ_MAX_PARAMS 4
 
 struct cp_req {
-    const char *method;                       /* "GET", "POST", ... */
-    const char *path;                         /* URL path, without the query */
-    const char *params[CP_REQ_MAX_PARAMS];    /* path parameters ({id}...) in order, decoded */
+    const char *method;                    /* "GET", "POST", ... */
+    const char *path;                      /* URL path, without the query */
+    const char *params[CP_REQ_MAX_PARAMS]; /* path parameters ({id}...) in order, decoded */
     int nparams;
-    const char *content_type;                 /* Content-Type header or NULL */
-    const char *body;                         /* raw body, NUL-terminated ("" when none) */
+    const char *content_type; /* Content-Type header or NULL */
+    const char *body;         /* raw body, NUL-terminated ("" when none) */
     size_t body_len;
-    json_t *json;                             /* parsed JSON body (borrowed) or NULL */
+    json_t *json; /* parsed JSON body (borrowed) or NULL */
     struct cp_db *db;
-    struct cp_dp *dp;                         /* the data-plane channel (dp_channel.h) */
-    struct MHD_Connection *conn;              /* for query arguments */
+    struct cp_dp *dp;            /* the data-plane channel (dp_channel.h) */
+    struct MHD_Connection *conn; /* for query arguments */
 
     /* The reply (set through the helpers below). */
-    int status;                               /* 0 = not set yet */
-    json_t *out;                              /* JSON body (owned) or NULL */
-    char *raw;                                /* non-JSON body (owned, gw_malloc'd) or NULL */
+    int status;  /* 0 = not set yet */
+    json_t *out; /* JSON body (owned) or NULL */
+    char *raw;   /* non-JSON body (owned, gw_malloc'd) or NULL */
     size_t raw_len;
-    const char *raw_type;                     /* content type of raw (static string) */
+    const char *raw_type; /* content type of raw (static string) */
 };
 
 /* A route handler: 0 with the reply set, or -1 with err filled. */

@@ -27,63 +27,66 @@
 #endif
 
 #define J CP_ROUTE_JSON_BODY
+/* A route with its own handler, and one that runs a resource operation. */
+#define FN(m, p, fn, flags) {m, p, fn, NULL, CP_OP_LIST, flags}
+#define OP(m, p, res, op, flags) {m, p, NULL, &cp_##res##_crud, CP_OP_##op, flags}
 
 /* Literal segments before {params} where both could match (apis/import). */
 const struct cp_route cp_routes[] = {
-    {"GET", "/api/v1/revision", cp_h_revision, 0},
-    {"GET", "/api/v1/dataplanes", cp_h_dataplanes, 0},
+    FN("GET", "/api/v1/revision", cp_h_revision, 0),
+    FN("GET", "/api/v1/dataplanes", cp_h_dataplanes, 0),
 
-    {"GET", "/api/v1/vendors", cp_h_vendors_list, 0},
-    {"POST", "/api/v1/vendors", cp_h_vendor_create, J},
-    {"GET", "/api/v1/vendors/{id}", cp_h_vendor_get, 0},
-    {"PUT", "/api/v1/vendors/{id}", cp_h_vendor_put, J},
-    {"PATCH", "/api/v1/vendors/{id}", cp_h_vendor_patch, J},
-    {"DELETE", "/api/v1/vendors/{id}", cp_h_vendor_delete, 0},
-    {"GET", "/api/v1/vendors/{id}/models", cp_h_models_get, 0},
-    {"PUT", "/api/v1/vendors/{id}/models", cp_h_models_put, J},
-    {"POST", "/api/v1/vendors/{id}/models", cp_h_model_add, J},
-    {"DELETE", "/api/v1/vendors/{id}/models/{name}", cp_h_model_delete, 0},
+    OP("GET", "/api/v1/vendors", vendors, LIST, 0),
+    OP("POST", "/api/v1/vendors", vendors, CREATE, J),
+    OP("GET", "/api/v1/vendors/{id}", vendors, GET, 0),
+    OP("PUT", "/api/v1/vendors/{id}", vendors, PUT, J),
+    OP("PATCH", "/api/v1/vendors/{id}", vendors, PATCH, J),
+    OP("DELETE", "/api/v1/vendors/{id}", vendors, DELETE, 0),
+    OP("GET", "/api/v1/vendors/{id}/models", models, LIST, 0),
+    FN("PUT", "/api/v1/vendors/{id}/models", cp_h_models_put, J),
+    OP("POST", "/api/v1/vendors/{id}/models", models, CREATE, J),
+    OP("DELETE", "/api/v1/vendors/{id}/models/{name}", models, DELETE, 0),
 
-    {"GET", "/api/v1/secrets", cp_h_secrets_list, 0},
-    {"GET", "/api/v1/secrets/{name}", cp_h_secret_get, 0},
-    {"PUT", "/api/v1/secrets/{name}", cp_h_secret_put, J},
-    {"DELETE", "/api/v1/secrets/{name}", cp_h_secret_delete, 0},
+    OP("GET", "/api/v1/secrets", secrets, LIST, 0),
+    OP("GET", "/api/v1/secrets/{name}", secrets, GET, 0),
+    FN("PUT", "/api/v1/secrets/{name}", cp_h_secret_put, J),
+    OP("DELETE", "/api/v1/secrets/{name}", secrets, DELETE, 0),
 
-    {"POST", "/api/v1/apis/import", APKCONF_IMPORT, CP_ROUTE_RAW_BODY},
-    {"GET", "/api/v1/apis", cp_h_apis_list, 0},
-    {"POST", "/api/v1/apis", cp_h_api_create, J},
-    {"GET", "/api/v1/apis/{id}", cp_h_api_get, 0},
-    {"PUT", "/api/v1/apis/{id}", cp_h_api_put, J},
-    {"PATCH", "/api/v1/apis/{id}", cp_h_api_patch, J},
-    {"DELETE", "/api/v1/apis/{id}", cp_h_api_delete, 0},
-    {"GET", "/api/v1/apis/{id}/apk-conf", APKCONF_EXPORT, 0},
+    FN("POST", "/api/v1/apis/import", APKCONF_IMPORT, CP_ROUTE_RAW_BODY),
+    OP("GET", "/api/v1/apis", apis, LIST, 0),
+    OP("POST", "/api/v1/apis", apis, CREATE, J),
+    OP("GET", "/api/v1/apis/{id}", apis, GET, 0),
+    OP("PUT", "/api/v1/apis/{id}", apis, PUT, J),
+    OP("PATCH", "/api/v1/apis/{id}", apis, PATCH, J),
+    OP("DELETE", "/api/v1/apis/{id}", apis, DELETE, 0),
+    FN("GET", "/api/v1/apis/{id}/apk-conf", APKCONF_EXPORT, 0),
 
-    {"GET", "/api/v1/apis/{id}/endpoints", cp_h_endpoints_list, 0},
-    {"POST", "/api/v1/apis/{id}/endpoints", cp_h_endpoint_create, J},
-    {"GET", "/api/v1/apis/{id}/endpoints/{eid}", cp_h_endpoint_get, 0},
-    {"PUT", "/api/v1/apis/{id}/endpoints/{eid}", cp_h_endpoint_put, J},
-    {"PATCH", "/api/v1/apis/{id}/endpoints/{eid}", cp_h_endpoint_patch, J},
-    {"DELETE", "/api/v1/apis/{id}/endpoints/{eid}", cp_h_endpoint_delete, 0},
+    OP("GET", "/api/v1/apis/{id}/endpoints", endpoints, LIST, 0),
+    OP("POST", "/api/v1/apis/{id}/endpoints", endpoints, CREATE, J),
+    OP("GET", "/api/v1/apis/{id}/endpoints/{eid}", endpoints, GET, 0),
+    OP("PUT", "/api/v1/apis/{id}/endpoints/{eid}", endpoints, PUT, J),
+    OP("PATCH", "/api/v1/apis/{id}/endpoints/{eid}", endpoints, PATCH, J),
+    OP("DELETE", "/api/v1/apis/{id}/endpoints/{eid}", endpoints, DELETE, 0),
 
-    {"GET", "/api/v1/apis/{id}/policies", cp_h_policies_list, 0},
-    {"POST", "/api/v1/apis/{id}/policies", cp_h_policy_create, J},
-    {"GET", "/api/v1/apis/{id}/policies/{pid}", cp_h_policy_get, 0},
-    {"PUT", "/api/v1/apis/{id}/policies/{pid}", cp_h_policy_put, J},
-    {"PATCH", "/api/v1/apis/{id}/policies/{pid}", cp_h_policy_patch, J},
-    {"DELETE", "/api/v1/apis/{id}/policies/{pid}", cp_h_policy_delete, 0},
+    OP("GET", "/api/v1/apis/{id}/policies", policies, LIST, 0),
+    OP("POST", "/api/v1/apis/{id}/policies", policies, CREATE, J),
+    OP("GET", "/api/v1/apis/{id}/policies/{pid}", policies, GET, 0),
+    OP("PUT", "/api/v1/apis/{id}/policies/{pid}", policies, PUT, J),
+    OP("PATCH", "/api/v1/apis/{id}/policies/{pid}", policies, PATCH, J),
+    OP("DELETE", "/api/v1/apis/{id}/policies/{pid}", policies, DELETE, 0),
 
-    {"GET", "/api/v1/applications", cp_h_apps_list, 0},
-    {"POST", "/api/v1/applications", cp_h_app_create, J},
-    {"GET", "/api/v1/applications/{id}", cp_h_app_get, 0},
-    {"PUT", "/api/v1/applications/{id}", cp_h_app_put, J},
-    {"PATCH", "/api/v1/applications/{id}", cp_h_app_patch, J},
-    {"DELETE", "/api/v1/applications/{id}", cp_h_app_delete, 0},
-    {"GET", "/api/v1/applications/{id}/keys", cp_h_keys_list, 0},
-    {"POST", "/api/v1/applications/{id}/keys", cp_h_key_create, J},
-    {"DELETE", "/api/v1/applications/{id}/keys/{kid}", cp_h_key_delete, 0},
-    {"GET", "/api/v1/applications/{id}/subscriptions", cp_h_subs_list, 0},
-    {"POST", "/api/v1/applications/{id}/subscriptions", cp_h_sub_create, J},
-    {"DELETE", "/api/v1/applications/{id}/subscriptions/{apiId}", cp_h_sub_delete, 0},
+    OP("GET", "/api/v1/applications", apps, LIST, 0),
+    OP("POST", "/api/v1/applications", apps, CREATE, J),
+    OP("GET", "/api/v1/applications/{id}", apps, GET, 0),
+    OP("PUT", "/api/v1/applications/{id}", apps, PUT, J),
+    OP("PATCH", "/api/v1/applications/{id}", apps, PATCH, J),
+    OP("DELETE", "/api/v1/applications/{id}", apps, DELETE, 0),
+    OP("GET", "/api/v1/applications/{id}/keys", keys, LIST, 0),
+    OP("POST", "/api/v1/applications/{id}/keys", keys, CREATE, J),
+    OP("DELETE", "/api/v1/applications/{id}/keys/{kid}", keys, DELETE, 0),
+    OP("GET", "/api/v1/applications/{id}/subscriptions", subs, LIST, 0),
+    OP("POST", "/api/v1/applications/{id}/subscriptions", subs, CREATE, J),
+    OP("DELETE", "/api/v1/applications/{id}/subscriptions/{apiId}", subs, DELETE, 0),
 };
 const size_t cp_nroutes = sizeof(cp_routes) / sizeof(cp_routes[0]);
 
@@ -149,9 +152,9 @@ static int match(const char *pattern, const char *path, const char **params, int
     return *p == '\0' && *u == '\0';
 }
 
-enum cp_route_match cp_route_find(const char *method, const char *path, const struct cp_route **route,
-                                  const char **params, int *nparams, char *storage,
-                                  size_t storagesz, char *allow, size_t allowsz)
+enum cp_route_match cp_route_find(const char *method, const char *path,
+                                  const struct cp_route **route, const char **params, int *nparams,
+                                  char *storage, size_t storagesz, char *allow, size_t allowsz)
 {
     const char *ignored[CP_REQ_MAX_PARAMS];
     char scratch[1024];
@@ -167,8 +170,13 @@ enum cp_route_match cp_route_find(const char *method, const char *path, const st
         }
         if (match(r->pattern, path, ignored, &n, scratch, sizeof(scratch)) &&
             !strstr(allow, r->method) && alen + strlen(r->method) + 3 < allowsz)
-            alen += (size_t)snprintf(allow + alen, allowsz - alen, "%s%s", alen ? ", " : "",
-                                     r->method);
+            alen +=
+                (size_t)snprintf(allow + alen, allowsz - alen, "%s%s", alen ? ", " : "", r->method);
     }
     return alen ? CP_ROUTE_NO_METHOD : CP_ROUTE_NO_PATH;
+}
+
+int cp_route_run(const struct cp_route *route, struct cp_req *req, struct gw_err *err)
+{
+    return route->fn ? route->fn(req, err) : cp_crud_run(route->crud, route->op, req, err);
 }

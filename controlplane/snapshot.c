@@ -11,19 +11,19 @@
 #include "resources.h"
 
 /* Endpoints in the snapshot shape: "auth" resolved from secret_values. */
-#define SNAPSHOT_ENDPOINTS                                                                        \
-    "SELECT json_object('id', e.id, 'name', e.name, 'environment', e.environment, 'url', e.url, " \
-    "'timeoutMs', e.timeout_ms, 'auth', json(CASE WHEN e.secret_name IS NULL THEN 'null' "       \
+#define SNAPSHOT_ENDPOINTS                                                                         \
+    "SELECT json_object('id', e.id, 'name', e.name, 'environment', e.environment, 'url', e.url, "  \
+    "'timeoutMs', e.timeout_ms, 'auth', json(CASE WHEN e.secret_name IS NULL THEN 'null' "         \
     "WHEN sv.value IS NULL THEN json_object('header', e.header, 'missingSecret', "                 \
     "e.secret_name) ELSE json_object('header', e.header, 'value', coalesce(e.prefix, '') || "      \
-    "sv.value) END)) FROM endpoints e LEFT JOIN secret_values sv ON sv.secret_name = "            \
+    "sv.value) END)) FROM endpoints e LEFT JOIN secret_values sv ON sv.secret_name = "             \
     "e.secret_name AND sv.key = e.secret_key WHERE e.api_id = ?1 ORDER BY e.seq"
 
-#define SNAPSHOT_KEYS                                                                             \
-    "SELECT json_object('id', k.id, 'hash', k.hash, 'application', k.application_id, "           \
-    "'applicationName', a.name, 'type', k.type, 'expiresAt', k.expires_at, 'subscriptions', "     \
-    "json((SELECT json_group_array(api_id) FROM (SELECT api_id FROM subscriptions WHERE "         \
-    "application_id = k.application_id ORDER BY seq)))) FROM api_keys k JOIN applications a ON " \
+#define SNAPSHOT_KEYS                                                                              \
+    "SELECT json_object('id', k.id, 'hash', k.hash, 'application', k.application_id, "             \
+    "'applicationName', a.name, 'type', k.type, 'expiresAt', k.expires_at, 'subscriptions', "      \
+    "json((SELECT json_group_array(api_id) FROM (SELECT api_id FROM subscriptions WHERE "          \
+    "application_id = k.application_id ORDER BY seq)))) FROM api_keys k JOIN applications a ON "   \
     "a.id = k.application_id ORDER BY k.seq"
 
 int cp_snapshot_hash(json_t *doc, char out[65])
@@ -46,8 +46,7 @@ static int fill_apis(struct cp_db *db, json_t *apis, struct gw_err *err)
 {
     size_t i;
     json_t *api;
-    json_array_foreach(apis, i, api)
-    {
+    json_array_foreach (apis, i, api) {
         const char *id = json_string_value(json_object_get(api, "id"));
         json_t *eps = NULL, *pols = NULL;
         if (cp_db_query_json(db, err, &eps, SNAPSHOT_ENDPOINTS, "s", id) < 0)
@@ -102,7 +101,8 @@ int cp_snapshot_build(struct cp_db *db, json_t **out, int64_t *revision, struct 
     cp_db_read_end(db);
     if (rc < 0)
         goto fail;
-    if (cp_snapshot_hash(doc, hash) < 0 || json_object_set_new(doc, "sha256", json_string(hash)) < 0) {
+    if (cp_snapshot_hash(doc, hash) < 0 ||
+        json_object_set_new(doc, "sha256", json_string(hash)) < 0) {
         cp_nomem(err);
         goto fail;
     }

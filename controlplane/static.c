@@ -17,10 +17,15 @@ static const struct {
     const char *ext;
     const char *type;
 } types[] = {
-    {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-    {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-    {".svg", "image/svg+xml"}, {".png", "image/png"}, {".json", "application/json"},
-    {".ico", "image/x-icon"}, {".txt", "text/plain; charset=utf-8"},
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".mjs", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".json", "application/json"},
+    {".ico", "image/x-icon"},
+    {".txt", "text/plain; charset=utf-8"},
 };
 
 const char *cp_static_type(const char *name)
@@ -104,7 +109,8 @@ enum MHD_Result cp_static_serve(struct MHD_Connection *c, const char *web_dir, c
     const char *type = cp_static_type(real);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
-                            strncmp(type, "text/html", 9) == 0 ? "no-cache" : "public, max-age=300");
+                            strncmp(type, "text/html", 9) == 0 ? "no-cache"
+                                                               : "public, max-age=300");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);

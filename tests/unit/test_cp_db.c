@@ -102,8 +102,8 @@ TEST("the internal resource API builds an API in one transaction")
     struct cp_db *db = open_fresh();
     struct gw_err err;
     json_t *api = NULL, *ep = NULL, *pol = NULL, *list = NULL, *doc = NULL;
-    json_t *api_body = json_pack("{s:s,s:s,s:s,s:s}", "name", "x", "basePath", "/x", "version", "v1",
-                                 "vendor", "openai");
+    json_t *api_body = json_pack("{s:s,s:s,s:s,s:s}", "name", "x", "basePath", "/x", "version",
+                                 "v1", "vendor", "openai");
     CHECK_INT(cp_db_begin(db, &err), 0);
     CHECK_INT(cp_api_create(db, api_body, &api, &err), 0);
     const char *api_id = json_string_value(json_object_get(api, "id"));

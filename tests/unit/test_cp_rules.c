@@ -77,14 +77,22 @@ TEST("round robin normalizes and fills defaults")
 TEST("targets must use known models and endpoints of the right environment")
 {
     char f[128];
-    CHECK_INT(check("{\"type\":\"modelRoundRobin\",\"production\":[{\"model\":\"x\",\"endpoint\":\"P\"}]}",
-                    "[]", f), GW_ERR_INVALID);
+    CHECK_INT(
+        check(
+            "{\"type\":\"modelRoundRobin\",\"production\":[{\"model\":\"x\",\"endpoint\":\"P\"}]}",
+            "[]", f),
+        GW_ERR_INVALID);
     CHECK_STR(f, "production[0].model");
-    CHECK_INT(check("{\"type\":\"modelRoundRobin\",\"production\":[{\"model\":\"m1\",\"endpoint\":\"S\"}]}",
-                    "[]", f), GW_ERR_INVALID);
+    CHECK_INT(
+        check(
+            "{\"type\":\"modelRoundRobin\",\"production\":[{\"model\":\"m1\",\"endpoint\":\"S\"}]}",
+            "[]", f),
+        GW_ERR_INVALID);
     CHECK_STR(f, "production[0].endpoint");
-    CHECK_INT(check("{\"type\":\"modelRoundRobin\",\"sandbox\":[{\"model\":\"m1\",\"endpoint\":\"S\"}]}",
-                    "[]", NULL), GW_ERR_NONE);
+    CHECK_INT(
+        check("{\"type\":\"modelRoundRobin\",\"sandbox\":[{\"model\":\"m1\",\"endpoint\":\"S\"}]}",
+              "[]", NULL),
+        GW_ERR_NONE);
 }
 
 TEST("weights are integers 1-1000")
@@ -105,12 +113,15 @@ TEST("weights are integers 1-1000")
 
 TEST("one load-balancing policy, then no failover")
 {
-    const char *rr = "{\"type\":\"modelRoundRobin\",\"production\":[{\"model\":\"m1\",\"endpoint\":\"P\"}]}";
+    const char *rr =
+        "{\"type\":\"modelRoundRobin\",\"production\":[{\"model\":\"m1\",\"endpoint\":\"P\"}]}";
     const char *fo = "{\"type\":\"modelFailover\",\"production\":{\"target\":{\"model\":\"m1\","
                      "\"endpoint\":\"P\"},\"fallbacks\":[{\"model\":\"m2\",\"endpoint\":\"P\"}]}}";
     CHECK_INT(check(rr, "[{\"type\":\"modelWeightedRoundRobin\"}]", NULL), GW_ERR_CONFLICT);
-    CHECK_INT(check(rr, "[{\"type\":\"modelFailover\",\"production\":{\"target\":{\"model\":\"m2\"}}}]",
-                    NULL), GW_ERR_CONFLICT);
+    CHECK_INT(check(rr,
+                    "[{\"type\":\"modelFailover\",\"production\":{\"target\":{\"model\":\"m2\"}}}]",
+                    NULL),
+              GW_ERR_CONFLICT);
     CHECK_INT(check(fo, "[{\"type\":\"modelRoundRobin\"}]", NULL), GW_ERR_CONFLICT);
     CHECK_INT(check(rr, "[{\"type\":\"aiRateLimit\",\"unit\":\"day\",\"requests\":1}]", NULL),
               GW_ERR_NONE);
@@ -120,10 +131,14 @@ TEST("several failovers only with different production target models")
 {
     const char *fo = "{\"type\":\"modelFailover\",\"production\":{\"target\":{\"model\":\"m1\","
                      "\"endpoint\":\"P\"}}}";
-    CHECK_INT(check(fo, "[{\"type\":\"modelFailover\",\"production\":{\"target\":{\"model\":\"m1\"}}}]",
-                    NULL), GW_ERR_CONFLICT);
-    CHECK_INT(check(fo, "[{\"type\":\"modelFailover\",\"production\":{\"target\":{\"model\":\"m2\"}}}]",
-                    NULL), GW_ERR_NONE);
+    CHECK_INT(check(fo,
+                    "[{\"type\":\"modelFailover\",\"production\":{\"target\":{\"model\":\"m1\"}}}]",
+                    NULL),
+              GW_ERR_CONFLICT);
+    CHECK_INT(check(fo,
+                    "[{\"type\":\"modelFailover\",\"production\":{\"target\":{\"model\":\"m2\"}}}]",
+                    NULL),
+              GW_ERR_NONE);
     CHECK_INT(check("{\"type\":\"modelFailover\"}", "[]", NULL), GW_ERR_INVALID);
 }
 
@@ -136,11 +151,13 @@ TEST("aiRateLimit: unit, scope, at least one limit, only one per API")
     CHECK_INT(check("{\"type\":\"aiRateLimit\",\"unit\":\"week\",\"requests\":1}", "[]", f),
               GW_ERR_INVALID);
     CHECK_STR(f, "unit");
-    CHECK_INT(check("{\"type\":\"aiRateLimit\",\"unit\":\"day\",\"scope\":\"me\",\"requests\":1}", "[]",
-                    f), GW_ERR_INVALID);
+    CHECK_INT(check("{\"type\":\"aiRateLimit\",\"unit\":\"day\",\"scope\":\"me\",\"requests\":1}",
+                    "[]", f),
+              GW_ERR_INVALID);
     CHECK_STR(f, "scope");
     CHECK_INT(check("{\"type\":\"aiRateLimit\",\"unit\":\"day\",\"requests\":1}",
-                    "[{\"type\":\"aiRateLimit\"}]", NULL), GW_ERR_CONFLICT);
+                    "[{\"type\":\"aiRateLimit\"}]", NULL),
+              GW_ERR_CONFLICT);
 }
 
 TEST("names: length in characters, no control characters")
@@ -156,8 +173,8 @@ TEST("names: length in characters, no control characters")
     CHECK_INT(cp_check_name("", "n", 128, &err), -1);
     CHECK_INT(cp_check_name("a\tb", "n", 128, &err), -1);
     CHECK_INT(cp_check_name("a\x7f", "n", 128, &err), -1);
-    CHECK_INT(cp_check_name("a\xc2\x85", "n", 128, &err), -1);       /* U+0085, C1 */
-    CHECK_INT(cp_check_name("\xc3\xa9t\xc3\xa9", "n", 3, &err), 0);  /* "été": 3 chars */
+    CHECK_INT(cp_check_name("a\xc2\x85", "n", 128, &err), -1);      /* U+0085, C1 */
+    CHECK_INT(cp_check_name("\xc3\xa9t\xc3\xa9", "n", 3, &err), 0); /* "été": 3 chars */
     CHECK_INT(cp_check_name("'); DROP TABLE x;--", "n", 128, &err), 0);
     CHECK_INT((int)cp_utf8_len("\xe5\x90\x8d\xe5\x89\x8d"), 2);
 }
@@ -248,7 +265,7 @@ TEST("every route is unique and well formed")
 {
     for (size_t i = 0; i < cp_nroutes; i++) {
         CHECK(strncmp(cp_routes[i].pattern, "/api/v1/", 8) == 0);
-        CHECK(cp_routes[i].fn != NULL);
+        CHECK(cp_routes[i].fn != NULL || cp_routes[i].crud != NULL);
         for (size_t j = i + 1; j < cp_nroutes; j++)
             CHECK(strcmp(cp_routes[i].method, cp_routes[j].method) != 0 ||
                   strcmp(cp_routes[i].pattern, cp_routes[j].pattern) != 0);
