@@ -26,8 +26,10 @@ function targetRow(t, endpointName, withWeight) {
         withWeight ? h('span', { class: 'weight' }, ' weight ' + t.weight) : null);
 }
 
+/* The environments a policy has targets in (empty ones are left out). */
 function environments(p, render) {
-    return ['production', 'sandbox'].filter(env => p[env]).map(env =>
+    const used = env => Array.isArray(p[env]) ? p[env].length > 0 : Boolean(p[env] && p[env].target);
+    return ['production', 'sandbox'].filter(used).map(env =>
         h('div', { class: 'env' }, h('h5', {}, env === 'production' ? 'Production' : 'Sandbox'), render(p[env])));
 }
 

@@ -52,7 +52,7 @@ function vendorCard(v) {
     const empty = h('li', { class: 'chips-empty' }, 'No models yet');
     const input = h('input', {
         id: inputId, type: 'text', class: 'chip-input', autocomplete: 'off', autocapitalize: 'off',
-        spellcheck: 'false', enterkeyhint: 'enter', placeholder: 'Type a model name, press Enter',
+        spellcheck: 'false', enterkeyhint: 'enter', placeholder: 'Model name',
         'aria-describedby': hintId + ' ' + msgId,
     });
     const msg = h('p', { id: msgId, class: 'msg', 'aria-live': 'polite', hidden: true });

@@ -21,7 +21,7 @@ if (!vendors.some(v => v.name === 'Anthropic')) {
         auth: { header: 'x-api-key', prefix: '' },
     });
 }
-const browser = await launch({ viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 });
+const browser = await launch({ viewport: { width: 1280, height: 980 }, deviceScaleFactor: 1 });
 try {
     const page = await browser.context.newPage();
     await signIn(page);
@@ -35,7 +35,11 @@ try {
     }
     await card.getByRole('button', { name: 'Update' }).click();
     await card.getByText('Saved.').waitFor();
-    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await page.evaluate(() => {
+        if (document.activeElement) document.activeElement.blur();
+        window.scrollTo(0, 0);
+    });
+    await page.mouse.move(640, 975);
     await page.screenshot({ path: out, fullPage: false });
     console.log('wrote ' + out);
 } finally {
