@@ -35,6 +35,8 @@ static const char *const state_names[] = {"RECV",    "ADMIT",  "UPSTREAM", "BUFF
 
 static void set_state(struct dp_request *r, enum dp_req_state s)
 {
+    if (r->state == s)
+        return;
     gw_debug("request %s: %s -> %s", r->id, state_names[r->state], state_names[s]);
     r->state = s;
 }
@@ -378,6 +380,9 @@ void dp_request_closed(struct dp_request *r, enum MHD_RequestTerminationCode toe
         gw_debug("request %s: client gone, cancelling the upstream", r->id);
     set_state(r, DP_REQ_CLOSED);
     dp_request_pump(r, DP_PUMP_REAP);
+    /* MHD closes the socket of a failed connection only on its next run. */
+    if (r->client_error)
+        dp_listener_kick(r->worker->listener);
 }
 
 /* ---- steps 1-2: receiving, matching, authenticating ------------------------ */

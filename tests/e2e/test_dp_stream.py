@@ -1,0 +1,162 @@
+"""Streaming through the data plane: events reach the client as the upstream
+sends them, a client that goes away cancels the upstream transfer, a slow
+client does not make the gateway buffer the whole stream, and usage is
+asked for and counted when the API has a token limit."""
+import json
+import socket
+import time
+
+import pytest
+
+import dp_util as du
+import mm
+
+KEY = "key-stream-0123456789"
+P = "/api/1.0" + du.CHAT
+
+
+@pytest.fixture
+def mock():
+    m = mm.MockLLM(extra_args=["--name", "m1"])
+    yield m
+    m.stop()
+
+
+def start(mock, policies=None, workers=2):
+    eps = [du.endpoint("e1", mock.url + "/v1", name="good")]
+    pol = policies if policies is not None else [du.wrr("p1", [du.target("gpt-4o", "e1")])]
+    cfg = du.write_snapshot(du.snapshot([du.api("a1", "/api", eps, pol, name="chat")], [du.key("k1", KEY)]))
+    return mm.DataPlane(config=cfg, workers=workers)
+
+
+def test_first_chunk_arrives_before_upstream_finishes(mock):
+    du.mock_faults(mock, [{"chunks": 5, "chunkDelayMs": 400}])
+    dp = start(mock)
+    s = du.Stream(dp.port, P, {"model": "x", "stream": True, "messages": []}, KEY)
+    try:
+        assert s.resp.status == 200
+        assert s.resp.getheader("Content-Type").startswith("text/event-stream")
+        assert s.resp.getheader("x-modelmux-model") == "gpt-4o"
+        times = []
+        payloads = []
+        for t, p in s.events():
+            times.append(t)
+            payloads.append(p)
+    finally:
+        s.close()
+    assert payloads[-1] == "[DONE]"
+    assert len(payloads) >= 6
+    # the first event came long before the last (the stream was not buffered)
+    assert times[0] < times[-1] - 1.0, times
+    assert json.loads(payloads[0])["model"] == "gpt-4o"
+
+
+def test_client_disconnect_cancels_upstream(mock):
+    du.mock_faults(mock, [{"chunks": 100, "chunkDelayMs": 100}])
+    dp = start(mock)
+    s = du.Stream(dp.port, P, {"model": "x", "stream": True, "messages": []}, KEY)
+    ev = s.events()
+    next(ev)
+    next(ev)
+    assert du.mock_stats(mock)["active"] >= 1
+    s.conn.sock.shutdown(socket.SHUT_RDWR)
+    s.close()
+    mm.wait_until(lambda: du.mock_stats(mock)["active"] == 0, timeout=5, what="upstream stream cancelled")
+    assert du.mock_stats(mock)["cancelled"] >= 1
+    # the data plane serves on
+    assert du.chat(dp, KEY).status == 200
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_slow_reader_backpressure(mock):
+    """A client that reads nothing while a large stream (~18 MB) is produced:
+    the upstream transfer is paused (not read to the end into memory), the
+    gateway's memory stays flat, and closing the client cancels the upstream."""
+    du.mock_faults(mock, [{"chunks": 100000}])
+    dp = start(mock, workers=1)
+    before = rss_kb(dp.pid)
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.connect(("127.0.0.1", dp.port))
+    body = json.dumps({"model": "x", "stream": True, "messages": []}).encode()
+    c.sendall(b"POST " + P.encode() + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY.encode() +
+              b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() +
+              b"\r\n\r\n" + body)
+    c.recv(1024)
+    time.sleep(1.5 * mm.SLOW)
+    assert du.mock_stats(mock)["active"] == 1  # paused, not finished
+    assert rss_kb(dp.pid) - before < 8 * 1024, (before, rss_kb(dp.pid))
+    c.close()
+    mm.wait_until(lambda: du.mock_stats(mock)["active"] == 0, what="upstream cancelled")
+    assert du.chat(dp, KEY).status == 200
+
+
+def test_stream_usage_forced_and_hidden_when_token_limited(mock):
+    pols = [du.wrr("p1", [du.target("gpt-4o", "e1")]),
+            du.ratelimit("rl", totalTokens=100000, requests=1000)]
+    dp = start(mock, pols)
+    s = du.Stream(dp.port, P, {"model": "x", "stream": True, "messages": []}, KEY)
+    try:
+        assert s.resp.status == 200
+        assert s.resp.getheader("x-ratelimit-limit-tokens") == "100000"
+        payloads = [p for _, p in s.events()]
+    finally:
+        s.close()
+    # we asked the upstream for usage...
+    sent = du.mock_requests(mock)[-1]["json"]
+    assert sent["stream_options"]["include_usage"] is True
+    # ...and kept the usage-only chunk from the caller, who did not ask
+    for p in payloads[:-1]:
+        doc = json.loads(p)
+        assert doc.get("choices") != [] or not doc.get("usage"), p
+    mm.wait_until(lambda: du.metric_value(dp.metrics(), "modelmux_tokens_total", kind="completion"),
+                  what="streamed tokens counted")
+    text = dp.metrics()
+    assert du.metric_value(text, "modelmux_tokens_total", kind="prompt") == 10
+    # the caller asking for usage gets it
+    s = du.Stream(dp.port, P, {"model": "x", "stream": True, "stream_options": {"include_usage": True},
+                               "messages": []}, KEY)
+    try:
+        payloads = [p for _, p in s.events()]
+    finally:
+        s.close()
+    assert any(json.loads(p).get("usage") for p in payloads[:-1] if p != "[DONE]")
+
+
+def test_upstream_reset_mid_stream_ends_client_stream(mock):
+    du.mock_faults(mock, [{"chunks": 10, "resetAfterChunks": 2, "chunkDelayMs": 50}])
+    dp = start(mock)
+    s = du.Stream(dp.port, P, {"model": "x", "stream": True, "messages": []}, KEY)
+    got = []
+    try:
+        for _, p in s.events():
+            got.append(p)
+    except Exception:
+        pass  # the chunked body ends abnormally
+    finally:
+        s.close()
+    assert "[DONE]" not in got
+    assert du.chat(dp, KEY).status == 200
+
+
+def test_stream_error_before_first_byte_fails_over(mock):
+    du.mock_faults(mock, [{"model": "gpt-4o", "status": 500}])
+    eps = [du.endpoint("e1", mock.url + "/v1", name="good")]
+    pol = du.failover("f1", du.target("gpt-4o", "e1"), [du.target("gpt-4o-mini", "e1")])
+    cfg = du.write_snapshot(du.snapshot([du.api("a1", "/api", eps, [pol])], [du.key("k1", KEY)]))
+    dp = mm.DataPlane(config=cfg)
+    s = du.Stream(dp.port, P, {"model": "gpt-4o", "stream": True, "messages": []}, KEY)
+    try:
+        assert s.resp.status == 200
+        assert s.resp.getheader("x-modelmux-model") == "gpt-4o-mini"
+        assert s.resp.getheader("x-modelmux-attempts") == "2"
+        assert [p for _, p in s.events()][-1] == "[DONE]"
+    finally:
+        s.close()
