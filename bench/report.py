@@ -191,6 +191,8 @@ def render(runs, streams, meta, md):
         "%d-byte chat-completion POST" % (meta.get("wrk_version"), meta.get("rounds", 0),
                                           meta.get("duration"), meta.get("body_bytes", 0)),
         "- CPUs: %s" % meta.get("pinning"),
+        "- load average (1, 5, 15 min): %s (anything above 0 is other work competing "
+        "for the same CPUs)" % meta.get("loadavg"),
     ]))
     if meta.get("modelmux_missing"):
         parts.append("**modelmux was not measured: %s**" % meta["modelmux_missing"])
@@ -276,6 +278,14 @@ def first_line(cmd):
     return out[0] if out else "?"
 
 
+def read_first(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline().strip()
+    except OSError:
+        return "?"
+
+
 def collect_meta():
     """The run's settings (BENCH_* from run.sh) and the machine's facts."""
     env = os.environ.get
@@ -307,6 +317,8 @@ def collect_meta():
         "connect_batch": env("BENCH_CONNECT_BATCH", "?"),
         "body_bytes": int(env("BENCH_BODY_BYTES", "0")),
         "notes": [n for n in env("BENCH_NOTES", "").split("\n") if n.strip()],
+        "loadavg": "%s at the start, %s at the end" % (env("BENCH_LOADAVG_START", "?"),
+                                                       " ".join(read_first("/proc/loadavg").split()[:3])),
     }
 
 

@@ -63,6 +63,9 @@ done
 [[ "$BENCH_DURATION" =~ ^[0-9]+$ && "$BENCH_ROUNDS" =~ ^[0-9]+$ && "$BENCH_WORKERS" =~ ^[0-9]+$ ]] ||
   die "BENCH_DURATION, BENCH_ROUNDS and BENCH_WORKERS must be integers"
 
+# Other work on the machine skews every number: the report shows the load.
+BENCH_LOADAVG_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+export BENCH_LOADAVG_START
 OUT="$(mktemp -d "${TMPDIR:-/tmp}/modelmux-bench.XXXXXX")"
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
