@@ -112,6 +112,10 @@ describe('modelmux web UI', () => {
         const before = requests.length;
         await page.getByRole('button', { name: 'Sign in' }).click();
         await page.getByRole('alert').filter({ hasText: 'Enter the admin token.' }).waitFor();
+        /* A token that cannot go into an HTTP header is refused before sending. */
+        await page.getByLabel('Admin token').fill('tök en\u2028');
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('alert').filter({ hasText: 'no spaces and only plain ASCII' }).waitFor();
         assert.equal(requests.slice(before).filter(r => r.includes('/api/v1/')).length, 0);
     });
 
@@ -130,6 +134,9 @@ describe('modelmux web UI', () => {
         await page.getByRole('heading', { level: 1, name: 'Vendors' }).waitFor();
         const stored = await page.evaluate(() => Object.values(sessionStorage));
         assert.deepEqual(stored, [TOKEN]);
+        assert.equal(await page.evaluate(() => localStorage.length), 0, 'the token is kept for this tab only');
+        assert.ok(!page.url().includes(TOKEN), 'the token stays out of the URL');
+        assert.equal(await page.getByLabel('Admin token').inputValue(), '', 'the field is cleared');
         const vendors = (await ok('GET', '/vendors')).items;
         await vendorCard(page, 'ChipTest').waitFor();
         assert.equal(await page.locator('article.vendor').count(), vendors.length);
