@@ -78,11 +78,14 @@ static char *nested(int depth, const char *open, const char *close, const char *
 {
     size_t n = strlen(inner) + (size_t)depth * (strlen(open) + strlen(close)) + 1;
     char *s = malloc(n), *p = s;
-    for (int i = 0; i < depth; i++)
-        p += sprintf(p, "%s", open);
-    p += sprintf(p, "%s", inner);
-    for (int i = 0; i < depth; i++)
-        p += sprintf(p, "%s", close);
+    size_t lo = strlen(open), li = strlen(inner), lc = strlen(close);
+    for (int i = 0; i < depth; i++, p += lo)
+        memcpy(p, open, lo);
+    memcpy(p, inner, li);
+    p += li;
+    for (int i = 0; i < depth; i++, p += lc)
+        memcpy(p, close, lc);
+    *p = '\0';
     return s;
 }
 
@@ -93,7 +96,7 @@ TEST("depth limit: 64 levels pass, 65 fail, a million fail fast; strings do not 
     /* {"a": [[...[1]...]]}: the object is level 1. */
     char *inner = nested(DP_JSON_MAX_DEPTH - 1, "[", "]", "1");
     char *ok = malloc(strlen(inner) + 16);
-    sprintf(ok, "{\"a\":%s}", inner);
+    snprintf(ok, strlen(inner) + 16, "{\"a\":%s}", inner);
     CHECK_INT(parse(ok, &b, &err), 0);
     dp_body_json_cleanup(&b);
     free(inner);
@@ -101,7 +104,7 @@ TEST("depth limit: 64 levels pass, 65 fail, a million fail fast; strings do not 
 
     inner = nested(DP_JSON_MAX_DEPTH, "[", "]", "1");
     char *deep = malloc(strlen(inner) + 16);
-    sprintf(deep, "{\"a\":%s}", inner);
+    snprintf(deep, strlen(inner) + 16, "{\"a\":%s}", inner);
     CHECK_INT(parse(deep, &b, &err), -1);
     CHECK(strstr(err.message, "deeper") != NULL);
     free(inner);
@@ -116,7 +119,7 @@ TEST("depth limit: 64 levels pass, 65 fail, a million fail fast; strings do not 
     /* Brackets inside strings (with escaped quotes) are not nesting. */
     char *str = nested(500, "[", "", "");
     char *text = malloc(strlen(str) + 64);
-    sprintf(text, "{\"model\":\"m\",\"c\":\"\\\"%s\\\\\",\"d\":[{}]}", str);
+    snprintf(text, strlen(str) + 64, "{\"model\":\"m\",\"c\":\"\\\"%s\\\\\",\"d\":[{}]}", str);
     CHECK_INT(parse(text, &b, &err), 0);
     dp_body_json_cleanup(&b);
     free(str);

@@ -11,10 +11,12 @@
 #define CT "multipart/form-data; boundary=XyZ123"
 
 /* A body like curl -F sends: a binary file part, then the model. */
+/* out holds at least BUILD_MAX bytes. */
+#define BUILD_MAX 1024
 static size_t build(char *out, const char *boundary, const char *model)
 {
     size_t n = 0;
-    n += (size_t)sprintf(out + n,
+    n += (size_t)snprintf(out + n, BUILD_MAX - n,
                          "--%s\r\nContent-Disposition: form-data; name=\"file\"; "
                          "filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\n",
                          boundary);
@@ -22,7 +24,7 @@ static size_t build(char *out, const char *boundary, const char *model)
                                         '\r', '\n', '\r', '\n', 0x80};
     memcpy(out + n, bin, sizeof(bin));
     n += sizeof(bin);
-    n += (size_t)sprintf(out + n,
+    n += (size_t)snprintf(out + n, BUILD_MAX - n,
                          "\r\n--%s\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n%s"
                          "\r\n--%s\r\ncontent-disposition: form-data; name=\"language\"\r\n\r\nen"
                          "\r\n--%s--\r\n",
@@ -76,9 +78,9 @@ TEST("boundary forms: quoted, other parameters, case, preamble and epilogue")
 
     /* Preamble before the first delimiter and an epilogue after the last. */
     char with[1200];
-    size_t wn = (size_t)sprintf(with, "this is a preamble\r\n");
+    size_t wn = (size_t)snprintf(with, sizeof(with), "this is a preamble\r\n");
     wn += build(with + wn, "XyZ123", "m3");
-    wn += (size_t)sprintf(with + wn, "epilogue");
+    wn += (size_t)snprintf(with + wn, sizeof(with) - wn, "epilogue");
     CHECK_INT(dp_multipart_find_model(with, wn, CT, &m, &mlen, &err), 0);
     CHECK(mlen == 2 && memcmp(m, "m3", 2) == 0);
 }
@@ -224,11 +226,11 @@ TEST("a large file part is scanned without trouble")
 {
     size_t big = 5 * 1024 * 1024;
     char *body = malloc(big + 512);
-    size_t n = (size_t)sprintf(body, "--B\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n");
+    size_t n = (size_t)snprintf(body, 512, "--B\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n");
     for (size_t i = 0; i < big; i++)
         body[n + i] = (char)(i * 131 % 251); /* never "\r\n--B" */
     n += big;
-    n += (size_t)sprintf(body + n, "\r\n--B\r\nContent-Disposition: form-data; name=model\r\n\r\n"
+    n += (size_t)snprintf(body + n, 512, "\r\n--B\r\nContent-Disposition: form-data; name=model\r\n\r\n"
                                    "whisper-1\r\n--B--\r\n");
     const char *m;
     size_t mlen;

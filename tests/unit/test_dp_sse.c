@@ -190,10 +190,10 @@ TEST("an event over 1 MiB passes through raw; the stream goes on")
 {
     size_t big = 3 * 1024 * 1024;
     char *s = malloc(big + 1024);
-    size_t n = (size_t)sprintf(s, "data: {\"choices\":[],\"usage\":{\"total_tokens\":1},\"pad\":\"");
+    size_t n = (size_t)snprintf(s, 512, "data: {\"choices\":[],\"usage\":{\"total_tokens\":1},\"pad\":\"");
     memset(s + n, 'x', big);
     n += big;
-    n += (size_t)sprintf(s + n, "\"}\n\ndata: {\"choices\":[],\"usage\":{\"total_tokens\":5}}\n\n"
+    n += (size_t)snprintf(s + n, 512, "\"}\n\ndata: {\"choices\":[],\"usage\":{\"total_tokens\":5}}\n\n"
                                 "data: [DONE]\n\n");
     size_t cuts[3] = {100, 1024 * 1024 + 10, 2 * 1024 * 1024 + 77};
     struct dp_usage u;
