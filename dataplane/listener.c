@@ -198,11 +198,11 @@ void dp_listener_free(struct dp_listener *l)
     if (!l)
         return;
     struct dp_loop *loop = l->w->loop;
-    if (l->timer)
-        dp_loop_timer_cancel(loop, l->timer);
-    l->timer = NULL;
     if (l->epfd >= 0)
         dp_loop_unwatch(loop, l->epfd);
     MHD_stop_daemon(l->daemon);
+    if (l->timer)
+        dp_loop_timer_cancel(loop, l->timer);
+    l->timer = NULL;
     gw_free(l);
 }

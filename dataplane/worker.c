@@ -148,16 +148,22 @@ static void shutdown_requests(struct dp_worker *w)
 {
     if (w->nrequests)
         gw_warn("worker %d: %zu requests still in flight at shutdown", w->index, w->nrequests);
-    for (struct dp_request *r = w->requests; r; r = r->next)
+    for (struct dp_request *r = w->requests; r; r = r->next) {
+        gw_debug("worker %d: aborting request %s (%s %s, state %d)", w->index, r->id, r->method,
+                 r->path, (int)r->state);
         dp_request_abort(r);
+    }
     /* Let MHD send what it can of the answers, then stop it: its completed
      * callbacks queue the frees, which the last iteration runs. */
     for (int i = 0; i < 5; i++) {
         dp_listener_run(w->listener);
         dp_loop_run_once(w->loop, 10);
     }
-    dp_listener_free(w->listener);
+    /* Completed callbacks run inside the stop: they must not reach the
+     * listener being freed (dp_listener_kick of NULL is a no-op). */
+    struct dp_listener *l = w->listener;
     w->listener = NULL;
+    dp_listener_free(l);
     for (int i = 0; i < 3; i++)
         dp_loop_run_once(w->loop, 0);
 }
@@ -201,7 +207,9 @@ void dp_worker_free(struct dp_worker *w)
 {
     if (!w)
         return;
-    dp_listener_free(w->listener);
+    struct dp_listener *l = w->listener;
+    w->listener = NULL;
+    dp_listener_free(l);
     dp_rl_worker_free(w->rlw);
     /* Requests that somehow outlived the listener hold transfers. */
     while (w->requests) {
