@@ -3,6 +3,7 @@ bad request gets the right answer in the OpenAI error shape, and the next
 request is still served."""
 import json
 import socket
+import time
 
 import pytest
 
@@ -36,7 +37,10 @@ def dp(mock):
     cfg = du.write_snapshot(du.snapshot([du.api("a1", "/api", eps, [pol]), subs_api], keys))
     d = mm.DataPlane(config=cfg)
     yield d
+    t0 = time.time()
     assert d.stop() == 0
+    assert "still in flight" not in d.stderr()
+    assert time.time() - t0 < 5 * mm.SLOW
 
 
 def error_of(r):
