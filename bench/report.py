@@ -186,7 +186,7 @@ def render(runs, streams, meta, md):
         % (meta.get("commit"), meta.get("workers")),
         "- nginx: %s, %s worker process(es), upstream keepalive, access log %s"
         % (meta.get("nginx_version"), meta.get("workers"), meta.get("nginx_access_log")),
-        "- upstream: the mock (`build/bin/mockllm`%s)" % meta.get("mock_args", ""),
+        "- binaries: %s; upstream: the mock (`mockllm%s`)" % (meta.get("bin"), meta.get("mock_args", "")),
         "- load: %s, %d round(s) x %s s per target and concurrency, targets interleaved; "
         "%d-byte chat-completion POST" % (meta.get("wrk_version"), meta.get("rounds", 0),
                                           meta.get("duration"), meta.get("body_bytes", 0)),
@@ -300,11 +300,11 @@ def collect_meta():
     except OSError:
         pass
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    commit = first_line(["git", "-C", root, "rev-parse", "--short", "HEAD"])
+    commit = env("BENCH_COMMIT") or first_line(["git", "-C", root, "rev-parse", "--short", "HEAD"])
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": os.cpu_count(), "cpu_model": cpu_model, "memory": memory,
-        "kernel": os.uname().release, "commit": commit,
+        "kernel": os.uname().release, "commit": commit, "bin": env("BENCH_BIN", "?"),
         "wrk_version": first_line(["wrk", "--version"]).split(" Copyright")[0],
         "nginx_version": first_line(["nginx", "-v"]).replace("nginx version: ", ""),
         "quick": env("BENCH_QUICK", "0") == "1",

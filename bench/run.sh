@@ -65,7 +65,10 @@ done
 
 # Other work on the machine skews every number: the report shows the load.
 BENCH_LOADAVG_START="$(cut -d' ' -f1-3 /proc/loadavg)"
-export BENCH_LOADAVG_START
+# What was measured: the commit checked out when the run started (the
+# binaries in $BIN are assumed to be built from it, as `make bench` does).
+BENCH_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+export BENCH_LOADAVG_START BENCH_COMMIT BENCH_BIN="$BIN"
 OUT="$(mktemp -d "${TMPDIR:-/tmp}/modelmux-bench.XXXXXX")"
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
