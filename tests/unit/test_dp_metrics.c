@@ -1,0 +1,82 @@
+/* Unit tests of dataplane/metrics.c (shards merged on render, label
+ * escaping, histogram buckets, allocation failure) and of the JSON string
+ * writer of dataplane/accesslog.c. */
+#include "testhelp.h"
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "dataplane/accesslog.h"
+#include "dataplane/metrics.h"
+
+#include <string.h>
+
+TEST("counters of two shards are merged")
+{
+    struct dp_metrics *m = dp_metrics_new(2);
+    dp_metrics_request(dp_metrics_shard(m, 0), "api", "gpt-4o", "ep", 200);
+    dp_metrics_request(dp_metrics_shard(m, 1), "api", "gpt-4o", "ep", 200);
+    dp_metrics_request(dp_metrics_shard(m, 1), "api", "gpt-4o", "ep", 429);
+    dp_metrics_tokens(dp_metrics_shard(m, 0), "api", "gpt-4o", 10, 20);
+    dp_metrics_tokens(dp_metrics_shard(m, 1), "api", "gpt-4o", 1, -1);
+    dp_metrics_ratelimited(dp_metrics_shard(m, 1), "api");
+    struct gw_buf out;
+    gw_buf_init(&out, 1 << 20);
+    CHECK_INT(dp_metrics_render(m, NULL, NULL, 7, &out), 0);
+    CHECK(strstr(out.data, "modelmux_requests_total{api=\"api\",model=\"gpt-4o\",endpoint=\"ep\","
+                           "status=\"200\"} 2\n") != NULL);
+    CHECK(strstr(out.data, "status=\"429\"} 1\n") != NULL);
+    CHECK(strstr(out.data, "modelmux_tokens_total{api=\"api\",model=\"gpt-4o\",kind=\"prompt\"} 11\n"));
+    CHECK(strstr(out.data, "kind=\"completion\"} 20\n") != NULL);
+    CHECK(strstr(out.data, "modelmux_ratelimited_total{api=\"api\"} 1\n") != NULL);
+    CHECK(strstr(out.data, "modelmux_config_revision 7\n") != NULL);
+    gw_buf_cleanup(&out);
+    dp_metrics_free(m);
+}
+
+TEST("histogram buckets are cumulative and labels escaped")
+{
+    struct dp_metrics *m = dp_metrics_new(1);
+    dp_metrics_upstream(dp_metrics_shard(m, 0), "e\"p\\1\n", 7);
+    dp_metrics_upstream(dp_metrics_shard(m, 0), "e\"p\\1\n", 3000);
+    struct gw_buf out;
+    gw_buf_init(&out, 1 << 20);
+    CHECK_INT(dp_metrics_render(m, NULL, NULL, -1, &out), 0);
+    CHECK(strstr(out.data, "{endpoint=\"e\\\"p\\\\1\\n\",le=\"0.005\"} 0\n") != NULL);
+    CHECK(strstr(out.data, "{endpoint=\"e\\\"p\\\\1\\n\",le=\"0.01\"} 1\n") != NULL);
+    CHECK(strstr(out.data, "{endpoint=\"e\\\"p\\\\1\\n\",le=\"5\"} 2\n") != NULL);
+    CHECK(strstr(out.data, "_count{endpoint=\"e\\\"p\\\\1\\n\"} 2\n") != NULL);
+    gw_buf_cleanup(&out);
+    dp_metrics_free(m);
+}
+
+TEST("allocation failures drop updates, never crash")
+{
+    struct dp_metrics *m = dp_metrics_new(1);
+    for (long n = 0; n < 8; n++) {
+        gw_alloc_fail_after(n);
+        dp_metrics_request(dp_metrics_shard(m, 0), "a", "m", "e", 200 + (int)n);
+        gw_alloc_fail_after(-1);
+    }
+    struct gw_buf out;
+    gw_buf_init(&out, 1 << 20);
+    gw_alloc_fail_after(1);
+    int rc = dp_metrics_render(m, NULL, NULL, 1, &out);
+    gw_alloc_fail_after(-1);
+    CHECK(rc == 0 || rc == -1);
+    gw_buf_cleanup(&out);
+    dp_metrics_free(m);
+}
+
+TEST("JSON strings are escaped")
+{
+    struct gw_buf b;
+    gw_buf_init(&b, 1024);
+    CHECK_INT(dp_json_str(&b, "a\"b\\c\n\x01"), 0);
+    CHECK_STR(b.data, "\"a\\\"b\\\\c\\n\\u0001\"");
+    gw_buf_reset(&b);
+    CHECK_INT(dp_json_str(&b, NULL), 0);
+    CHECK_STR(b.data, "null");
+    gw_buf_cleanup(&b);
+}
+
+TEST_MAIN()
