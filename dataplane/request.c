@@ -233,6 +233,8 @@ static void respond_error(struct dp_request *r, int status, const char *code, co
     if (!resp)
         return;
     MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (status == 429 && r->resp_retry_after[0]) /* set by the limiter's refusal */
+        MHD_add_response_header(resp, "Retry-After", r->resp_retry_after);
     queue(r, status, resp, DP_REQ_RESPOND);
 }
 

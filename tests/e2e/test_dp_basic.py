@@ -260,3 +260,23 @@ def test_keepalive_connection_serves_many_requests(mock):
         assert r.status == 200
         r.read()
     conn.close()
+
+
+def test_rate_limit_headers_429_and_metric(mock):
+    pols = [du.wrr("p1", [du.target("gpt-4o-mini", "e1")]), du.ratelimit("rl", requests=3, totalTokens=1000)]
+    dp = mm.DataPlane(config=simple_config(mock, policies=pols))
+    remaining = []
+    for _ in range(3):
+        r = du.chat(dp, KEY)
+        assert r.status == 200, r.text
+        assert r.headers["x-ratelimit-limit-requests"] == "3"
+        assert r.headers["x-ratelimit-limit-tokens"] == "1000"
+        remaining.append(r.headers["x-ratelimit-remaining-requests"])
+    assert remaining == ["2", "1", "0"]
+    r = du.chat(dp, KEY)
+    assert r.status == 429
+    assert r.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(r.headers["retry-after"]) <= 60
+    assert r.headers["x-ratelimit-remaining-requests"] == "0"
+    assert len(du.mock_requests(mock)) == 3
+    assert du.metric_value(dp.metrics(), "modelmux_ratelimited_total", api="chat-api") == 1
