@@ -179,7 +179,7 @@ def run_until_waiting(env, data):
     return p, out_path
 
 
-def stop_and_check(sig):
+def stop_and_check(sig, group=False):
     data = tempfile.mkdtemp(prefix="mm-demo-test-")
     env, ports = demo_env(data)
     p, out_path = run_until_waiting(env, data)
@@ -187,9 +187,12 @@ def stop_and_check(sig):
         assert listening(port), var
     started = processes_on(ports.values())
     assert len(started) == 4, started  # two mocks, cp, dp
-    # Only the script gets the signal (not its process group, as a terminal
-    # would): its trap must stop every child.
-    os.kill(p.pid, sig)
+    if group:
+        # What Ctrl-C in a terminal does: the whole foreground process group.
+        os.killpg(p.pid, sig)
+    else:
+        # Only the script: its trap must stop every child.
+        os.kill(p.pid, sig)
     try:
         rc = p.wait(timeout=60 * mm.SLOW)
     except subprocess.TimeoutExpired:
@@ -208,3 +211,7 @@ def test_demo_ctrl_c_stops_everything():
 
 def test_demo_sigterm_stops_everything():
     assert stop_and_check(signal.SIGTERM) == 143
+
+
+def test_demo_ctrl_c_to_the_process_group_stops_everything():
+    assert stop_and_check(signal.SIGINT, group=True) == 0
