@@ -1,0 +1,118 @@
+"""The pieces of `make bench` that can rot silently, run small: the generated
+standalone snapshot (bench/snapshot.py) must satisfy the schema and be served
+by the real modelmux-dp with the bench key and its 3:1 weights; the SSE
+client (bench/sse_client.py) must see every stream through the gateway to
+the end; report.py must turn records into the tables and verdicts."""
+import collections
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import mm
+
+BENCH = os.path.join(mm.SOURCE_DIR, "bench")
+KEY = "bench-tools-test-key"
+
+
+def snapshot(mock_port):
+    path = os.path.join(tempfile.mkdtemp(prefix="mm-bench-"), "snapshot.json")
+    subprocess.run([sys.executable, os.path.join(BENCH, "snapshot.py"), "--mock-port", str(mock_port),
+                    "--key", KEY, "--out", path], check=True, timeout=30)
+    return path
+
+
+def test_snapshot_is_valid_and_hashed():
+    path = snapshot(1234)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    with open(path) as f:
+        doc = json.load(f)
+    import jsonschema
+    with open(os.path.join(mm.SOURCE_DIR, "schema", "config.schema.json")) as f:
+        jsonschema.validate(doc, json.load(f))
+    body = {k: doc[k] for k in ("vendors", "apis", "keys")}
+    compact = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    assert doc["sha256"] == hashlib.sha256(compact.encode()).hexdigest()
+    assert doc["keys"][0]["hash"] == hashlib.sha256(KEY.encode()).hexdigest()
+    assert doc["apis"][0]["endpoints"][0]["url"] == "http://127.0.0.1:1234/v1"
+
+
+def test_gateway_serves_the_bench_snapshot_and_streams():
+    mock = mm.MockLLM(["--name", "bench-test"])
+    dp = mm.DataPlane(config=snapshot(mock.port), workers=1)
+    with open(os.path.join(BENCH, "body.json"), "rb") as f:
+        body = f.read()
+    path = "/bench/1.0/chat/completions"
+    models = collections.Counter()
+    for _ in range(8):
+        r = dp.call("POST", path, body, key=KEY, headers={"Content-Type": "application/json"})
+        assert r.status == 200, r
+        models[r.headers["x-modelmux-model"]] += 1
+    assert models == {"gpt-4o": 6, "gpt-4o-mini": 2}
+    assert dp.call("POST", path, body, headers={"Content-Type": "application/json"}).status == 401
+    assert dp.call("POST", path, body, key="not-the-key",
+                   headers={"Content-Type": "application/json"}).status == 401
+
+    p = subprocess.run([sys.executable, os.path.join(BENCH, "sse_client.py"), "--port", str(dp.port),
+                        "--path", path, "--auth", "Bearer " + KEY, "--streams", "20",
+                        "--connect-batch", "5", "--timeout", str(30 * mm.SLOW)],
+                       capture_output=True, text=True, timeout=120 * mm.SLOW)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["ok"] == 20 and r["failed"] == 0 and r["statuses"] == {"200": 20}, r
+    assert 0 < r["ttfb_ms"]["p50"] <= r["total_ms"]["p50"]
+    # A wrong key: every stream fails with 401, and the client says so.
+    p = subprocess.run([sys.executable, os.path.join(BENCH, "sse_client.py"), "--port", str(dp.port),
+                        "--path", path, "--auth", "Bearer wrong", "--streams", "3",
+                        "--connect-batch", "3"], capture_output=True, text=True, timeout=60)
+    r = json.loads(p.stdout)
+    assert r["ok"] == 0 and r["statuses"] == {"401": 3} and r["errors"] == {"status": 3}, r
+    p = subprocess.run([sys.executable, os.path.join(BENCH, "sse_client.py"), "--port", "1",
+                        "--path", path, "--streams", "0"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2
+    dp.stop()
+    mock.stop()
+
+
+def test_report_tables_and_verdicts():
+    d = tempfile.mkdtemp(prefix="mm-bench-report-")
+    results = os.path.join(d, "results.jsonl")
+    recs = []
+    # mock, nginx, modelmux at c=64; modelmux 10% cheaper per request than
+    # nginx, 0.3 ms more p99 than the mock, 12 MiB.
+    for target, rps, p99, cpu, hwm in (("mock", 50000, 1.0, 5.0, 30000), ("nginx", 30000, 1.5, 8.0, 15000),
+                                       ("modelmux", 30000, 1.3, 7.2, 12288)):
+        wrk = os.path.join(d, "wrk-%s.txt" % target)
+        with open(wrk, "w") as f:
+            f.write("Running...\nBENCH_RESULT " + json.dumps(
+                {"requests": rps * 10, "duration_us": 10000000, "p50_us": 500, "p99_us": int(p99 * 1000),
+                 "max_us": 9000, "errors": {"connect": 0, "read": 0, "write": 0, "status": 0,
+                                            "timeout": 0}}) + "\n")
+        p = subprocess.run([sys.executable, os.path.join(BENCH, "report.py"), "record-wrk", "--target",
+                            target, "--c", "64", "--round", "1", "--wrk", wrk, "--cpu-ticks",
+                            str(int(cpu * os.sysconf("SC_CLK_TCK"))), "--hwm-kib", str(hwm)],
+                           capture_output=True, text=True, check=True, timeout=30)
+        recs.append(p.stdout)
+    with open(results, "w") as f:
+        f.write("".join(recs))
+    out = os.path.join(d, "bench-results.md")
+    p = subprocess.run([sys.executable, os.path.join(BENCH, "report.py"), "report", "--results", results,
+                        "--out", out], capture_output=True, text=True, check=True, timeout=30)
+    with open(out) as f:
+        md = f.read()
+    assert "| modelmux | 64 | 30000 | 0.50 | 1.30 | 41667 | 12.0 | 0/300000 |" in md, md
+    assert "c=64: 1.11x (met)" in md, md
+    assert "MET: 0.30 ms added" in md, md
+    assert "peak RSS <= 20 MiB at c=64: **MET: 12.0 MiB**" in md, md
+    assert "with ? concurrent streams: **not measured**" in md, md
+    assert "modelmux" in p.stdout and "MET" in p.stdout
+    # A wrk output without the result line is refused, not recorded as zero.
+    bad = os.path.join(d, "bad.txt")
+    with open(bad, "w") as f:
+        f.write("unable to connect to 127.0.0.1:1 Connection refused\n")
+    p = subprocess.run([sys.executable, os.path.join(BENCH, "report.py"), "record-wrk", "--target", "nginx",
+                        "--c", "16", "--round", "1", "--wrk", bad, "--cpu-ticks", "0"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0 and p.stdout == "" and "no BENCH_RESULT" in p.stderr
