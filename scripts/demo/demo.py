@@ -205,10 +205,10 @@ def print_table(rows, endpoints):
     width = [max(len(x) for x in col) for col in zip(head, *lines)]
     fmt = "  ".join("%%-%ds" % w for w in width)
     print()
-    print(fmt % head)
-    print(fmt % tuple("-" * w for w in width))
+    print((fmt % head).rstrip())
+    print((fmt % tuple("-" * w for w in width)).rstrip())
     for line in lines:
-        print(fmt % tuple(line))
+        print((fmt % tuple(line)).rstrip())
     print()
     ok = [r for r in rows if r["status"] == 200]
     for what, key in (("models", "model"), ("endpoints", "endpoint"), ("mocks", "mock")):
