@@ -222,7 +222,7 @@ def test_api_scope_one_budget_for_all_applications(mock):
 
 
 def test_window_roll_over_restores_the_budget(mock):
-    # The data plane's clock 3 s before the end of a minute.
+    # The data plane's clock 3-4 s before the end of a minute.
     dp = start_dp(mock, {"unit": "minute", "scope": "api", "requests": 1},
                   offset=clock_offset(seconds_into_hour=3597))
     assert chat(dp).status == 200
@@ -232,7 +232,7 @@ def test_window_roll_over_restores_the_budget(mock):
         pytest.skip("data plane startup crossed the window boundary")
     assert r.status == 429
     ra = int(r.headers["retry-after"])
-    assert 1 <= ra <= 3, ra
+    assert 1 <= ra <= 4, ra
     time.sleep(ra + 0.3)
     r = chat(dp)
     assert r.status == 200, r.text
