@@ -9,7 +9,7 @@ pkgs=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev
   libyaml-dev libhiredis-dev libssl-dev
-  sqlite3 redis-server curl python3 python3-jsonschema python3-yaml python3-pytest
+  sqlite3 redis-server curl jq python3 python3-jsonschema python3-yaml python3-pytest
   chromium
 )
 # Node.js may come from Debian or from NodeSource (whose nodejs conflicts
