@@ -196,6 +196,12 @@ int main(int argc, char **argv)
     sh.state = dp_state_new();
     sh.metrics = dp_metrics_new(o.workers);
     sh.rl = dp_rl_new(o.redis, &err);
+    if (!sh.rl && err.kind == GW_ERR_INVALID) {
+        /* A --redis URL that does not parse is a bad flag (SPEC 6). */
+        fprintf(stderr, "modelmux-dp: %s, not '%s' (see --help)\n", err.message, o.redis);
+        rc = 2;
+        goto out;
+    }
     if (!sh.workers || !sh.state || !sh.metrics || !sh.rl) {
         fprintf(stderr, "modelmux-dp: %s\n", err.message[0] ? err.message : "out of memory");
         goto out;
