@@ -194,6 +194,16 @@ def render(runs, streams, meta, md):
         "- load average (1, 5, 15 min): %s (anything above 0 is other work competing "
         "for the same CPUs)" % meta.get("loadavg"),
     ]))
+    try:
+        busy = float(meta.get("loadavg", "0").split()[0]) > 0.5
+    except ValueError:
+        busy = False
+    if busy:
+        parts.append("%sThe machine was not idle (load average above): other processes shared the "
+                     "CPUs, which shows most in the p99 columns (compare the mock-direct p99 of "
+                     "each round under \"Every run\"). Requests per CPU-second and RSS are "
+                     "measured per process and are the steadier numbers.%s"
+                     % (("**", "**") if md else ("NOTE: ", "")))
     if meta.get("modelmux_missing"):
         parts.append("**modelmux was not measured: %s**" % meta["modelmux_missing"])
 

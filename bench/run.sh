@@ -68,6 +68,9 @@ BENCH_LOADAVG_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 # What was measured: the commit checked out when the run started (the
 # binaries in $BIN are assumed to be built from it, as `make bench` does).
 BENCH_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+if [ -n "$(git -C "$ROOT" status --porcelain -- common dataplane tests/mockllm 2>/dev/null)" ]; then
+  BENCH_COMMIT+=" + uncommitted changes in common/, dataplane/ or tests/mockllm/"
+fi
 export BENCH_LOADAVG_START BENCH_COMMIT BENCH_BIN="$BIN"
 OUT="$(mktemp -d "${TMPDIR:-/tmp}/modelmux-bench.XXXXXX")"
 RESULTS="$OUT/results.jsonl"
