@@ -71,6 +71,7 @@ ssize_t dp_relay_read(void *cls, uint64_t pos, char *buf, size_t max)
             rl->upstream_failed = 1;
         if (rl->use_scan && rl->scan.saw_usage)
             r->usage = rl->scan.usage;
+        dp_request_usage_final(r); /* before the client has the end of the stream */
     }
     if (rl->buf.len > 0) {
         size_t n = rl->buf.len < max ? rl->buf.len : max;
@@ -91,8 +92,7 @@ ssize_t dp_relay_read(void *cls, uint64_t pos, char *buf, size_t max)
         rl->curl_paused = 0;
         dp_request_pump(r, DP_PUMP_UNPAUSE);
     }
-    MHD_suspend_connection(r->conn);
-    r->suspended = 1;
+    dp_request_suspend(r);
     rl->reader_waiting = 1;
     return 0;
 }

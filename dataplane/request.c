@@ -20,9 +20,11 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #define RESP_MAX (64 * 1024 * 1024) /* largest non-streamed upstream body */
 #define LAST_MAX (1024 * 1024)      /* failed tries: body kept up to this */
@@ -82,6 +84,48 @@ static void make_id(struct dp_request *r)
              (unsigned long long)++r->worker->seq);
 }
 
+/* ---- the client's hang-ups -------------------------------------------------
+ *
+ * MHD misses some client disconnects: a suspended connection is not watched
+ * at all, and in external-epoll mode MHD registers sockets edge-triggered
+ * and treats a short recv() as "drained", so an EOF that arrived together
+ * with the last bytes of a request is never read (the request then waits
+ * for a body that cannot come, up to the connection timeout). So each
+ * request watches its client socket in the worker's loop for EPOLLRDHUP
+ * (plus the implied EPOLLHUP/EPOLLERR), one-shot: the first report is
+ * remembered in hup_seen and handled by the pump (handle_hangup).
+ * Like nginx, a client that shuts its sending side while we wait for the
+ * upstream has left (499). */
+
+static void watch_client(struct dp_request *r);
+
+static void unwatch_client(struct dp_request *r)
+{
+    if (!r->hup_watch)
+        return;
+    dp_loop_unwatch(r->worker->loop, r->client_fd);
+    r->hup_watch = 0;
+}
+
+static void on_client_hup(struct dp_loop *loop, int fd, uint32_t events, void *arg)
+{
+    (void)loop;
+    (void)fd;
+    (void)events;
+    struct dp_request *r = arg;
+    unwatch_client(r); /* level-triggered: would be reported at every wait */
+    r->hup_seen = 1;
+    dp_request_pump(r, DP_PUMP_HANGUP);
+}
+
+static void watch_client(struct dp_request *r)
+{
+    if (r->hup_watch || r->client_fd < 0)
+        return;
+    if (dp_loop_watch(r->worker->loop, r->client_fd, EPOLLRDHUP, on_client_hup, r) == 0)
+        r->hup_watch = 1;
+}
+
 /* ---- creation ------------------------------------------------------------- */
 
 struct dp_request *dp_request_new(struct dp_worker *w, struct MHD_Connection *conn,
@@ -100,6 +144,7 @@ struct dp_request *dp_request_new(struct dp_worker *w, struct MHD_Connection *co
     r->state = DP_REQ_RECV;
     r->start_ms = dp_loop_now_ms(w->loop);
     r->last_fail = -1;
+    r->client_fd = -1;
     r->usage.prompt = r->usage.completion = r->usage.total = -1;
     snprintf(r->method, sizeof(r->method), "%s", method ? method : "");
     gw_buf_init(&r->body, DP_BODY_MAX);
@@ -110,6 +155,11 @@ struct dp_request *dp_request_new(struct dp_worker *w, struct MHD_Connection *co
     if (cfg)
         r->cfg = dp_config_ref(cfg);
     dp_worker_add_request(w, r);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci)
+        r->client_fd = ci->connect_fd;
+    watch_client(r);
     return r;
 }
 
@@ -157,6 +207,24 @@ static void resume(struct dp_request *r)
     dp_listener_kick(r->worker->listener);
 }
 
+static const char *metric_model(const struct dp_request *r)
+{
+    return r->target && r->target->model ? r->target->model : r->model;
+}
+
+/* modelmux_requests_total, once per request: when its status is decided
+ * (so a scrape right after the response has it), or at the end for a
+ * client that left before we answered (499). */
+static void count_request(struct dp_request *r)
+{
+    if (r->counted)
+        return;
+    r->counted = 1;
+    int status = r->client_gone || !r->status ? 499 : r->status;
+    dp_metrics_request(r->worker->metrics, r->api ? r->api->name : NULL, metric_model(r),
+                       r->target ? r->target->endpoint->name : NULL, status);
+}
+
 /* Queues resp (consumed) with status; resumes the connection if we had
  * suspended it. Never called from inside a curl callback. */
 static void queue(struct dp_request *r, int status, struct MHD_Response *resp,
@@ -168,7 +236,10 @@ static void queue(struct dp_request *r, int status, struct MHD_Response *resp,
         return;
     }
     add_common_headers(r, resp);
-    r->status = status;
+    if (!r->client_gone) {
+        r->status = status;
+        count_request(r);
+    }
     set_state(r, next);
     if (MHD_queue_response(r->conn, (unsigned)status, resp) != MHD_YES)
         gw_warn("request %s: MHD refused the %d response", r->id, status);
@@ -284,23 +355,37 @@ void dp_request_pump(struct dp_request *r, unsigned bits)
         gw_error("request %s: cannot defer (out of memory)", r->id);
 }
 
-static void finish_accounting(struct dp_request *r)
+static int64_t usage_total(const struct dp_request *r)
 {
+    if (r->usage.total < 0 && r->usage.prompt >= 0 && r->usage.completion >= 0)
+        return r->usage.prompt + r->usage.completion;
+    return r->usage.total;
+}
+
+void dp_request_usage_final(struct dp_request *r)
+{
+    if (r->usage_settled)
+        return;
+    r->usage_settled = 1;
+    if (r->usage.prompt < 0 && r->usage.completion < 0)
+        return;
     struct dp_worker *w = r->worker;
     const char *api = r->api ? r->api->name : NULL;
-    const char *model = r->target && r->target->model ? r->target->model : r->model;
+    dp_metrics_tokens(w->metrics, api, metric_model(r), r->usage.prompt, r->usage.completion);
+    if (r->has_rl && !r->rl.limited)
+        dp_rl_settle(w->rlw, r->api->ratelimit, r->api->id, r->app_id, r->usage.prompt,
+                     r->usage.completion, usage_total(r), gw_wall_ms());
+}
+
+static void finish_accounting(struct dp_request *r)
+{
+    count_request(r);
+    dp_request_usage_final(r);
+    const char *api = r->api ? r->api->name : NULL;
+    const char *model = metric_model(r);
     const char *endpoint = r->target ? r->target->endpoint->name : NULL;
-    int status = r->status ? r->status : 499; /* 499: the client left first */
-    dp_metrics_request(w->metrics, api, model, endpoint, status);
-    int64_t total = r->usage.total;
-    if (total < 0 && r->usage.prompt >= 0 && r->usage.completion >= 0)
-        total = r->usage.prompt + r->usage.completion;
-    if (r->usage.prompt >= 0 || r->usage.completion >= 0) {
-        dp_metrics_tokens(w->metrics, api, model, r->usage.prompt, r->usage.completion);
-        if (r->has_rl && !r->rl.limited)
-            dp_rl_settle(w->rlw, r->api->ratelimit, r->api->id, r->app_id, r->usage.prompt,
-                         r->usage.completion, total, gw_wall_ms());
-    }
+    int status = r->client_gone || !r->status ? 499 : r->status; /* 499: the client left first */
+    int64_t total = usage_total(r);
     struct dp_access a = {
         .wall_ms = gw_wall_ms(),
         .id = r->id,
@@ -322,6 +407,7 @@ static void finish_accounting(struct dp_request *r)
 
 static void request_free(struct dp_request *r)
 {
+    unwatch_client(r);
     dp_worker_remove_request(r->worker, r);
     if (r->has_json)
         dp_body_json_cleanup(&r->json);
@@ -351,6 +437,33 @@ static void maybe_free(struct dp_request *r)
 }
 
 static void start_stream(struct dp_request *r);
+static void client_left(struct dp_request *r);
+
+/* The client socket reported a hang-up (hup_seen). Runs from the pump, so
+ * after MHD had its turn at the socket in this iteration. */
+static void handle_hangup(struct dp_request *r)
+{
+    if (r->suspended) {
+        client_left(r); /* waiting for the limiter or the upstream */
+        return;
+    }
+    if (r->state != DP_REQ_RECV)
+        return; /* MHD is writing our answer: a write error will end it */
+    /* Still reading the body. If bytes are left before the EOF, MHD has yet
+     * to read them (and will): look again then. With nothing left, the body
+     * can never complete, and MHD may not have seen the EOF (see above):
+     * shutting the socket down gives MHD's epoll set a hang-up it cannot
+     * miss, and MHD closes the connection. */
+    char c;
+    ssize_t n = recv(r->client_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) {
+        watch_client(r);
+        return;
+    }
+    gw_debug("request %s: the client closed before sending its whole body", r->id);
+    shutdown(r->client_fd, SHUT_RDWR);
+    dp_listener_kick(r->worker->listener);
+}
 
 static void pump_run(struct dp_loop *loop, void *arg)
 {
@@ -359,6 +472,8 @@ static void pump_run(struct dp_loop *loop, void *arg)
     unsigned bits = r->pump;
     r->pump = 0;
     r->pump_scheduled = 0;
+    if (!r->mhd_done && (bits & DP_PUMP_HANGUP))
+        handle_hangup(r);
     if (!r->mhd_done) {
         if (bits & DP_PUMP_STREAM)
             start_stream(r);
@@ -373,6 +488,8 @@ static void pump_run(struct dp_loop *loop, void *arg)
 
 void dp_request_closed(struct dp_request *r, enum MHD_RequestTerminationCode toe)
 {
+    /* Before MHD closes the socket (and its number is reused). */
+    unwatch_client(r);
     r->mhd_done = 1;
     r->conn = NULL;
     r->suspended = 0;
@@ -835,10 +952,22 @@ void dp_request_run(struct dp_request *r)
         route_start(r);
     }
     /* Waiting for the limiter or the upstream: park the connection. */
-    if (r->state == DP_REQ_ADMIT || r->state == DP_REQ_UPSTREAM) {
-        MHD_suspend_connection(r->conn);
-        r->suspended = 1;
-    }
+    if (r->state == DP_REQ_ADMIT || r->state == DP_REQ_UPSTREAM)
+        dp_request_suspend(r);
+}
+
+void dp_request_suspend(struct dp_request *r)
+{
+    if (r->suspended || !r->conn)
+        return;
+    MHD_suspend_connection(r->conn);
+    r->suspended = 1;
+    /* MHD does not watch a suspended socket; we do. A hang-up reported
+     * earlier (while MHD was writing) counts now. */
+    if (r->hup_seen)
+        dp_request_pump(r, DP_PUMP_HANGUP);
+    else
+        watch_client(r);
 }
 
 /* ---- the upstream side ------------------------------------------------------ */
@@ -963,6 +1092,7 @@ void dp_request_upstream_done(struct dp_request *r, int result)
         }
         if (r->resp_status >= 200 && r->resp_status < 300 && r->resp_body.len > 0)
             dp_usage_from_json(r->resp_body.data, r->resp_body.len, r->api->vendor, &r->usage);
+        dp_request_usage_final(r);
         respond_upstream(r);
         return;
     case DP_REQ_STREAM:
@@ -975,7 +1105,21 @@ void dp_request_upstream_done(struct dp_request *r, int result)
     }
 }
 
-/* ---- shutdown --------------------------------------------------------------- */
+/* ---- the client left, shutdown ---------------------------------------------- */
+
+/* The client hung up while its connection was suspended: stop the upstream
+ * side and end the request as soon as possible (the access log and metrics
+ * say 499). Shutting the socket down first makes MHD fail to send whatever
+ * dp_request_abort queues, so MHD ends the request with an error at once. */
+static void client_left(struct dp_request *r)
+{
+    gw_debug("request %s: the client left while %s, cancelling", r->id, state_names[r->state]);
+    if (!r->stream_started)
+        r->client_gone = 1; /* no answer went out: 499, not what abort queues */
+    r->client_error = 1;
+    shutdown(r->client_fd, SHUT_RDWR);
+    dp_request_abort(r);
+}
 
 void dp_request_abort(struct dp_request *r)
 {

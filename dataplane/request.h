@@ -53,6 +53,7 @@ enum dp_req_state {
 #define DP_PUMP_UNPAUSE 2u /* curl_easy_pause(CONT) */
 #define DP_PUMP_STREAM 4u  /* queue the streaming response */
 #define DP_PUMP_REAP 8u    /* free when nothing holds the request any more */
+#define DP_PUMP_HANGUP 16u /* the client socket reported a hang-up: act on it */
 
 struct dp_request {
     struct dp_worker *worker;
@@ -65,6 +66,12 @@ struct dp_request {
     int mhd_done;        /* MHD's completed callback ran */
     int client_error;    /* ... with a termination code other than OK */
     int rl_pending;      /* dp_rl_admit's callback has not run yet */
+    int client_fd;       /* the connection's socket (owned by MHD), or -1 */
+    int hup_watch;       /* client_fd is in the loop's epoll set (EPOLLRDHUP) */
+    int hup_seen;        /* the client shut its sending side or the socket failed */
+    int client_gone;     /* ... and we ended the request for it (499) */
+    int counted;         /* modelmux_requests_total has this request */
+    int usage_settled;   /* token metrics and the limiter have the usage */
     int64_t start_ms;
     char id[48];         /* x-request-id */
     char method[16];
@@ -156,6 +163,16 @@ void dp_request_upstream_done(struct dp_request *r, int result);
 
 /* Asks the deferred pump to do work (DP_PUMP_* bits). */
 void dp_request_pump(struct dp_request *r, unsigned bits);
+
+/* Suspends r's MHD connection (from the access handler or the content
+ * reader only, as MHD requires). While suspended MHD does not watch the
+ * socket: the request's own hang-up watch does (see request.c). */
+void dp_request_suspend(struct dp_request *r);
+
+/* The response's token usage is final (stream end): counts it in the token
+ * metrics and settles it with the limiter, once, before the client has the
+ * whole response, so a request sent right after sees it. */
+void dp_request_usage_final(struct dp_request *r);
 
 /* Worker shutdown after the drain deadline: stops the upstream side and
  * answers 503 (or ends a stream), resuming the connection. */

@@ -190,6 +190,27 @@ def metric_value(text, name, **labels):
     return total if found else None
 
 
+def access_log(dp):
+    """The data plane's access-log entries so far (the JSON lines of its
+    stderr), oldest first."""
+    out = []
+    for line in dp.stderr().splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
+
+
+def wait_logged(dp, pred, timeout=5.0, what="an access-log entry"):
+    """Waits until an access-log entry satisfies pred; returns it."""
+    def find():
+        return next((a for a in access_log(dp) if pred(a)), None)
+    return mm.wait_until(find, timeout=timeout, interval=0.05, what=what)
+
+
 def port_closed(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -239,6 +260,73 @@ class RecordingUpstream:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+class SilentUpstream:
+    """An upstream that reads requests and never answers, and counts the
+    connections the gateway closed (a cancelled transfer). Use as a context
+    manager."""
+
+    def __init__(self):
+        import threading
+        self._threading = threading
+        self.lock = threading.Lock()
+        self.requests = 0  # request heads received
+        self.closed = 0    # connections the other side closed
+        self._stop = False
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self._stop:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self._threading.Thread(target=self._conn, args=(c,), daemon=True).start()
+
+    def _conn(self, c):
+        data = b""
+        with c:
+            c.settimeout(None)
+            while True:
+                try:
+                    chunk = c.recv(65536)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    break
+                before = data.count(b"\r\n\r\n")
+                data += chunk
+                if data.count(b"\r\n\r\n") > before:
+                    with self.lock:
+                        self.requests += 1
+        with self.lock:
+            self.closed += 1
+
+    def stats(self):
+        with self.lock:
+            return self.requests, self.closed
+
+    def close(self):
+        self._stop = True
+        self.thread.join(timeout=5)
+        self.sock.close()
 
     def __enter__(self):
         return self

@@ -22,8 +22,8 @@ def mock():
     m.stop()
 
 
-def start(mock, policies=None, workers=2):
-    eps = [du.endpoint("e1", mock.url + "/v1", name="good")]
+def start(mock, policies=None, workers=2, url=None):
+    eps = [du.endpoint("e1", url or mock.url + "/v1", name="good")]
     pol = policies if policies is not None else [du.wrr("p1", [du.target("gpt-4o", "e1")])]
     cfg = du.write_snapshot(du.snapshot([du.api("a1", "/api", eps, pol, name="chat")], [du.key("k1", KEY)]))
     return mm.DataPlane(config=cfg, workers=workers)
@@ -64,6 +64,55 @@ def test_client_disconnect_cancels_upstream(mock):
     mm.wait_until(lambda: du.mock_stats(mock)["active"] == 0, timeout=5, what="upstream stream cancelled")
     assert du.mock_stats(mock)["cancelled"] >= 1
     # the data plane serves on
+    assert du.chat(dp, KEY).status == 200
+
+
+def send_raw(port, rid, body):
+    """Sends a chat request on a new socket without reading the answer."""
+    data = json.dumps(body).encode()
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"POST " + P.encode() + b" HTTP/1.1\r\nHost: x\r\nX-Request-Id: " + rid.encode() +
+              b"\r\nAuthorization: Bearer " + KEY.encode() + b"\r\nContent-Type: application/json\r\n" +
+              b"Content-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
+    return s
+
+
+def test_client_leaving_before_the_upstream_answers_cancels_it(mock):
+    """While the upstream has not answered, the client's connection is parked
+    (MHD does not watch it): a client that leaves then is still noticed at
+    once, the upstream transfer is cancelled, and the log says 499."""
+    with du.SilentUpstream() as up:
+        dp = start(mock, url=up.url + "/v1")
+        for i in range(3):
+            rid = "leaver-%d" % i
+            s = send_raw(dp.port, rid, {"model": "x", "messages": []})
+            mm.wait_until(lambda: up.stats()[0] > i, timeout=5, what="the upstream got the request")
+            if i == 1:
+                s.shutdown(socket.SHUT_WR)  # a half-close counts as leaving too (as in nginx)
+            s.close()
+            mm.wait_until(lambda: up.stats()[1] > i, timeout=3, what="the upstream transfer cancelled")
+            a = du.wait_logged(dp, lambda a: a["id"] == rid, timeout=3, what="request %s logged" % rid)
+            assert a["status"] == 499 and a["clientAborted"] is True, a
+        text = dp.metrics()
+        assert du.metric_value(text, "modelmux_requests_total", status="499") == 3
+        t0 = time.time()
+        assert dp.stop() == 0
+        assert time.time() - t0 < 5 * mm.SLOW
+        assert "still in flight" not in dp.stderr()
+
+
+def test_client_leaving_between_stream_chunks_is_noticed(mock):
+    """Between two chunks the connection is parked too: a client leaving
+    then ends the request without waiting for the next chunk."""
+    du.mock_faults(mock, [{"chunks": 3, "chunkDelayMs": 30000}])
+    dp = start(mock)
+    s = du.Stream(dp.port, P, {"model": "x", "stream": True, "messages": []}, KEY)
+    next(s.events())
+    rid = s.resp.getheader("x-request-id")
+    s.conn.sock.shutdown(socket.SHUT_RDWR)
+    s.close()
+    a = du.wait_logged(dp, lambda a: a["id"] == rid, timeout=3, what="the stream ended")
+    assert a["status"] == 200 and a["clientAborted"] is True, a
     assert du.chat(dp, KEY).status == 200
 
 
