@@ -225,17 +225,19 @@ int main(int argc, char **argv)
             fprintf(stderr, "modelmux-dp: %s\n", err.message);
         goto out;
     }
+    /* The admin port first: once --listen accepts, /readyz and /metrics
+     * answer too (scripts wait for one port, then use both). */
+    admin = dp_admin_start(&sh, (const struct sockaddr *)&admin_addr, admin_len, &err);
+    if (!admin) {
+        fprintf(stderr, "modelmux-dp: --admin-listen %s: %s\n", o.admin_listen, err.message);
+        goto out;
+    }
     for (int i = 0; i < o.workers; i++) {
         sh.workers[i] = dp_worker_new(&sh, i, &err);
         if (!sh.workers[i]) {
             fprintf(stderr, "modelmux-dp: --listen %s: %s\n", o.listen, err.message);
             goto out;
         }
-    }
-    admin = dp_admin_start(&sh, (const struct sockaddr *)&admin_addr, admin_len, &err);
-    if (!admin) {
-        fprintf(stderr, "modelmux-dp: --admin-listen %s: %s\n", o.admin_listen, err.message);
-        goto out;
     }
     for (int i = 0; i < o.workers; i++) {
         if (dp_worker_start(sh.workers[i]) != 0) {
