@@ -159,10 +159,16 @@ static int parse_body(struct cp_req *req, struct gw_err *err)
                           "JSON nested deeper than %d levels", CP_MAX_JSON_DEPTH);
     json_error_t jerr;
     req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!req->json)
+    if (!req->json) {
+        /* jansson ends its text with " near '<token>'": that would echo the
+         * body (e.g. the secret value being stored) into the reply. */
+        char *near = strstr(jerr.text, " near ");
+        if (near)
+            *near = '\0';
         return gw_err_set(err, GW_ERR_INVALID, "malformed_json", NULL,
                           "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column,
                           jerr.text);
+    }
     if (!json_is_object(req->json))
         return gw_err_set(err, GW_ERR_INVALID, "invalid_type", NULL,
                           "the body must be a JSON object");

@@ -237,6 +237,23 @@ def test_secrets(cp):
     assert SECRET_VALUE not in cp.stderr() and SECRET_VALUE not in cp.stdout()
 
 
+def test_malformed_secret_body_never_echoes_the_value(cp):
+    # jansson's parse errors quote the token near the error: the reply must
+    # name the position, not repeat the (secret) text around it
+    bodies = [b'{"apiKey": "' + SECRET_VALUE.encode() + b'\\x"}',
+              b'{"apiKey": ' + SECRET_VALUE.encode() + b'}',
+              b'{"apiKey": "' + SECRET_VALUE.encode() + b'", "apiKey": "' + SECRET_VALUE.encode() + b'"}',
+              b'{"apiKey": "' + SECRET_VALUE.encode() + b'"',
+              b'{"apiKey": "' + SECRET_VALUE.encode() + b'\t"}']  # a raw tab
+    for body in bodies:
+        r = cp.raw("PUT", "/secrets/s", body)
+        assert r.status == 400, (body, r)
+        e = err_of(r)
+        assert e["code"] == "malformed_json" and "line 1" in e["message"], e
+        assert SECRET_VALUE[3:12].encode() not in r.body, r
+    assert cp.api("GET", "/secrets/s").status == 404
+
+
 # --- APIs and endpoints ------------------------------------------------------------
 
 def test_apis(cp):
