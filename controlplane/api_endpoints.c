@@ -84,8 +84,8 @@ static int read_security(struct cp_db *db, const char *api_id, json_t *sec, stru
                   &e->secret, err) < 0 ||
         cp_jf_str(sec, "secretKey", "security", CP_JF_NAME, NAME_MAX_CHARS, &e->secret_key, err) <
             0 ||
-        cp_jf_str(sec, "header", "security", CP_JF_NAME, NAME_MAX_CHARS, &e->header, err) < 0 ||
-        cp_jf_str(sec, "prefix", "security", 0, NAME_MAX_CHARS, &e->prefix, err) < 0)
+        cp_jf_str(sec, "header", "security", CP_JF_TOKEN, NAME_MAX_CHARS, &e->header, err) < 0 ||
+        cp_jf_str(sec, "prefix", "security", CP_JF_NO_CTL, NAME_MAX_CHARS, &e->prefix, err) < 0)
         return -1;
     if (!e->secret_key)
         e->secret_key = "apiKey";

@@ -29,8 +29,10 @@ static int secret_get(struct cp_db *db, const char **ids, json_t **out, struct g
     return *out ? 0 : cp_not_found(err, "secret", ids[0]);
 }
 
-/* Checks the body: an object of 1..MAX_KEYS string values. The messages
- * name keys, never values. */
+/* Checks the body: an object of 1..MAX_KEYS string values. A value becomes
+ * (part of) an upstream header value, so it must not hold control
+ * characters (a pasted trailing newline would otherwise make every data
+ * plane refuse the snapshot). The messages name keys, never values. */
 static int check_values(json_t *body, struct gw_err *err)
 {
     const char *k;
@@ -47,6 +49,8 @@ static int check_values(json_t *body, struct gw_err *err)
             strlen(json_string_value(v)) != json_string_length(v))
             return gw_err_set(err, GW_ERR_INVALID, "invalid_field", k,
                               "%s must be at most %d bytes, without NUL", k, VALUE_MAX_BYTES);
+        if (cp_check_no_control(json_string_value(v), k, err) < 0)
+            return -1;
     }
     return 0;
 }

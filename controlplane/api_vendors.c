@@ -229,8 +229,8 @@ static int read_vendor(json_t *body, struct vendor_in *v, struct gw_err *err)
         if (!v->usage[i])
             v->usage[i] = usage_defaults[i];
     }
-    if (cp_jf_str(auth, "header", "auth", CP_JF_NAME, NAME_MAX_CHARS, &v->auth_header, err) < 0 ||
-        cp_jf_str(auth, "prefix", "auth", 0, NAME_MAX_CHARS, &v->auth_prefix, err) < 0)
+    if (cp_jf_str(auth, "header", "auth", CP_JF_TOKEN, NAME_MAX_CHARS, &v->auth_header, err) < 0 ||
+        cp_jf_str(auth, "prefix", "auth", CP_JF_NO_CTL, NAME_MAX_CHARS, &v->auth_prefix, err) < 0)
         return -1;
     if (!v->auth_header)
         v->auth_header = "Authorization";

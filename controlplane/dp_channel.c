@@ -349,7 +349,7 @@ enum MHD_Result cp_dp_handle(struct cp_dp *dp, struct MHD_Connection *c, const c
     const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Dataplane-Id");
     if (!id || cp_check_name(id, "X-Dataplane-Id", MAX_ID_CHARS, &err) < 0)
         return fail(c, GW_ERR_INVALID, "invalid_header",
-                    "X-Dataplane-Id must be 1 to 128 characters, no control characters");
+                    "X-Dataplane-Id must be 1 to 128 characters of UTF-8, no control characters");
     int64_t after = 0, wait = CP_DP_DEFAULT_WAIT_S;
     if (query_num(c, "after", 0, &after) < 0 ||
         query_num(c, "wait", CP_DP_DEFAULT_WAIT_S, &wait) < 0)

@@ -87,10 +87,15 @@ enum MHD_Result cp_http_reply_json(struct MHD_Connection *c, unsigned status, js
     return reply_json_hdr(c, status, j, NULL, NULL);
 }
 
+/* The error document. The message may quote a path parameter that is not
+ * UTF-8 (jansson would refuse it and the reply would lose its body), so
+ * such bytes become '?'. */
 static json_t *error_body(const struct gw_err *err)
 {
+    char msg[sizeof(err->message)];
     const char *code = err->code[0] ? err->code : "error";
-    const char *msg = err->message[0] ? err->message : "internal error";
+    snprintf(msg, sizeof(msg), "%s", err->message[0] ? err->message : "internal error");
+    cp_utf8_scrub(msg);
     return json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
 }
 

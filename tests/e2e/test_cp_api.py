@@ -254,6 +254,53 @@ def test_malformed_secret_body_never_echoes_the_value(cp):
     assert cp.api("GET", "/secrets/s").status == 404
 
 
+def test_header_names_prefixes_and_secret_values_are_header_safe(cp):
+    # they end up in an upstream request header: a data plane refuses a whole
+    # snapshot holding a header name that is not a token or a control
+    # character in a header value, so the control plane refuses them first
+    rev = revision(cp)
+    for auth, field in [({"header": "X Key"}, "auth.header"), ({"header": "a:b"}, "auth.header"),
+                        ({"header": ""}, "auth.header"), ({"header": "x\u00e9"}, "auth.header"),
+                        ({"prefix": "Bearer\r\nX-Evil: 1 "}, "auth.prefix"),
+                        ({"prefix": "a\tb"}, "auth.prefix"), ({"prefix": "\u0085"}, "auth.prefix")]:
+        r = cp.api("POST", "/vendors", {"name": "V", "auth": auth})
+        assert r.status == 400 and field in err_of(r)["message"], (auth, r)
+    api = make_api(cp)
+    base = "/apis/%s/endpoints" % api["id"]
+    for sec, field in [({"secret": "s", "header": "x y"}, "security.header"),
+                       ({"secret": "s", "header": "x\n"}, "security.header"),
+                       ({"secret": "s", "prefix": "p\r\n"}, "security.prefix")]:
+        r = cp.api("POST", base, {"name": "e", "environment": "production", "url": "http://x",
+                                  "security": sec})
+        assert r.status == 400 and field in err_of(r)["message"], (sec, r)
+    for value in (SECRET_VALUE + "\n", SECRET_VALUE + "\r", "a\tb", "x\u007f",
+                  "x\u0090"):
+        r = cp.api("PUT", "/secrets/s", {"apiKey": value})
+        assert r.status == 400 and "apiKey" in err_of(r)["message"], (value, r)
+        assert SECRET_VALUE.encode() not in r.body
+    assert revision(cp) == rev + 1  # only the API
+    # what is valid still is: any token, printable and non-ASCII values
+    v = cp.ok("POST", "/vendors", {"name": "V", "auth": {"header": "X-Api_Key.1!#$%&'*+^`|~",
+                                                          "prefix": "Token ü "}}, expect=201)
+    assert v["auth"] == {"header": "X-Api_Key.1!#$%&'*+^`|~", "prefix": "Token ü "}
+    assert cp.api("PUT", "/secrets/s", {"apiKey": "sk-ünïcode \"quoted\" 'x' <>"}).status == 201
+
+
+def test_path_parameters_that_are_not_utf8(cp):
+    # ids and names are UTF-8 text; a percent-encoded byte that is not one is
+    # an unknown id (404) or an invalid name (400), and every error reply
+    # keeps its JSON body
+    r = cp.api("PUT", "/secrets/%FFab", {"k": "v"})
+    assert r.status == 400 and "name" in err_of(r)["message"], r
+    for method, path in [("DELETE", "/secrets/%FFab"), ("GET", "/secrets/%C3"),
+                         ("GET", "/applications/%ED%A0%80"), ("DELETE", "/vendors/%C0%AF"),
+                         ("DELETE", "/vendors/openai/models/%F5%80%80%80")]:
+        r = cp.api(method, path)
+        assert r.status == 404, (method, path, r)
+        err_of(r)
+    assert cp.ok("GET", "/secrets") == {"items": []}
+
+
 # --- APIs and endpoints ------------------------------------------------------------
 
 def test_apis(cp):

@@ -98,6 +98,23 @@ def test_tokens_and_bad_queries():
     assert cp.api("GET", "/revision", token=mm.DP_TOKEN).status == 401
 
 
+def test_hostile_dataplane_ids():
+    cp = RecordingCP()
+    for bad in ("", "a" * 129, "tab\there", "caf\xe9", "\xc3\xa9\xff", "x" * 20000):
+        r = mm.request(cp.port, "GET", "/dp/v1/config?after=0&wait=0", token=mm.DP_TOKEN,
+                       headers={"X-Dataplane-Id": bad})
+        assert r.status in (400, 431), (bad[:20], r)
+    # 128 characters of UTF-8 are fine (256 bytes), and the list stays readable
+    good = "\u00e9" * 128
+    r = mm.request(cp.port, "GET", "/dp/v1/config?after=0&wait=0", token=mm.DP_TOKEN,
+                   headers={"X-Dataplane-Id": good.encode().decode("latin-1")})
+    assert r.status == 200, r
+    items = cp.ok("GET", "/dataplanes")["items"]
+    assert [d["id"] for d in items] == [good]
+    assert set(items[0]) == {"id", "revision", "lastSeen", "status"}
+    assert cp.poll() is None
+
+
 def test_channel_disabled_without_dp_token():
     cp = mm.ControlPlane(env={"MODELMUX_DP_TOKEN": None})
     r = dp_config(cp)
