@@ -30,6 +30,7 @@
 #define LAST_MAX (1024 * 1024)      /* failed tries: body kept up to this */
 #define URL_MAX (16 * 1024)
 #define STREAM_BLOCK (16 * 1024)
+#define HUP_STALLS_MAX 64 /* hang-up re-checks while MHD reads nothing more */
 
 /* If you add a state to enum dp_req_state, add its name here. */
 static const char *const state_names[] = {"RECV",    "ADMIT",  "UPSTREAM", "BUFFER",
@@ -450,14 +451,18 @@ static void handle_hangup(struct dp_request *r)
     if (r->state != DP_REQ_RECV)
         return; /* MHD is writing our answer: a write error will end it */
     /* Still reading the body. If bytes are left before the EOF, MHD has yet
-     * to read them (and will): look again then. With nothing left, the body
-     * can never complete, and MHD may not have seen the EOF (see above):
-     * shutting the socket down gives MHD's epoll set a hang-up it cannot
-     * miss, and MHD closes the connection. */
+     * to read them (and will): look again at the next iteration, as long as
+     * MHD makes progress. With nothing left, the body can never complete,
+     * and MHD may not have seen the EOF (see above): shutting the socket
+     * down gives MHD's epoll set a hang-up it cannot miss, and MHD closes the
+     * connection. */
     char c;
     ssize_t n = recv(r->client_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) {
-        watch_client(r);
+        r->hup_stalls = r->body_received == r->hup_mark ? r->hup_stalls + 1 : 0;
+        r->hup_mark = r->body_received;
+        if (r->hup_stalls < HUP_STALLS_MAX)
+            watch_client(r); /* else MHD's idle timeout remains */
         return;
     }
     gw_debug("request %s: the client closed before sending its whole body", r->id);
@@ -520,6 +525,7 @@ void dp_request_headers(struct dp_request *r)
 
 void dp_request_body(struct dp_request *r, const char *data, size_t n)
 {
+    r->body_received += n;
     if (r->state != DP_REQ_RECV || r->body_too_big)
         return;
     if (gw_buf_append(&r->body, data, n) != GW_BUF_OK)

@@ -87,6 +87,9 @@ struct dp_request {
     /* Request body and what it says. */
     struct gw_buf body;
     int body_too_big;
+    uint64_t body_received; /* bytes of body MHD handed us (kept or not) */
+    uint64_t hup_mark;      /* body_received at the last hang-up check */
+    int hup_stalls;         /* hang-up checks in a row without body progress */
     int has_json;
     struct dp_json_body json;
     int multipart;
