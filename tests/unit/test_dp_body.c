@@ -258,4 +258,31 @@ TEST("usage at the vendor's dotted paths")
     free(deepjson);
 }
 
+TEST("usage is found by skimming only where a full parse would find it")
+{
+    struct dp_vendor v = {.usage_prompt = "usage.prompt_tokens",
+                          .usage_completion = "usage.completion_tokens",
+                          .usage_total = "usage.total_tokens"};
+    struct dp_usage u;
+    /* A "usage" nested in choices, braces and quotes inside strings, other
+     * literals before the real member. */
+    const char *r = "{ \"choices\" : [{\"usage\":{\"total_tokens\":99},\"t\":\"}{\\\"usage\\\":\"}],"
+                    "\"n\":-1.5e3,\"b\":true,\"z\":null,\"usage\":{\"total_tokens\":5}}";
+    CHECK_INT(dp_usage_from_json(r, strlen(r), &v, &u), 1);
+    CHECK_INT(u.total, 5);
+    CHECK_INT(u.prompt, -1);
+    /* An escaped key falls back to the full parse, which decodes it. */
+    const char *e = "{\"\\u0075sage\":{\"total_tokens\":6}}";
+    CHECK_INT(dp_usage_from_json(e, strlen(e), &v, &u), 1);
+    CHECK_INT(u.total, 6);
+    /* Malformed bodies find nothing. */
+    static const char *const bad[] = {
+        "{\"a\":1 \"usage\":{\"total_tokens\":5}}",
+        "{\"a\":\"unterminated, \"usage\":{\"total_tokens\":5}}",
+        "{\"a\":{\"usage\":{\"total_tokens\":5}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK_INT(dp_usage_from_json(bad[i], strlen(bad[i]), &v, &u), 0);
+}
+
 TEST_MAIN()
