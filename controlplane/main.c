@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "admin_token.h"
+#include "common/addr.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "db.h"
@@ -89,6 +90,15 @@ static int parse_args(int argc, char **argv, struct options *o)
         return usage_error("unexpected argument %s", argv[optind]);
     if (!*o->db)
         return usage_error("%s", "--db must not be empty");
+    /* A bad --listen is a usage error: refuse it before the database is
+     * created (and an admin token generated) for nothing. */
+    struct sockaddr_storage sa;
+    socklen_t salen = 0;
+    char why[256];
+    if (!o->print_routes && gw_parse_hostport(o->listen, &sa, &salen, why, sizeof(why)) < 0) {
+        fprintf(stderr, PROG ": --listen %s: %s\n", o->listen, why);
+        return 2;
+    }
     return -1;
 }
 

@@ -127,8 +127,11 @@ def test_flags_and_exit_codes(tmp_path):
     assert r.returncode == 2
     r = run_cp(["--help"])
     assert r.returncode == 0 and "--listen" in r.stdout and "--db" in r.stdout and "--web" in r.stdout
-    r = run_cp(["--listen", "nonsense", "--db", str(tmp_path / "a.db")])
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    for listen in ("nonsense", "127.0.0.1:99999", "", "[::1"):
+        r = run_cp(["--listen", listen, "--db", str(tmp_path / "a.db")])
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (listen, r.stderr)
+        assert "--listen" in r.stderr and r.stdout == ""  # no token generated for nothing
+        assert not (tmp_path / "a.db").exists()  # refused before the database is touched
     bad = tmp_path / "garbage.db"
     bad.write_bytes(b"this is not a database" * 100)
     r = run_cp(["--listen", "127.0.0.1:%d" % mm.free_port(), "--db", str(bad)])
@@ -138,6 +141,41 @@ def test_flags_and_exit_codes(tmp_path):
     cp = mm.ControlPlane()
     r = run_cp(["--listen", "127.0.0.1:%d" % cp.port, "--db", str(tmp_path / "b.db")])
     assert r.returncode == 1 and "in use" in r.stderr.lower() and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_database_that_cannot_be_migrated(tmp_path):
+    db = str(tmp_path / "m.db")
+    cp = mm.ControlPlane(db=db)
+    assert cp.stop() == 0
+    # a database written by a newer binary is refused, and left as it is
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO schema_migrations (version, name, applied_at) "
+                "VALUES (999, '999_future.sql', '2099-01-01T00:00:00Z')")
+    con.commit()
+    con.close()
+    r = run_cp(["--listen", "127.0.0.1:%d" % mm.free_port(), "--db", db])
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "newer" in r.stderr
+    # a migration that fails is rolled back: nothing of it stays, exit 1
+    bad = tmp_path / "schema"
+    bad.mkdir()
+    src = os.path.join(mm.SOURCE_DIR, "schema", "sqlite")
+    for name in os.listdir(src):
+        (bad / name).write_bytes(open(os.path.join(src, name), "rb").read())
+    (bad / "900_broken.sql").write_text("CREATE TABLE half_done (x);\nTHIS IS NOT SQL;\n")
+    fresh = str(tmp_path / "fresh.db")
+    r = run_cp(["--listen", "127.0.0.1:%d" % mm.free_port(), "--db", fresh],
+               env={"MODELMUX_SCHEMA_DIR": str(bad)})
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "900_broken.sql" in r.stderr
+    con = sqlite3.connect(fresh)
+    tables = {t[0] for t in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    versions = [v[0] for v in con.execute("SELECT version FROM schema_migrations")]
+    con.close()
+    assert "half_done" not in tables and 900 not in versions and "vendors" in tables
+    # a directory is not a database
+    r = run_cp(["--listen", "127.0.0.1:%d" % mm.free_port(), "--db", str(tmp_path)])
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_generated_admin_token_printed_once(tmp_path):
