@@ -121,6 +121,18 @@ static int key_list(struct cp_db *db, const char **ids, json_t **out, struct gw_
                             "s", ids[0]);
 }
 
+/* 1 when the "YYYY-MM-DD" that s starts with (already checked to be
+ * digits by gw_parse_rfc3339) is a day of the calendar: the parser accepts
+ * any day up to 31 and would carry 2030-02-30 over into March. */
+static int real_date(const char *s)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= days[m - 1] + (m == 2 && leap);
+}
+
 /* Reads "expiresAt" (RFC 3339, in the future) as normalized UTC text into
  * out, or "" when absent. */
 static int read_expiry(json_t *body, char out[32], struct gw_err *err)
@@ -132,7 +144,7 @@ static int read_expiry(json_t *body, char out[32], struct gw_err *err)
         return -1;
     if (!s)
         return 0;
-    if (gw_parse_rfc3339(s, &t) < 0)
+    if (gw_parse_rfc3339(s, &t) < 0 || !real_date(s))
         return gw_err_set(err, GW_ERR_INVALID, "invalid_field", "expiresAt",
                           "expiresAt must be an RFC 3339 time such as 2030-01-01T00:00:00Z");
     if (t <= gw_wall_s())

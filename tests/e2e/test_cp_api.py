@@ -374,6 +374,17 @@ def test_applications_keys_subscriptions(cp):
     assert cp.api("POST", keys, {"type": "dev"}).status == 400
     assert cp.api("POST", keys, {"type": "sandbox", "expiresAt": "tomorrow"}).status == 400
     assert cp.api("POST", keys, {"type": "sandbox", "expiresAt": "2001-01-01T00:00:00Z"}).status == 400
+    for bad in ("2099-02-30T00:00:00Z", "2099-02-29T00:00:00Z", "2099-04-31T00:00:00Z",
+                "2099-13-01T00:00:00Z", "2099-01-01T24:00:00Z", "2099-01-01T00:00:00",
+                "2099-01-01", 20990101, "2099-01-01T00:00:00+25:00"):
+        r = cp.api("POST", keys, {"type": "sandbox", "expiresAt": bad})
+        assert r.status == 400 and "expiresAt" in err_of(r)["message"], (bad, r)
+    for good, norm in (("2096-02-29T00:00:00Z", "2096-02-29T00:00:00Z"),
+                       ("2099-12-31t23:59:59.5z", "2099-12-31T23:59:59Z"),
+                       ("2099-06-30T23:00:00-02:00", "2099-07-01T01:00:00Z")):
+        k3 = cp.ok("POST", keys, {"type": "sandbox", "expiresAt": good}, expect=201)
+        assert k3["expiresAt"] == norm, (good, k3)
+        cp.ok("DELETE", keys + "/" + k3["id"], expect=204)
     listed = cp.ok("GET", keys)["items"]
     assert [x["id"] for x in listed] == [k["id"], k2["id"]]
     assert all("key" not in x for x in listed)
