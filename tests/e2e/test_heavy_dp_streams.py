@@ -75,8 +75,11 @@ def test_thousand_concurrent_streams_flat_memory():
         assert run_round(dp.port) == N
         time.sleep(0.5)
         rounds.append(rss_kb(dp.pid))
-    # after the first round has sized the pools, memory stays flat
-    assert rounds[2] - rounds[0] < 32 * 1024, rounds
+    # after the first round has sized the pools, memory stays flat (not
+    # measurable under ASan, whose quarantine keeps freed memory: CI runs
+    # this test in the release build only, label "heavy")
+    if not mm.SANITIZE:
+        assert rounds[2] - rounds[0] < 32 * 1024, rounds
     text = dp.metrics()
     assert du.metric_value(text, "modelmux_requests_total", status="200") == 3 * N
     assert dp.stop() == 0
