@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "common/alloc.h"
@@ -274,16 +273,6 @@ static enum MHD_Result send_snapshot(struct cp_dp *dp, struct MHD_Connection *c)
 
 /* --- the handler ---------------------------------------------------------- */
 
-static int authorized(struct cp_dp *dp, struct MHD_Connection *c)
-{
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!dp->has_token || !h || strncasecmp(h, "Bearer ", 7) != 0)
-        return 0;
-    char hash[GW_SHA256_HEX_LEN + 1];
-    gw_sha256_hex(h + 7, strlen(h + 7), hash);
-    return gw_ct_equal(hash, GW_SHA256_HEX_LEN, dp->token_hash, GW_SHA256_HEX_LEN);
-}
-
 /* Parses a non-negative decimal query argument; def when absent. */
 static int query_num(struct MHD_Connection *c, const char *name, int64_t def, int64_t *out)
 {
@@ -339,7 +328,7 @@ enum MHD_Result cp_dp_handle(struct cp_dp *dp, struct MHD_Connection *c, const c
         return answer(dp, *state);
     if (strcmp(url, "/dp/v1/config") != 0)
         return fail(c, GW_ERR_NOT_FOUND, "not_found", "no such route");
-    if (!authorized(dp, c))
+    if (!dp->has_token || !cp_http_bearer_ok(c, dp->token_hash))
         return fail(c, GW_ERR_AUTH, "unauthorized",
                     dp->has_token ? "missing or wrong data-plane token"
                                   : "the data-plane channel is disabled (MODELMUX_DP_TOKEN unset)");

@@ -126,7 +126,7 @@ static enum MHD_Result fail(struct MHD_Connection *c, enum gw_err_kind kind, con
 
 /* --- the admin API ---------------------------------------------------------- */
 
-static int authorized(struct cp_http *srv, struct MHD_Connection *c)
+int cp_http_bearer_ok(struct MHD_Connection *c, const char *hash)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!h || strncasecmp(h, "Bearer ", 7) != 0)
@@ -134,9 +134,9 @@ static int authorized(struct cp_http *srv, struct MHD_Connection *c)
     const char *tok = h + 7;
     while (*tok == ' ')
         tok++;
-    char hash[GW_SHA256_HEX_LEN + 1];
-    gw_sha256_hex(tok, strlen(tok), hash);
-    return gw_ct_equal(hash, GW_SHA256_HEX_LEN, srv->cfg.admin_hash, GW_SHA256_HEX_LEN);
+    char got[GW_SHA256_HEX_LEN + 1];
+    gw_sha256_hex(tok, strlen(tok), got);
+    return gw_ct_equal(got, GW_SHA256_HEX_LEN, hash, GW_SHA256_HEX_LEN);
 }
 
 /* 1 when the Content-Type's media type is application/json. */
@@ -195,7 +195,7 @@ static enum MHD_Result api_dispatch(struct cp_http *srv, struct MHD_Connection *
 {
     struct gw_err err;
     gw_err_clear(&err);
-    if (!authorized(srv, c)) {
+    if (!cp_http_bearer_ok(c, srv->cfg.admin_hash)) {
         gw_err_set(&err, GW_ERR_AUTH, "unauthorized", NULL, "missing or wrong admin token");
         return reply_error_hdr(c, &err, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     }

@@ -48,6 +48,11 @@ void cp_http_stop(struct cp_http *srv);
  * {"error": {"code", "message"}}. Returns MHD's result. */
 enum MHD_Result cp_http_reply_error(struct MHD_Connection *c, const struct gw_err *err);
 
+/* 1 when c carries "Authorization: Bearer <token>" whose SHA-256 hex is
+ * hash (GW_SHA256_HEX_LEN chars), compared in constant time; else 0. Both
+ * the admin API and the data-plane channel check their token with it. */
+int cp_http_bearer_ok(struct MHD_Connection *c, const char *hash);
+
 /* Queues status with the JSON value j (borrowed; NULL = no body). */
 enum MHD_Result cp_http_reply_json(struct MHD_Connection *c, unsigned status, json_t *j);
 

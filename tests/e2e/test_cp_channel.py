@@ -86,6 +86,20 @@ def test_tokens_and_bad_queries():
     assert dp_config(cp, token=None).status == 401
     assert dp_config(cp, token="wrong").status == 401
     assert dp_config(cp, token=mm.ADMIN_TOKEN).status == 401
+    assert dp_config(cp, token=mm.DP_TOKEN + "x").status == 401
+    assert dp_config(cp, token=mm.DP_TOKEN[:-1]).status == 401
+    for auth in ("Basic " + mm.DP_TOKEN, mm.DP_TOKEN, "Bearer", "Bearer  "):
+        r = mm.request(cp.port, "GET", "/dp/v1/config", headers={"Authorization": auth,
+                                                                "X-Dataplane-Id": "a"})
+        assert r.status == 401, (auth, r)
+    # the same Bearer syntax as the admin API: the scheme is case-insensitive
+    for auth in ("bearer " + mm.DP_TOKEN, "Bearer  " + mm.DP_TOKEN):
+        r = mm.request(cp.port, "GET", "/dp/v1/config?after=0", headers={
+            "Authorization": auth, "X-Dataplane-Id": "a"})
+        assert r.status == 200, (auth, r)
+        r = mm.request(cp.port, "GET", "/api/v1/revision",
+                       headers={"Authorization": auth.replace(mm.DP_TOKEN, mm.ADMIN_TOKEN)})
+        assert r.status == 200, (auth, r)
     assert dp_config(cp, dp_id=None).status == 400
     assert mm.request(cp.port, "GET", "/dp/v1/config?after=x", token=mm.DP_TOKEN,
                       headers={"X-Dataplane-Id": "a"}).status == 400
