@@ -5,7 +5,40 @@
 #include "common/clock.h"
 #include "common/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
+
+/* Length of the well-formed UTF-8 sequence at p (1 to 4), or 0 (a stray or
+ * overlong byte, a surrogate, past U+10FFFF, or cut by the terminator). */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
 
 int dp_json_str(struct gw_buf *out, const char *s)
 {
@@ -15,22 +48,34 @@ int dp_json_str(struct gw_buf *out, const char *s)
         return -1;
     const unsigned char *p = (const unsigned char *)s;
     const unsigned char *run = p;
-    for (; *p; p++) {
-        if (*p >= 0x20 && *p != '"' && *p != '\\')
+    while (*p) {
+        if (*p >= 0x20 && *p != '"' && *p != '\\' && *p < 0x80) {
+            p++;
             continue;
+        }
+        /* Paths are percent-decoded by MHD: any byte may come. JSON must
+         * stay valid UTF-8, so a byte that starts no valid sequence is
+         * written as U+FFFD. */
+        size_t n = *p >= 0x80 ? utf8_len(p) : 0;
+        if (n > 0) {
+            p += n;
+            continue;
+        }
         if (p > run && gw_buf_append(out, run, (size_t)(p - run)) != GW_BUF_OK)
             return -1;
         char esc[8];
-        int n;
+        int k;
         if (*p == '"' || *p == '\\')
-            n = snprintf(esc, sizeof(esc), "\\%c", *p);
+            k = snprintf(esc, sizeof(esc), "\\%c", *p);
         else if (*p == '\n')
-            n = snprintf(esc, sizeof(esc), "\\n");
+            k = snprintf(esc, sizeof(esc), "\\n");
+        else if (*p >= 0x80)
+            k = snprintf(esc, sizeof(esc), "\\ufffd");
         else
-            n = snprintf(esc, sizeof(esc), "\\u%04x", *p);
-        if (gw_buf_append(out, esc, (size_t)n) != GW_BUF_OK)
+            k = snprintf(esc, sizeof(esc), "\\u%04x", *p);
+        if (gw_buf_append(out, esc, (size_t)k) != GW_BUF_OK)
             return -1;
-        run = p + 1;
+        run = ++p;
     }
     if (p > run && gw_buf_append(out, run, (size_t)(p - run)) != GW_BUF_OK)
         return -1;

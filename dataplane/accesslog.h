@@ -30,7 +30,9 @@ struct dp_access {
 void dp_accesslog_write(const struct dp_access *a);
 
 /* Appends s as a JSON string literal (with quotes) to out; NULL gives null.
- * Shared with other writers of JSON text in the data plane. Returns 0/-1. */
+ * Bytes that are not well-formed UTF-8 become U+FFFD, so the result is valid
+ * JSON whatever s holds. Shared with other writers of JSON text in the data
+ * plane. Returns 0/-1. */
 struct gw_buf;
 int dp_json_str(struct gw_buf *out, const char *s);
 

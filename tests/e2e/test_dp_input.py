@@ -226,6 +226,28 @@ def test_truncated_request_then_close(dp):
     still_serving(dp)
 
 
+def test_hostile_path_bytes_keep_answers_and_log_valid_json(dp):
+    """MHD percent-decodes the path: any byte reaches the error message and
+    the access log, which must stay valid JSON (strict UTF-8): bytes that
+    are not well-formed UTF-8 become U+FFFD, valid characters stay."""
+    cases = [("/nope/%FF%FE%C0%AF", "/nope/" + "\ufffd" * 4),
+             ("/nope/%01%0A%22%5C", "/nope/\x01\n\"\\"),
+             ("/nope/%E2%82%AC%ED%A0%80", "/nope/\u20ac" + "\ufffd" * 3)]
+    for i, (path, decoded) in enumerate(cases):
+        rid = "hostile-path-%d" % i
+        r = mm.request(dp.port, "POST", path, body=b"{}", headers={"X-Request-Id": rid})
+        assert r.status == 404
+        assert error_of(r)["code"] == "not_found"  # the body parses despite the bytes
+
+        def logged():
+            with open(dp.stderr_path, "rb") as f:
+                text = f.read().decode("utf-8")  # strict
+            return [json.loads(ln) for ln in text.splitlines() if '"%s"' % rid in ln]
+        entry = mm.wait_until(logged, what="request %s logged" % rid)[0]
+        assert entry["status"] == 404 and entry["path"] == decoded, entry
+    still_serving(dp)
+
+
 def test_many_bad_requests_then_good(dp):
     for i in range(50):
         mm.raw_request(dp.port, b"POST " + P.encode() + b" HTTP/1.1\r\nContent-Length: -5\r\n\r\n", timeout=1)
