@@ -181,10 +181,12 @@ static int read_model_loc(json_t *body, const char *key, struct model_loc *loc, 
         cp_jf_str(o, "field", key, CP_JF_REQUIRED | CP_JF_NAME, NAME_MAX_CHARS, &loc->field, err) <
             0)
         return -1;
-    if (strcmp(loc->in, "body") != 0 && strcmp(loc->in, "path") != 0)
-        return gw_err_set(err, GW_ERR_INVALID, "invalid_field", "in",
-                          "%s.in must be \"body\" or \"path\"", key);
-    return 0;
+    if (strcmp(loc->in, "body") == 0 || strcmp(loc->in, "path") == 0)
+        return 0;
+    char field[48];
+    cp_jf_path(field, sizeof(field), key, "in");
+    return gw_err_set(err, GW_ERR_INVALID, "invalid_field", field,
+                      "%s must be \"body\" or \"path\"", field);
 }
 
 struct vendor_in {
