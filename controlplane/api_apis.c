@@ -294,11 +294,3 @@ static int api_remove(struct cp_db *db, const char **ids, struct gw_err *err)
 }
 
 const struct cp_crud cp_apis_crud = {api_list, api_get, api_create, api_replace, api_remove};
-
-int cp_h_apkconf_unavailable(struct cp_req *req, struct gw_err *err)
-{
-    return cp_req_reply_json(req, 501,
-                             json_pack("{s:{s:s,s:s}}", "error", "code", "not_implemented",
-                                       "message", "apk-conf import/export is not available yet"),
-                             err);
-}

@@ -1,7 +1,6 @@
 /* The REST resources (crud descriptions and own handlers) of /api/v1/apis
- * (SPEC 2.2 "APIs"), and the 501 stand-in for the apk-conf routes until
- * controlplane/apkconf.h exists (routes.c). The functions other modules call
- * are in resources.h. Any MHD worker thread. */
+ * (SPEC 2.2 "APIs"). The functions other modules call are in resources.h.
+ * Any MHD worker thread. */
 #ifndef CP_API_APIS_H
 #define CP_API_APIS_H
 
@@ -10,9 +9,6 @@
 
 /* /api/v1/apis[/{id}] */
 extern const struct cp_crud cp_apis_crud;
-
-/* 501 {"error": {"code": "not_implemented", ...}}. */
-int cp_h_apkconf_unavailable(struct cp_req *req, struct gw_err *err);
 
 /* Checks an operations array (SPEC 2.2): 1..100 of {target ("/..."),
  * verb, secured (default true)}, no (verb, target) twice. Returns a new

@@ -79,19 +79,16 @@ int cp_policy_create(struct cp_db *db, const char *api_id, json_t *body, json_t 
 /* Plain JSON array of the API's policies (REST shape), in creation order. */
 int cp_policy_list(struct cp_db *db, const char *api_id, json_t **out, struct gw_err *err);
 
-/* --- the apk-conf hook --------------------------------------------------
+/* --- the apk-conf routes -------------------------------------------------
  *
- * When controlplane/apkconf.h exists, the route table (routes.c) dispatches
+ * The route table (routes.c) dispatches
  *   POST /api/v1/apis/import         -> cp_apkconf_import(req, err)
  *   GET  /api/v1/apis/{id}/apk-conf  -> cp_apkconf_export(req, err)
- * which it must declare with the cp_handler_fn signature of req.h:
- *   int cp_apkconf_import(struct cp_req *req, struct gw_err *err);
- *   int cp_apkconf_export(struct cp_req *req, struct gw_err *err);
- * For these two routes http.c does NOT check the Content-Type nor parse JSON:
- * req->body/req->body_len hold the raw body (at most 1 MiB), req->json is
- * NULL, req->params[0] is {id} for the export. The import answers with
- * cp_req_reply_json(req, 201, api, err); the export with cp_req_reply_raw(req,
- * 200, yaml, len, "application/yaml"). Until apkconf.h exists both answer
- * 501 {"error":{"code":"not_implemented",...}}. */
+ * (apkconf.h). For these two routes http.c does NOT check the Content-Type
+ * nor parse JSON: req->body/req->body_len hold the raw body (at most 1 MiB,
+ * larger bodies got 413 already), req->json is NULL, req->params[0] is {id}
+ * for the export. The import answers with cp_req_reply_json(req, 201, api,
+ * err); the export with cp_req_reply_raw(req, 200, yaml, len,
+ * "application/yaml"). */
 
 #endif

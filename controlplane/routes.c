@@ -14,17 +14,7 @@
 #include "api_secrets.h"
 #include "api_system.h"
 #include "api_vendors.h"
-
-/* The apk-conf translation lives in controlplane/apkconf*.c (another
- * module); until its header exists the two routes answer 501. */
-#if __has_include("apkconf.h")
 #include "apkconf.h"
-#define APKCONF_IMPORT cp_apkconf_import
-#define APKCONF_EXPORT cp_apkconf_export
-#else
-#define APKCONF_IMPORT cp_h_apkconf_unavailable
-#define APKCONF_EXPORT cp_h_apkconf_unavailable
-#endif
 
 #define J CP_ROUTE_JSON_BODY
 /* A route with its own handler, and one that runs a resource operation. */
@@ -52,14 +42,14 @@ const struct cp_route cp_routes[] = {
     FN("PUT", "/api/v1/secrets/{name}", cp_h_secret_put, J),
     OP("DELETE", "/api/v1/secrets/{name}", secrets, DELETE, 0),
 
-    FN("POST", "/api/v1/apis/import", APKCONF_IMPORT, CP_ROUTE_RAW_BODY),
+    FN("POST", "/api/v1/apis/import", cp_apkconf_import, CP_ROUTE_RAW_BODY),
     OP("GET", "/api/v1/apis", apis, LIST, 0),
     OP("POST", "/api/v1/apis", apis, CREATE, J),
     OP("GET", "/api/v1/apis/{id}", apis, GET, 0),
     OP("PUT", "/api/v1/apis/{id}", apis, PUT, J),
     OP("PATCH", "/api/v1/apis/{id}", apis, PATCH, J),
     OP("DELETE", "/api/v1/apis/{id}", apis, DELETE, 0),
-    FN("GET", "/api/v1/apis/{id}/apk-conf", APKCONF_EXPORT, 0),
+    FN("GET", "/api/v1/apis/{id}/apk-conf", cp_apkconf_export, 0),
 
     OP("GET", "/api/v1/apis/{id}/endpoints", endpoints, LIST, 0),
     OP("POST", "/api/v1/apis/{id}/endpoints", endpoints, CREATE, J),
