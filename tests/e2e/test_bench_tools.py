@@ -98,8 +98,9 @@ def test_report_tables_and_verdicts():
     with open(results, "w") as f:
         f.write("".join(recs))
     out = os.path.join(d, "bench-results.md")
+    env = dict(os.environ, BENCH_LOADAVG_START="0.10 0.20 0.30")
     p = subprocess.run([sys.executable, os.path.join(BENCH, "report.py"), "report", "--results", results,
-                        "--out", out], capture_output=True, text=True, check=True, timeout=30)
+                        "--out", out], capture_output=True, text=True, check=True, timeout=30, env=env)
     with open(out) as f:
         md = f.read()
     assert "| modelmux | 64 | 30000 | 0.50 | 1.30 | 41667 | 12.0 | 0/300000 |" in md, md
@@ -108,6 +109,14 @@ def test_report_tables_and_verdicts():
     assert "peak RSS <= 20 MiB at c=64: **MET: 12.0 MiB**" in md, md
     assert "with ? concurrent streams: **not measured**" in md, md
     assert "modelmux" in p.stdout and "MET" in p.stdout
+    # On a busy machine the tail-latency goal is not judged.
+    env["BENCH_LOADAVG_START"] = "3.50 2.00 1.00"
+    subprocess.run([sys.executable, os.path.join(BENCH, "report.py"), "report", "--results", results,
+                    "--out", out], capture_output=True, text=True, check=True, timeout=30, env=env)
+    with open(out) as f:
+        md = f.read()
+    assert "INCONCLUSIVE (machine busy at the start; would read MET)" in md, md
+    assert "The machine was not idle" in md
     # A wrk output without the result line is refused, not recorded as zero.
     bad = os.path.join(d, "bad.txt")
     with open(bad, "w") as f:
