@@ -1,6 +1,7 @@
 """modelmux-cp admin REST API (SPEC 2.1, 2.2): every route, its status
 codes, and hostile input, against the real binary and a real SQLite file."""
 import json
+import os
 
 import pytest
 
@@ -430,3 +431,138 @@ def test_apkconf_routes_exist(cp):
     err_of(r)
     r = cp.api("GET", "/apis/nope/apk-conf")
     assert r.status == 404 and err_of(r)["code"] == "not_found"
+
+
+# --- every route: body limits, content types, statuses, revisions (SPEC 2.1) ----
+
+def body_routes():
+    import subprocess
+    out = subprocess.run([mm.binary("modelmux-cp"), "--print-routes"], capture_output=True,
+                         text=True, check=True).stdout
+    routes = [tuple(line.split(" ", 1)) for line in out.splitlines() if line]
+    return [(m, p) for m, p in routes if m in ("POST", "PUT", "PATCH")]
+
+
+def fill(pattern, ids):
+    path = pattern.replace("/api/v1", "")
+    for name, value in ids.items():
+        path = path.replace("{%s}" % name, value)
+    return path
+
+
+def test_every_body_route_413_and_415(cp):
+    api = make_api(cp)
+    ep = make_endpoint(cp, api["id"], "p1")
+    pol = cp.ok("POST", "/apis/%s/policies" % api["id"],
+                {"type": "aiRateLimit", "unit": "minute", "requests": 5}, expect=201)
+    app = cp.ok("POST", "/applications", {"name": "app"}, expect=201)
+    ids = {"id": api["id"], "eid": ep["id"], "pid": pol["id"], "name": "s"}
+    routes = body_routes()
+    assert len(routes) >= 20
+    rev = revision(cp)
+    big = b'{"name": "' + b"a" * (1024 * 1024) + b'"}'
+    for method, pattern in routes:
+        i = dict(ids)
+        if pattern.startswith("/api/v1/vendors/{id}"):
+            i["id"] = "openai"
+        elif pattern.startswith("/api/v1/applications/{id}"):
+            i["id"] = app["id"]
+        path = fill(pattern, i)
+        is_import = pattern.endswith("/import")
+        ct = "application/yaml" if is_import else "application/json"
+        r = cp.raw(method, path, big, content_type=ct)
+        assert r.status == 413, (method, pattern, r)
+        assert err_of(r)["code"] == "payload_too_large"
+        r = cp.raw(method, path, b"name: x\n" if not is_import else b'{"name": "x"}',
+                   content_type="text/plain" if not is_import else "application/json")
+        assert r.status == 415, (method, pattern, r)
+        assert err_of(r)["code"] == "unsupported_media_type"
+        r = cp.raw(method, path, b'{"name": "x"}', content_type=None)
+        assert r.status == 415, (method, pattern, r)
+    assert revision(cp) == rev
+
+
+def chunked(port, method, path, chunks, content_type="application/json"):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request(method, path, body=iter(chunks), encode_chunked=True,
+              headers={"Authorization": "Bearer " + mm.ADMIN_TOKEN, "Content-Type": content_type})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, body
+
+
+def test_chunked_bodies_are_bounded_too(cp):
+    piece = b"a" * 65536
+    chunks = [b'{"name": "'] + [piece] * 17 + [b'"}']
+    status, body = chunked(cp.port, "POST", "/api/v1/applications", chunks)
+    assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
+    status, body = chunked(cp.port, "POST", "/api/v1/apis/import", [b"name: x\n"] + [b"#" * 65536] * 17,
+                           content_type="application/yaml")
+    assert status == 413
+    status, body = chunked(cp.port, "POST", "/api/v1/applications", [b'{"name": ', b'"chunked"}'])
+    assert status == 201 and json.loads(body)["name"] == "chunked"
+
+
+def test_every_change_answers_its_status_and_bumps_the_revision_once(cp):
+    """201 create, 200 update, 204 delete; each success is exactly one new
+    revision, and GET of every collection is {"items": [...]}."""
+    def step(method, path, body, status):
+        before = revision(cp)
+        r = cp.api(method, path, body)
+        assert r.status == status, (method, path, r)
+        assert revision(cp) == before + 1, (method, path)
+        if status == 204:
+            assert r.body == b""
+        return r.json() if r.body else None
+
+    v = step("POST", "/vendors", {"name": "V", "models": ["m1"]}, 201)
+    step("PUT", "/vendors/" + v["id"], {"name": "V", "models": ["m1", "m2"]}, 200)
+    step("PATCH", "/vendors/" + v["id"], {"description": "d"}, 200)
+    step("POST", "/vendors/%s/models" % v["id"], {"name": "m3"}, 201)
+    assert step("PUT", "/vendors/%s/models" % v["id"], {"items": ["m1", "m2", "m3", "m4"]},
+                200) == {"items": ["m1", "m2", "m3", "m4"]}
+    step("DELETE", "/vendors/%s/models/m4" % v["id"], None, 204)
+    step("PUT", "/secrets/sec", {"apiKey": "k1"}, 201)
+    step("PUT", "/secrets/sec", {"apiKey": "k2"}, 200)
+    api = step("POST", "/apis", {"name": "a", "basePath": "/a", "version": "v1", "vendor": v["id"]},
+               201)
+    step("PUT", "/apis/" + api["id"], {"name": "a2", "basePath": "/a", "version": "v1",
+                                       "vendor": v["id"]}, 200)
+    step("PATCH", "/apis/" + api["id"], {"defaultVersion": True}, 200)
+    eps = "/apis/%s/endpoints" % api["id"]
+    ep = step("POST", eps, {"name": "e", "environment": "production", "url": "http://x",
+                            "security": {"secret": "sec"}}, 201)
+    step("PUT", eps + "/" + ep["id"], {"name": "e", "environment": "production",
+                                       "url": "http://y"}, 200)
+    step("PATCH", eps + "/" + ep["id"], {"timeoutMs": 1000}, 200)
+    pols = "/apis/%s/policies" % api["id"]
+    rr = {"type": "modelRoundRobin", "production": [{"model": "m1", "endpoint": ep["id"]}]}
+    pol = step("POST", pols, rr, 201)
+    step("PUT", pols + "/" + pol["id"], dict(rr, suspendDurationSec=1), 200)
+    step("PATCH", pols + "/" + pol["id"], {"suspendDurationSec": 2}, 200)
+    app = step("POST", "/applications", {"name": "app"}, 201)
+    step("PUT", "/applications/" + app["id"], {"name": "app2"}, 200)
+    step("PATCH", "/applications/" + app["id"], {"description": "d"}, 200)
+    key = step("POST", "/applications/%s/keys" % app["id"], {"type": "production"}, 201)
+    step("POST", "/applications/%s/subscriptions" % app["id"], {"apiId": api["id"]}, 201)
+    collections = ["/vendors", "/vendors/%s/models" % v["id"], "/secrets", "/apis", eps, pols,
+                   "/applications", "/applications/%s/keys" % app["id"],
+                   "/applications/%s/subscriptions" % app["id"], "/dataplanes"]
+    for c in collections:
+        j = cp.ok("GET", c)
+        assert set(j) == {"items"} and isinstance(j["items"], list), (c, j)
+    step("DELETE", "/applications/%s/subscriptions/%s" % (app["id"], api["id"]), None, 204)
+    step("DELETE", "/applications/%s/keys/%s" % (app["id"], key["id"]), None, 204)
+    step("DELETE", "/applications/" + app["id"], None, 204)
+    step("DELETE", pols + "/" + pol["id"], None, 204)
+    step("DELETE", eps + "/" + ep["id"], None, 204)
+    step("DELETE", "/secrets/sec", None, 204)
+    step("DELETE", "/apis/" + api["id"], None, 204)
+    step("DELETE", "/vendors/" + v["id"], None, 204)
+    rev = revision(cp)
+    r = cp.raw("POST", "/apis/import", open(os.path.join(mm.SOURCE_DIR, "tests", "data", "apkconf",
+                                                         "spec-example.yaml"), "rb").read(),
+               content_type="application/yaml")
+    assert r.status == 201 and revision(cp) == rev + 1
