@@ -386,6 +386,12 @@ void cp_http_stop(struct cp_http *srv)
     if (!srv)
         return;
     MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    /* Quiesced, MHD no longer accepts, but the kernel still would: queued
+     * clients would wait for nothing. The fd may only be closed after
+     * MHD_stop_daemon, so stop it listening now (new connections are
+     * refused at once). */
+    if (fd != MHD_INVALID_SOCKET)
+        shutdown(fd, SHUT_RDWR);
     cp_dp_shutdown(srv->cfg.dp);
     /* Requests in flight finish; idle keep-alive connections would hold us
      * forever, so the wait is bounded. */

@@ -213,3 +213,39 @@ def test_sigterm_and_sigint_exit_cleanly_with_waiters():
         con = sqlite3.connect(cp.db)
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         con.close()
+
+
+def test_sigterm_finishes_a_request_in_flight():
+    """A request whose body is still arriving when SIGTERM comes is served
+    (stop accepting, finish in flight), its change is kept, exit 0."""
+    import socket
+    cp = RecordingCP()
+    body = b'{"name": "in-flight"}'
+    s = socket.create_connection(("127.0.0.1", cp.port), timeout=10 * mm.SLOW)
+    s.sendall(("POST /api/v1/applications HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+               "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+               "Content-Length: %d\r\n\r\n" % (mm.ADMIN_TOKEN, len(body))).encode() + body[:9])
+    time.sleep(0.2)
+    cp.signal(signal.SIGTERM)
+    time.sleep(0.3)
+    # no new connection is accepted any more
+    try:
+        socket.create_connection(("127.0.0.1", cp.port), timeout=1).close()
+        refused = False
+    except OSError:
+        refused = True
+    assert refused
+    s.sendall(body[9:])
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data.startswith(b"HTTP/1.1 201"), data[:200]
+    assert cp.wait(10) == 0
+    cp.stop()
+    cp2 = mm.ControlPlane(db=cp.db)
+    assert [a["name"] for a in cp2.ok("GET", "/applications")["items"]] == ["in-flight"]
+    assert cp2.stop() == 0
