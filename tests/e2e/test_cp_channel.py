@@ -43,6 +43,13 @@ def full_config(cp):
         "type": "modelFailover", "requestTimeoutMs": 1000,
         "production": {"target": {"model": "gpt-4o", "endpoint": f1["id"]},
                        "fallbacks": [{"model": "gpt-4o-mini", "endpoint": f2["id"]}]}}, expect=201)
+    # the vendor's auth gives the defaults: AzureOpenAI sends api-key, no prefix
+    az = make_api(cp, base="/azure", version="v1", vendor="azure-openai")
+    make_endpoint(cp, az["id"], "az", url="https://x.openai.azure.com/openai/deployments/{model}",
+                  security={"secret": "open-ai-secret"})
+    # a secret that exists but lacks the key named
+    make_endpoint(cp, az["id"], "az-nokey", security={"secret": "open-ai-secret",
+                                                       "secretKey": "nokey"})
     app = cp.ok("POST", "/applications", {"name": "app"}, expect=201)
     key = cp.ok("POST", "/applications/%s/keys" % app["id"], {"type": "production"}, expect=201)
     cp.ok("POST", "/applications/%s/keys" % app["id"],
@@ -64,6 +71,12 @@ def test_snapshot_matches_schema_and_db():
     assert eps["prod-1"]["auth"] == {"header": "Authorization", "value": "Bearer " + SECRET}
     assert eps["prod-2"]["auth"] == {"header": "Authorization", "missingSecret": "missing-secret"}
     assert eps["sand-1"]["auth"] is None
+    az = next(x for x in doc["apis"] if x["basePath"] == "/azure")
+    azeps = {e["name"]: e for e in az["endpoints"]}
+    assert azeps["az"]["auth"] == {"header": "api-key", "value": SECRET}
+    assert azeps["az-nokey"]["auth"] == {"header": "api-key", "missingSecret": "open-ai-secret"}
+    vendors = {v["id"]: v for v in doc["vendors"]}
+    assert vendors["azure-openai"]["requestModel"] == {"in": "path", "field": "model"}
     assert [p["type"] for p in a["policies"]] == ["modelWeightedRoundRobin", "aiRateLimit"]
     k = next(x for x in doc["keys"] if x["type"] == "production")
     assert k["hash"] == hashlib.sha256(key["key"].encode()).hexdigest()
@@ -79,6 +92,31 @@ def test_snapshot_matches_schema_and_db():
     doc2 = snapshot(cp)
     jsonschema.validate(doc2, SCHEMA)
     assert doc2["revision"] == doc["revision"] + 1 and doc2["sha256"] != doc["sha256"]
+
+
+def test_snapshot_is_applied_by_a_real_data_plane():
+    """The document passes the data plane's own validation (it refuses a
+    whole snapshot on any error), at every revision: the data plane
+    follows, and the registry shows it current."""
+    cp = RecordingCP()
+    full_config(cp)
+    cp.ok("POST", "/vendors", {"name": "Custom", "models": ["m-" + "x" * 126],
+                               "auth": {"header": "X-Api-Key", "prefix": "Key "}}, expect=201)
+    dp = mm.DataPlane(cp=cp, dp_id="follower")
+    try:
+        def applied():
+            m = [l for l in dp.metrics().splitlines() if l.startswith("modelmux_config_revision")]
+            return m and float(m[0].split()[-1]) == revision(cp)
+
+        mm.wait_until(applied, timeout=15, what="the data plane to apply the snapshot")
+        cp.ok("PUT", "/secrets/open-ai-secret", {"apiKey": SECRET + " \u00fc-rotated"})
+        mm.wait_until(applied, timeout=15, what="the data plane to apply the next revision")
+        items = {d["id"]: d for d in cp.ok("GET", "/dataplanes")["items"]}
+        assert items["follower"]["revision"] == revision(cp)
+        assert items["follower"]["status"] == "current"
+        assert "snapshot rejected" not in dp.stderr()
+    finally:
+        assert dp.stop() == 0
 
 
 def test_tokens_and_bad_queries():
