@@ -273,10 +273,12 @@ static enum MHD_Result send_snapshot(struct cp_dp *dp, struct MHD_Connection *c)
 
 /* --- the handler ---------------------------------------------------------- */
 
-/* Parses a non-negative decimal query argument; def when absent. */
-static int query_num(struct MHD_Connection *c, const char *name, int64_t def, int64_t *out)
+/* Parses a non-negative decimal query argument (kind MHD_GET_ARGUMENT_KIND)
+ * or header (MHD_HEADER_KIND); def when absent. Returns 0 or -1. */
+static int query_num(struct MHD_Connection *c, enum MHD_ValueKind kind, const char *name,
+                     int64_t def, int64_t *out)
 {
-    const char *s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+    const char *s = MHD_lookup_connection_value(c, kind, name);
     *out = def;
     if (!s)
         return 0;
@@ -339,11 +341,17 @@ enum MHD_Result cp_dp_handle(struct cp_dp *dp, struct MHD_Connection *c, const c
     if (!id || cp_check_name(id, "X-Dataplane-Id", MAX_ID_CHARS, &err) < 0)
         return fail(c, GW_ERR_INVALID, "invalid_header",
                     "X-Dataplane-Id must be 1 to 128 characters of UTF-8, no control characters");
-    int64_t after = 0, wait = CP_DP_DEFAULT_WAIT_S;
-    if (query_num(c, "after", 0, &after) < 0 ||
-        query_num(c, "wait", CP_DP_DEFAULT_WAIT_S, &wait) < 0)
+    int64_t after = 0, wait = CP_DP_DEFAULT_WAIT_S, applied = 0;
+    if (query_num(c, MHD_GET_ARGUMENT_KIND, "after", 0, &after) < 0 ||
+        query_num(c, MHD_GET_ARGUMENT_KIND, "wait", CP_DP_DEFAULT_WAIT_S, &wait) < 0)
         return fail(c, GW_ERR_INVALID, "invalid_query",
                     "after and wait must be non-negative integers");
+    /* "after" is the newest revision the data plane has seen, which is not
+     * the one it runs when it refused a snapshot; it may say which one it
+     * runs in X-Dataplane-Revision (GET /api/v1/dataplanes shows that). */
+    if (query_num(c, MHD_HEADER_KIND, CP_DP_REVISION_HEADER, after, &applied) < 0)
+        return fail(c, GW_ERR_INVALID, "invalid_header",
+                    CP_DP_REVISION_HEADER " must be a non-negative integer");
     if (wait > CP_DP_MAX_WAIT_S)
         wait = CP_DP_MAX_WAIT_S;
     struct waiter *w = gw_calloc(1, sizeof(*w));
@@ -354,7 +362,7 @@ enum MHD_Result cp_dp_handle(struct cp_dp *dp, struct MHD_Connection *c, const c
     w->deadline_ms = gw_now_ms() + wait * 1000;
     snprintf(w->id, sizeof(w->id), "%s", id);
     *state = w;
-    record(dp, id, after, 1);
+    record(dp, id, applied, 1);
     return answer(dp, w);
 }
 

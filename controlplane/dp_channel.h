@@ -7,7 +7,8 @@
  * Keeps the built snapshot of the latest revision as one shared MHD
  * response, so a commit that wakes many data planes builds it once. Also
  * keeps the registry of data planes seen (id, applied revision, last seen)
- * for GET /api/v1/dataplanes.
+ * for GET /api/v1/dataplanes: the applied revision is the request's
+ * X-Dataplane-Revision header when it has one, else its "after".
  *
  * Locks: `lock` guards the waiter list and is held around MHD suspend/resume;
  * `rec_lock` guards the registry and is the only lock taken from MHD's
@@ -29,6 +30,9 @@ struct cp_dp;
 #define CP_DP_DEFAULT_WAIT_S 30
 /* A data plane not seen for this long is "stale". */
 #define CP_DP_STALE_S 90
+/* Optional request header: the revision the data plane runs (default: its
+ * "after"), listed by GET /api/v1/dataplanes. */
+#define CP_DP_REVISION_HEADER "X-Dataplane-Revision"
 
 /* Creates the channel. token: the data-plane token (NULL or "" = refuse
  * every data plane). Starts the timer thread. Returns NULL with err. */

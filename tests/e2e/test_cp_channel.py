@@ -219,6 +219,18 @@ def test_dataplanes_listed_with_revision():
     items = {d["id"]: d for d in cp.ok("GET", "/dataplanes")["items"]}
     assert items["dp-b"]["revision"] == rev + 1 and items["dp-b"]["status"] == "current"
     assert items["dp-b"]["lastSeen"].endswith("Z")
+    # a data plane that refused revision rev + 1 asks after it but runs rev:
+    # X-Dataplane-Revision says which one it runs
+    r = mm.request(cp.port, "GET", "/dp/v1/config?after=%d&wait=0" % (rev + 1), token=mm.DP_TOKEN,
+                   headers={"X-Dataplane-Id": "dp-b", "X-Dataplane-Revision": str(rev)})
+    assert r.status == 304
+    items = {d["id"]: d for d in cp.ok("GET", "/dataplanes")["items"]}
+    assert items["dp-b"]["revision"] == rev and items["dp-b"]["status"] == "behind"
+    for bad in ("-1", "x", "1.5", "", "99999999999999999999"):
+        r = mm.request(cp.port, "GET", "/dp/v1/config?after=0&wait=0", token=mm.DP_TOKEN,
+                       headers={"X-Dataplane-Id": "dp-c", "X-Dataplane-Revision": bad})
+        assert r.status == 400, (bad, r)
+    assert "dp-c" not in {d["id"] for d in cp.ok("GET", "/dataplanes")["items"]}
 
 
 def threads_of(pid):
