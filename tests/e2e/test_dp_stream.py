@@ -89,8 +89,16 @@ def test_client_leaving_before_the_upstream_answers_cancels_it(mock):
             mm.wait_until(lambda: up.stats()[0] > i, timeout=5, what="the upstream got the request")
             if i == 1:
                 s.shutdown(socket.SHUT_WR)  # a half-close counts as leaving too (as in nginx)
-            s.close()
+            else:
+                s.close()
             mm.wait_until(lambda: up.stats()[1] > i, timeout=3, what="the upstream transfer cancelled")
+            if i == 1:
+                s.settimeout(3 * mm.SLOW)
+                try:
+                    assert s.recv(100) == b""  # no answer, the connection closed
+                except ConnectionResetError:
+                    pass
+                s.close()
             a = du.wait_logged(dp, lambda a: a["id"] == rid, timeout=3, what="request %s logged" % rid)
             assert a["status"] == 499 and a["clientAborted"] is True, a
         text = dp.metrics()
