@@ -61,31 +61,35 @@ static int fill_apis(struct cp_db *db, json_t *apis, struct gw_err *err)
     return 0;
 }
 
+/* Fills doc (borrowed) from the database; the caller holds a read
+ * transaction. The parts are new references until doc takes them over. */
 static int build_locked(struct cp_db *db, json_t *doc, int64_t *revision, struct gw_err *err)
 {
     json_t *vendors = NULL, *apis = NULL, *keys = NULL;
+    char now[32];
+    int rc = -1;
     if (cp_db_query_int(db, err, revision, "SELECT revision FROM config_revision WHERE id = 1",
                         "") < 0 ||
-        cp_vendor_list(db, &vendors, err) < 0)
-        goto fail;
-    if (cp_api_list(db, &apis, err) < 0 || fill_apis(db, apis, err) < 0)
-        goto fail;
-    if (cp_db_query_json(db, err, &keys, SNAPSHOT_KEYS, "") < 0)
-        goto fail;
-    char now[32];
+        cp_vendor_list(db, &vendors, err) < 0 || cp_api_list(db, &apis, err) < 0 ||
+        fill_apis(db, apis, err) < 0 || cp_db_query_json(db, err, &keys, SNAPSHOT_KEYS, "") < 0)
+        goto out;
     gw_format_rfc3339(gw_wall_s(), now);
+    /* json_object_set() takes its own reference: ours are dropped at out
+     * whether or not the sets succeed. */
     if (json_object_set_new(doc, "schemaVersion", json_integer(CP_SNAPSHOT_SCHEMA_VERSION)) < 0 ||
         json_object_set_new(doc, "revision", json_integer(*revision)) < 0 ||
         json_object_set_new(doc, "generatedAt", json_string(now)) < 0 ||
-        json_object_set_new(doc, "vendors", vendors) < 0 ||
-        json_object_set_new(doc, "apis", apis) < 0 || json_object_set_new(doc, "keys", keys) < 0)
-        return cp_nomem(err);
-    return 0;
-fail:
+        json_object_set(doc, "vendors", vendors) < 0 || json_object_set(doc, "apis", apis) < 0 ||
+        json_object_set(doc, "keys", keys) < 0) {
+        cp_nomem(err);
+        goto out;
+    }
+    rc = 0;
+out:
     json_decref(vendors);
     json_decref(apis);
     json_decref(keys);
-    return -1;
+    return rc;
 }
 
 int cp_snapshot_build(struct cp_db *db, json_t **out, int64_t *revision, struct gw_err *err)
