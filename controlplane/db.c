@@ -242,19 +242,35 @@ static int step_error(struct cp_db *db, struct gw_err *err, int rc)
     }
 }
 
+/* Prepares sql, binds ap and steps once. With col0 NULL returns the number
+ * of changed rows; else *col0 is column 0 of the first row (0 when there is
+ * none) and it returns 0. -1 with err on any failure. */
+static int step_once(struct cp_db *db, struct gw_err *err, const char *sql, const char *types,
+                     va_list ap, int64_t *col0)
+{
+    sqlite3_stmt *st = prepare(db, err, sql, types, ap);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret = 0;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        ret = step_error(db, err, rc);
+    } else if (col0) {
+        if (rc == SQLITE_ROW)
+            *col0 = sqlite3_column_int64(st, 0);
+    } else {
+        ret = sqlite3_changes(db->h);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
 int cp_db_run(struct cp_db *db, struct gw_err *err, const char *sql, const char *types, ...)
 {
     va_list ap;
     va_start(ap, types);
-    sqlite3_stmt *st = prepare(db, err, sql, types, ap);
+    int rc = step_once(db, err, sql, types, ap, NULL);
     va_end(ap);
-    if (!st)
-        return -1;
-    int rc = sqlite3_step(st);
-    int out =
-        rc == SQLITE_DONE || rc == SQLITE_ROW ? sqlite3_changes(db->h) : step_error(db, err, rc);
-    sqlite3_finalize(st);
-    return out;
+    return rc;
 }
 
 /* Steps st collecting column 0 of each row, parsed as JSON, into arr. */
@@ -326,20 +342,11 @@ int cp_db_query_int(struct cp_db *db, struct gw_err *err, int64_t *out, const ch
                     const char *types, ...)
 {
     va_list ap;
-    va_start(ap, types);
-    sqlite3_stmt *st = prepare(db, err, sql, types, ap);
-    va_end(ap);
-    if (!st)
-        return -1;
-    int rc = sqlite3_step(st);
-    int ret = 0;
     *out = 0;
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    else if (rc != SQLITE_DONE)
-        ret = step_error(db, err, rc);
-    sqlite3_finalize(st);
-    return ret;
+    va_start(ap, types);
+    int rc = step_once(db, err, sql, types, ap, out);
+    va_end(ap);
+    return rc;
 }
 
 int cp_db_new_id(char out[33], struct gw_err *err)
