@@ -11,6 +11,9 @@
 /* /api/v1/secrets[/{name}] (PUT is cp_h_secret_put: 201 or 200) */
 extern const struct cp_crud cp_secrets_crud;
 
+/* PUT /api/v1/secrets/{name} with {"<key>": "<value>", ...}: creates (201)
+ * or replaces (200) the secret's whole key set in one transaction and
+ * answers {"name", "keys"} (no values). 400 names the offending key. */
 int cp_h_secret_put(struct cp_req *req, struct gw_err *err);
 
 #endif

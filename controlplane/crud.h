@@ -45,6 +45,10 @@ enum cp_crud_op {
 int cp_crud_run(const struct cp_crud *c, enum cp_crud_op op, struct cp_req *req,
                 struct gw_err *err);
 
+/* One operation each (see enum cp_crud_op for the status): run it in its own
+ * transaction (a read one for list/get), set the reply on req and return 0,
+ * or return -1 with err having changed nothing. c must have the function
+ * the operation needs (PATCH needs get and replace). */
 int cp_crud_list(const struct cp_crud *c, struct cp_req *req, struct gw_err *err);
 int cp_crud_get(const struct cp_crud *c, struct cp_req *req, struct gw_err *err);
 int cp_crud_create(const struct cp_crud *c, struct cp_req *req, struct gw_err *err);

@@ -63,6 +63,8 @@ void cp_db_rollback(struct cp_db *db);
 /* Starts a read-only transaction (consistent view); end with
  * cp_db_read_end(). Returns 0 or -1 (lock released, err filled). */
 int cp_db_read_begin(struct cp_db *db, struct gw_err *err);
+
+/* Ends the read transaction of cp_db_read_begin() and releases the lock. */
 void cp_db_read_end(struct cp_db *db);
 
 /* The last committed revision (no lock needed). */
