@@ -566,3 +566,35 @@ def test_every_change_answers_its_status_and_bumps_the_revision_once(cp):
                                                          "spec-example.yaml"), "rb").read(),
                content_type="application/yaml")
     assert r.status == 201 and revision(cp) == rev + 1
+
+
+def test_hostile_requests_do_not_hurt(cp):
+    """Oversized headers and URLs, garbage and truncated requests: each gets
+    an error or a closed connection; the server keeps serving and keeps its
+    data."""
+    app = cp.ok("POST", "/applications", {"name": "survivor"}, expect=201)
+    rev = revision(cp)
+    r = cp.api("GET", "/vendors", headers={"X-Big": "x" * 100000})
+    assert r.status == 431, r
+    r = cp.api("GET", "/vendors", headers={"X-H%d" % i: "v" * 100 for i in range(600)})
+    assert r.status == 431, r
+    r = cp.api("GET", "/applications/" + "a" * 100000)
+    assert r.status in (404, 414, 431), r
+    r = cp.api("GET", "/applications/" + "%41" * 3000)  # decodes to 3000 chars: unknown id
+    assert r.status == 404, r
+    err_of(r)
+    r = cp.api("GET", "/vendors?" + "&".join("k%d=v" % i for i in range(5000)))
+    assert r.status in (200, 414, 431), r
+    for raw in (b"GARBAGE\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
+                b"POST /api/v1/applications HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+                b"POST /api/v1/applications HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+                b"POST /api/v1/applications HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                b"GET /api/v1/vendors HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\n\r\n",
+                b"\x00\x01\x02\x03" * 1000, b"GET /api/v1/vendors HTTP/1.1\r\nHost: x\r\n"):
+        out = mm.raw_request(cp.port, raw, timeout=2)
+        if out:
+            assert out.startswith(b"HTTP/1."), (raw[:40], out[:80])
+            assert not out.startswith(b"HTTP/1.1 2"), (raw[:40], out[:80])
+    assert cp.poll() is None
+    assert cp.ok("GET", "/applications/" + app["id"])["name"] == "survivor"
+    assert revision(cp) == rev

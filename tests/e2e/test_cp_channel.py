@@ -206,6 +206,25 @@ def test_long_poll_wakes_within_50ms_and_304_after_wait():
         assert result["t"] - t_ack < 0.05 * mm.SLOW, (result["t"] - t_ack, t_ack - t_commit)
 
 
+def test_default_and_oversized_waits_hold_the_request():
+    """No wait means 30 s and a wait above 60 means 60: both hold (no 304
+    at once, no 400) until a commit answers them."""
+    cp = RecordingCP()
+    for wait in (None, 61, 3600, 10 ** 12):
+        rev = revision(cp)
+        result = {}
+        th = threading.Thread(target=lambda: result.setdefault(
+            "r", dp_config(cp, after=rev, wait=wait, dp_id="w")))
+        t0 = time.time()
+        th.start()
+        time.sleep(0.5)
+        assert th.is_alive(), (wait, result)
+        cp.ok("POST", "/applications", {"name": "wake-%s" % wait}, expect=201)
+        th.join(10)
+        assert result["r"].status == 200 and result["r"].json()["revision"] == rev + 1, wait
+        assert time.time() - t0 < 5 * mm.SLOW
+
+
 def test_dataplanes_listed_with_revision():
     cp = RecordingCP()
     rev = revision(cp)
