@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #define MAX_CONNECTS 512 /* idle upstream connections kept per worker */
+#define IDLE_EASY_MAX 64  /* finished easy handles kept for the next tries */
 
 struct dp_upstream {
     struct dp_loop *loop;
@@ -29,7 +30,35 @@ struct dp_upstream {
     struct dp_timer *timer;
     int active;
     int in_action; /* inside curl_multi_socket_action (for assertions) */
+    /* Easy handles of finished tries, already curl_easy_reset: creating and
+     * destroying one per request cost more than the rest of a try's curl
+     * work. The connections themselves stay in the multi's cache either way. */
+    CURL *idle[IDLE_EASY_MAX];
+    int nidle;
 };
+
+/* ---- easy handles ----------------------------------------------------------- */
+
+static CURL *easy_get(struct dp_upstream *up)
+{
+    if (up->nidle > 0)
+        return up->idle[--up->nidle];
+    return curl_easy_init();
+}
+
+/* Takes back e (not in the multi any more). Only a handle whose transfer
+ * completed cleanly (reusable) is kept, reset to a fresh handle's options so
+ * it holds no pointer to the request; one that was cancelled, failed or left
+ * paused is freed, so no state of a broken transfer carries over. */
+static void easy_put(struct dp_upstream *up, CURL *e, int reusable)
+{
+    if (!reusable || up->nidle >= IDLE_EASY_MAX) {
+        curl_easy_cleanup(e);
+        return;
+    }
+    curl_easy_reset(e);
+    up->idle[up->nidle++] = e;
+}
 
 /* ---- driving the multi ---------------------------------------------------- */
 
@@ -45,7 +74,7 @@ static void drain_done(struct dp_upstream *up)
         struct dp_request *r = NULL;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
         curl_multi_remove_handle(up->multi, easy);
-        curl_easy_cleanup(easy);
+        easy_put(up, easy, result == CURLE_OK && r && !r->xfer.paused);
         up->active--;
         if (!r)
             continue;
@@ -154,6 +183,8 @@ void dp_upstream_free(struct dp_upstream *up)
     if (up->timer)
         dp_loop_timer_cancel(up->loop, up->timer);
     up->timer = NULL;
+    while (up->nidle > 0)
+        curl_easy_cleanup(up->idle[--up->nidle]);
     /* curl_multi_cleanup closes the cached connections; its socket callback
      * unwatches them from the loop (still alive here). */
     curl_multi_cleanup(up->multi);
@@ -273,7 +304,7 @@ static void on_first_byte_timeout(struct dp_loop *loop, void *arg)
 int dp_upstream_start(struct dp_upstream *up, struct dp_request *r, const struct dp_upstream_req *q)
 {
     struct dp_upstream_xfer *x = &r->xfer;
-    CURL *e = curl_easy_init();
+    CURL *e = easy_get(up);
     if (!e) {
         curl_slist_free_all(q->headers);
         return -1;
@@ -313,7 +344,7 @@ int dp_upstream_start(struct dp_upstream *up, struct dp_request *r, const struct
     }
 
     if (curl_multi_add_handle(up->multi, e) != CURLM_OK) {
-        curl_easy_cleanup(e);
+        easy_put(up, e, 0);
         curl_slist_free_all(x->headers);
         memset(x, 0, sizeof(*x));
         return -1;
@@ -335,7 +366,7 @@ void dp_upstream_cancel(struct dp_upstream *up, struct dp_request *r)
     if (!x->easy)
         return;
     curl_multi_remove_handle(up->multi, x->easy);
-    curl_easy_cleanup(x->easy);
+    easy_put(up, x->easy, 0);
     x->easy = NULL;
     curl_slist_free_all(x->headers);
     x->headers = NULL;
