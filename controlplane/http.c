@@ -41,6 +41,7 @@ struct conn {
     struct gw_buf body;
     size_t received; /* all body bytes seen, kept or not */
     int too_big;
+    int admin_ok;   /* /api/v1 with the right admin token: the body is kept */
     void *dp_state; /* dp_channel.c's wait state, or NULL */
 };
 
@@ -195,7 +196,7 @@ static enum MHD_Result api_dispatch(struct cp_http *srv, struct MHD_Connection *
 {
     struct gw_err err;
     gw_err_clear(&err);
-    if (!cp_http_bearer_ok(c, srv->cfg.admin_hash)) {
+    if (!st->admin_ok) {
         gw_err_set(&err, GW_ERR_AUTH, "unauthorized", NULL, "missing or wrong admin token");
         return reply_error_hdr(c, &err, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     }
@@ -276,6 +277,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         gw_buf_init(&st->body, CP_MAX_BODY);
         *con_cls = st;
+        /* Only an authenticated admin request gets its body kept: anyone
+         * else's (refused with 401, or on a route without a body) is read
+         * and dropped, so unauthenticated clients cannot make us hold a
+         * MiB per connection. */
+        st->admin_ok = starts_with_segment(url, "/api/v1") &&
+                       cp_http_bearer_ok(c, srv->cfg.admin_hash);
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > CP_DRAIN_MAX)
@@ -284,7 +291,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (*upload_size) {
         st->received += *upload_size;
-        if (!st->too_big && gw_buf_append(&st->body, upload_data, *upload_size) != GW_BUF_OK)
+        if (st->admin_ok && !st->too_big &&
+            gw_buf_append(&st->body, upload_data, *upload_size) != GW_BUF_OK)
             st->too_big = 1;
         *upload_size = 0;
         if (st->received > CP_DRAIN_MAX)

@@ -249,3 +249,47 @@ def test_sigterm_finishes_a_request_in_flight():
     cp2 = mm.ControlPlane(db=cp.db)
     assert [a["name"] for a in cp2.ok("GET", "/applications")["items"]] == ["in-flight"]
     assert cp2.stop() == 0
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_unauthenticated_bodies_are_not_kept_in_memory():
+    """64 clients without the admin token, each in the middle of a 1 MiB
+    body: the server reads and drops their bytes instead of holding 64 MiB,
+    then answers each 401."""
+    import socket
+    cp = RecordingCP()
+    cp.ok("GET", "/vendors")
+    base = rss_kib(cp.pid)
+    n, size = 64, 1024 * 1024
+    socks = []
+    try:
+        for i in range(n):
+            s = socket.create_connection(("127.0.0.1", cp.port), timeout=30 * mm.SLOW)
+            s.sendall(("POST /api/v1/applications HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                       "Authorization: Bearer wrong\r\nContent-Type: application/json\r\n"
+                       "Content-Length: %d\r\n\r\n" % size).encode() + b" " * (size - 100))
+            socks.append(s)
+        time.sleep(0.5)
+        grown = rss_kib(cp.pid) - base
+        assert grown < 16 * 1024, "RSS grew by %d KiB" % grown
+        for s in socks:
+            s.sendall(b" " * 100)
+        for s in socks:
+            data = b""
+            while b"\r\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 401"), data[:100]
+    finally:
+        for s in socks:
+            s.close()
+    assert cp.poll() is None
