@@ -97,6 +97,37 @@ TEST("commits bump the revision by one; rollbacks change nothing")
     remove_db();
 }
 
+TEST("statements: changed rows, one integer, no row, bad SQL")
+{
+    struct cp_db *db = open_fresh();
+    struct gw_err err;
+    int64_t n = 42;
+    CHECK_INT(cp_db_begin(db, &err), 0);
+    CHECK_INT(cp_db_run(db, &err, "INSERT INTO secrets (name) VALUES (?1), (?2)", "ss", "a", "b"),
+              2);
+    CHECK_INT(cp_db_run(db, &err, "DELETE FROM secrets WHERE name = ?1", "s", "none"), 0);
+    CHECK_INT(cp_db_run(db, &err, "SELECT name FROM secrets", ""), 0); /* a row is not an error */
+    CHECK_INT(cp_db_query_int(db, &err, &n, "SELECT count(*) FROM secrets WHERE name != ?1", "s",
+                              "a"),
+              0);
+    CHECK_INT(n, 1);
+    n = 42;
+    CHECK_INT(cp_db_query_int(db, &err, &n, "SELECT 7 FROM secrets WHERE name = ?1", "s", "zz"), 0);
+    CHECK_INT(n, 0); /* no row */
+    CHECK_INT(cp_db_query_int(db, &err, &n, "SELECT ?1 + 1", "i", (int64_t)1 << 40), 0);
+    CHECK(n == ((int64_t)1 << 40) + 1);
+    CHECK_INT(cp_db_query_int(db, &err, &n, "SELECT nope FROM", ""), -1);
+    CHECK_INT(err.kind, GW_ERR_INTERNAL);
+    CHECK_INT(cp_db_run(db, &err, "INSERT INTO settings (key, value) VALUES (?1, ?2)", "ss", "k",
+                        NULL),
+              -1);
+    CHECK_INT(err.kind, GW_ERR_INVALID); /* NOT NULL */
+    cp_db_rollback(db);
+    CHECK_INT(cp_db_revision(db), 1);
+    cp_db_close(db);
+    remove_db();
+}
+
 TEST("the internal resource API builds an API in one transaction")
 {
     struct cp_db *db = open_fresh();
