@@ -82,6 +82,9 @@ def test_snapshot_matches_schema_and_db():
     assert k["hash"] == hashlib.sha256(key["key"].encode()).hexdigest()
     assert k["application"] == app["id"] and k["subscriptions"] == [api["id"]]
     assert k["expiresAt"] is None
+    ks = next(x for x in doc["keys"] if x["type"] == "sandbox")
+    assert ks["expiresAt"] == "2099-01-01T00:00:00Z" and ks["subscriptions"] == [api["id"]]
+    assert ks["application"] == app["id"] and ks["applicationName"] == "app"
     assert key["key"] not in json.dumps(doc)
     # the secret value goes to data planes only, never to the admin API
     for r in cp.responses:
