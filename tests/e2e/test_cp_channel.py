@@ -114,9 +114,13 @@ def test_snapshot_is_applied_by_a_real_data_plane():
         mm.wait_until(applied, timeout=15, what="the data plane to apply the snapshot")
         cp.ok("PUT", "/secrets/open-ai-secret", {"apiKey": SECRET + " \u00fc-rotated"})
         mm.wait_until(applied, timeout=15, what="the data plane to apply the next revision")
-        items = {d["id"]: d for d in cp.ok("GET", "/dataplanes")["items"]}
-        assert items["follower"]["revision"] == revision(cp)
-        assert items["follower"]["status"] == "current"
+        # the registry learns it from the data plane's next poll (after=N)
+        def listed_current():
+            items = {d["id"]: d for d in cp.ok("GET", "/dataplanes")["items"]}
+            f = items.get("follower", {})
+            return f.get("revision") == revision(cp) and f.get("status") == "current"
+
+        mm.wait_until(listed_current, timeout=10, what="the registry to show the data plane current")
         assert "snapshot rejected" not in dp.stderr()
     finally:
         assert dp.stop() == 0
