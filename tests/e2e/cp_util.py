@@ -70,6 +70,26 @@ def snapshot(cp):
     return r.json()
 
 
+def proc_status(pid, field):
+    """An integer field of /proc/PID/status ("Threads", "VmRSS" in KiB)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s in /proc/%d/status" % (field, pid))
+
+
+def read_status(sock):
+    """The status code of the HTTP response arriving on sock."""
+    data = b""
+    while b"\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return int(data.split(b" ")[1])
+
+
 def dumps_sorted(obj):
     """JSON as jansson's JSON_COMPACT|JSON_SORT_KEYS writes it."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -13,7 +13,8 @@ import jsonschema
 import pytest
 
 import mm
-from cp_util import RecordingCP, dp_config, dumps_sorted, make_api, make_endpoint, revision, snapshot
+from cp_util import (RecordingCP, dp_config, dumps_sorted, make_api, make_endpoint, proc_status,
+                     read_status, revision, snapshot)
 
 SCHEMA = json.load(open(os.path.join(mm.SOURCE_DIR, "schema", "config.schema.json")))
 SECRET = "sk-channel-secret-value-42"
@@ -259,14 +260,6 @@ def test_dataplanes_listed_with_revision():
     assert "dp-c" not in {d["id"] for d in cp.ok("GET", "/dataplanes")["items"]}
 
 
-def threads_of(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-    raise AssertionError("no Threads line")
-
-
 def send_wait(port, after):
     s = socket.create_connection(("127.0.0.1", port), timeout=30 * mm.SLOW)
     s.sendall(("GET /dp/v1/config?after=%d&wait=30 HTTP/1.1\r\nHost: x\r\n"
@@ -274,25 +267,15 @@ def send_wait(port, after):
     return s
 
 
-def read_status(s):
-    data = b""
-    while b"\r\n" not in data:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return int(data.split(b" ")[1])
-
-
 def test_200_waiters_hold_no_threads_and_admin_stays_fast():
     cp = RecordingCP()
     time.sleep(0.2)
-    base_threads = threads_of(cp.pid)
+    base_threads = proc_status(cp.pid, "Threads")
     rev = revision(cp)
     socks = [send_wait(cp.port, rev) for _ in range(200)]
     try:
         time.sleep(0.5)
-        assert threads_of(cp.pid) <= base_threads + 2, (base_threads, threads_of(cp.pid))
+        assert proc_status(cp.pid, "Threads") <= base_threads + 2, (base_threads, proc_status(cp.pid, "Threads"))
         t0 = time.time()
         for i in range(20):
             cp.ok("GET", "/vendors")
@@ -304,4 +287,4 @@ def test_200_waiters_hold_no_threads_and_admin_stays_fast():
         for s in socks:
             s.close()
     assert cp.poll() is None
-    assert threads_of(cp.pid) <= base_threads + 2
+    assert proc_status(cp.pid, "Threads") <= base_threads + 2

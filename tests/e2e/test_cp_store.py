@@ -9,7 +9,7 @@ import threading
 import time
 
 import mm
-from cp_util import RecordingCP, dp_config, revision
+from cp_util import RecordingCP, dp_config, proc_status, read_status, revision
 
 
 def test_concurrent_writers_get_gapless_revisions():
@@ -251,14 +251,6 @@ def test_sigterm_finishes_a_request_in_flight():
     assert cp2.stop() == 0
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def test_unauthenticated_bodies_are_not_kept_in_memory():
     """64 clients without the admin token, each in the middle of a 1 MiB
     body: the server reads and drops their bytes instead of holding 64 MiB,
@@ -266,7 +258,7 @@ def test_unauthenticated_bodies_are_not_kept_in_memory():
     import socket
     cp = RecordingCP()
     cp.ok("GET", "/vendors")
-    base = rss_kib(cp.pid)
+    base = proc_status(cp.pid, "VmRSS")
     n, size = 64, 1024 * 1024
     socks = []
     try:
@@ -277,18 +269,11 @@ def test_unauthenticated_bodies_are_not_kept_in_memory():
                        "Content-Length: %d\r\n\r\n" % size).encode() + b" " * (size - 100))
             socks.append(s)
         time.sleep(0.5)
-        grown = rss_kib(cp.pid) - base
+        grown = proc_status(cp.pid, "VmRSS") - base
         assert grown < 16 * 1024, "RSS grew by %d KiB" % grown
         for s in socks:
             s.sendall(b" " * 100)
-        for s in socks:
-            data = b""
-            while b"\r\n" not in data:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            assert data.startswith(b"HTTP/1.1 401"), data[:100]
+        assert [read_status(s) for s in socks] == [401] * n
     finally:
         for s in socks:
             s.close()
