@@ -1,0 +1,305 @@
+/* Unit tests of dataplane/accesslog.c: the line written without printf is
+ * byte for byte the line of the printf-based reference below (the writer it
+ * replaced), for NULL fields, escapes, unknown (-1) counts, clientAborted,
+ * and strings long enough to leave the stack buffer. */
+#include "testhelp.h"
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "dataplane/accesslog.h"
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* The reference: the former dp_json_str and dp_accesslog_write (printf
+ * based), into a buffer. */
+static size_t ref_utf8_len(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+static void ref_json_str(struct gw_buf *b, const char *s)
+{
+    if (!s) {
+        gw_buf_append_str(b, "null");
+        return;
+    }
+    gw_buf_append(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = *p >= 0x80 ? ref_utf8_len(p) : 0;
+        if (n > 0) {
+            gw_buf_append(b, p, n);
+            p += n;
+        } else if (*p == '"' || *p == '\\') {
+            gw_buf_printf(b, "\\%c", *p++);
+        } else if (*p == '\n') {
+            gw_buf_printf(b, "\\n");
+            p++;
+        } else if (*p >= 0x80) {
+            gw_buf_printf(b, "\\ufffd");
+            p++;
+        } else if (*p < 0x20) {
+            gw_buf_printf(b, "\\u%04x", *p++);
+        } else {
+            gw_buf_append(b, p++, 1);
+        }
+    }
+    gw_buf_append(b, "\"", 1);
+}
+
+static void ref_field_str(struct gw_buf *b, const char *name, const char *v)
+{
+    gw_buf_printf(b, ",\"%s\":", name);
+    ref_json_str(b, v);
+}
+
+static void ref_field_int(struct gw_buf *b, const char *name, int64_t v)
+{
+    if (v < 0)
+        gw_buf_printf(b, ",\"%s\":null", name);
+    else
+        gw_buf_printf(b, ",\"%s\":%lld", name, (long long)v);
+}
+
+static void ref_line(const struct dp_access *a, struct gw_buf *b)
+{
+    char ts[32];
+    gw_format_rfc3339(a->wall_ms / 1000, ts);
+    gw_buf_printf(b, "{\"time\":\"%s\"", ts);
+    ref_field_str(b, "id", a->id);
+    ref_field_str(b, "method", a->method);
+    ref_field_str(b, "path", a->path);
+    ref_field_str(b, "api", a->api);
+    ref_field_str(b, "model", a->model);
+    ref_field_str(b, "endpoint", a->endpoint);
+    ref_field_int(b, "status", a->status);
+    ref_field_int(b, "attempts", a->attempts);
+    ref_field_int(b, "durationMs", a->duration_ms);
+    ref_field_int(b, "promptTokens", a->prompt_tokens);
+    ref_field_int(b, "completionTokens", a->completion_tokens);
+    ref_field_int(b, "totalTokens", a->total_tokens);
+    if (a->client_aborted)
+        gw_buf_append_str(b, ",\"clientAborted\":true");
+    gw_buf_append(b, "}\n", 2);
+}
+
+/* What dp_accesslog_write puts on stderr for a. */
+static char *written(const struct dp_access *a, size_t *len)
+{
+    char path[] = "/tmp/test_dp_accesslog.XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    unlink(path);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    dp_accesslog_write(a);
+    dup2(saved, 2);
+    close(saved);
+    off_t n = lseek(fd, 0, SEEK_END);
+    char *s = calloc(1, (size_t)n + 1);
+    if (s && pread(fd, s, (size_t)n, 0) != n) {
+        free(s);
+        s = NULL;
+    }
+    close(fd);
+    *len = (size_t)n;
+    return s;
+}
+
+static void check_same(const struct dp_access *a)
+{
+    struct gw_buf want;
+    gw_buf_init(&want, 1 << 20);
+    ref_line(a, &want);
+    size_t n = 0;
+    char *got = written(a, &n);
+    CHECK(got != NULL);
+    if (got) {
+        CHECK_INT((long long)n, (long long)want.len);
+        CHECK_STR(got, want.data);
+    }
+    free(got);
+    gw_buf_cleanup(&want);
+}
+
+static char *filled(size_t n, char c)
+{
+    char *s = malloc(n + 1);
+    memset(s, c, n);
+    s[n] = '\0';
+    return s;
+}
+
+TEST("a plain line is the reference line")
+{
+    struct dp_access a = {
+        .wall_ms = 1795000000123LL,
+        .id = "abcd-0-1f",
+        .method = "POST",
+        .path = "/bench/1.0/chat/completions",
+        .api = "bench-chat",
+        .model = "gpt-4o",
+        .endpoint = "mock",
+        .status = 200,
+        .attempts = 1,
+        .duration_ms = 3,
+        .prompt_tokens = 12,
+        .completion_tokens = 0,
+        .total_tokens = 9223372036854775807LL,
+    };
+    check_same(&a);
+    a.wall_ms += 1000; /* another second: a new timestamp */
+    check_same(&a);
+    a.wall_ms = 0;
+    check_same(&a);
+}
+
+TEST("NULL fields, unknown counts, clientAborted")
+{
+    struct dp_access a = {
+        .wall_ms = 1795000000999LL,
+        .id = "x",
+        .method = "",
+        .path = "/",
+        .status = 499,
+        .attempts = 0,
+        .duration_ms = -1,
+        .prompt_tokens = -1,
+        .completion_tokens = -1,
+        .total_tokens = -1,
+        .client_aborted = 1,
+    };
+    check_same(&a);
+    a.status = -5;
+    a.attempts = -1;
+    check_same(&a);
+}
+
+TEST("every byte that needs escaping, and bytes above 0x7f")
+{
+    char all[256];
+    for (int i = 1; i < 256; i++)
+        all[i - 1] = (char)i;
+    all[255] = '\0';
+    struct dp_access a = {
+        .wall_ms = 1795000000000LL,
+        .id = "q\"uote\\back",
+        .method = "GE\nT",
+        .path = all,
+        .api = "caf\xc3\xa9",
+        .model = "\x01\x1f\x7f",
+        .endpoint = "e\tp",
+        .status = 404,
+        .attempts = 2,
+        .duration_ms = 1234567,
+        .prompt_tokens = 1,
+        .completion_tokens = 2,
+        .total_tokens = 3,
+    };
+    check_same(&a);
+}
+
+TEST("UTF-8: well-formed sequences kept, stray, overlong, surrogate and cut ones replaced")
+{
+    static const char *const texts[] = {
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", /* 2, 3 and 4 bytes */
+        "\xc0\xaf \xe0\x80\xaf \xf0\x80\x80\xaf",      /* overlong */
+        "\xed\xa0\x80 \xf4\x90\x80\x80",                 /* surrogate, past U+10FFFF */
+        "\x80\xbf\xfe\xff",                              /* stray bytes */
+        "cut \xe2\x82",                                   /* cut by the end */
+        "\xe2\x82\\\"",                                  /* cut by an escaped byte */
+    };
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        struct dp_access a = {
+            .wall_ms = 1795000000000LL,
+            .id = "u",
+            .method = "GET",
+            .path = texts[i],
+            .api = texts[(i + 1) % 6],
+            .status = 200,
+            .attempts = 1,
+        };
+        check_same(&a);
+        /* dp_json_str, the same escaping into a gw_buf. */
+        struct gw_buf got, want;
+        gw_buf_init(&got, 1 << 16);
+        gw_buf_init(&want, 1 << 16);
+        CHECK_INT(dp_json_str(&got, texts[i]), 0);
+        ref_json_str(&want, texts[i]);
+        CHECK_STR(got.data, want.data);
+        gw_buf_cleanup(&got);
+        gw_buf_cleanup(&want);
+    }
+}
+
+TEST("dp_json_str: long strings, a full buffer fails and frees")
+{
+    char *big = filled(100000, '\x01');
+    struct gw_buf got, want;
+    gw_buf_init(&got, 1 << 20);
+    gw_buf_init(&want, 1 << 20);
+    CHECK_INT(dp_json_str(&got, big), 0);
+    ref_json_str(&want, big);
+    CHECK_INT((long long)got.len, 600002);
+    CHECK_STR(got.data, want.data);
+    gw_buf_cleanup(&got);
+    gw_buf_cleanup(&want);
+    gw_buf_init(&got, 100);
+    CHECK_INT(dp_json_str(&got, big), -1);
+    CHECK(got.data == NULL);
+    free(big);
+}
+
+TEST("long strings leave the stack buffer")
+{
+    char *path = filled(100000, '/');
+    char *ctl = filled(5000, '\x02');
+    struct dp_access a = {
+        .wall_ms = 1795000000000LL,
+        .id = "id",
+        .method = "POST",
+        .path = path,
+        .api = "a",
+        .model = ctl,
+        .endpoint = "e",
+        .status = 200,
+        .attempts = 1,
+        .duration_ms = 1,
+        .prompt_tokens = 1,
+        .completion_tokens = 1,
+        .total_tokens = 2,
+    };
+    check_same(&a);
+    free(path);
+    free(ctl);
+}
+
+TEST_MAIN()
