@@ -14,6 +14,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #define CONN_MEMORY (16 * 1024)
 #define CONN_LIMIT 20000
 #define CONN_TIMEOUT_S 120       /* idle client connections */
+#define LISTEN_BACKLOG 1024
 
 struct dp_listener {
     struct dp_worker *w;
@@ -124,32 +126,56 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     gw_debug("mhd: %s", line);
 }
 
-struct dp_listener *dp_listener_new(struct dp_worker *w, const struct sockaddr *addr,
-                                    socklen_t addrlen, struct gw_err *err)
+int dp_listener_bind(const struct sockaddr *addr, socklen_t addrlen, struct gw_err *err)
 {
-    (void)addrlen;
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot listen: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1; /* SO_REUSEADDR only: a restart may bind while old sockets linger */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, addr, addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+        int e = errno;
+        close(fd);
+        gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot listen: %s", strerror(e));
+        return -1;
+    }
+    return fd;
+}
+
+struct dp_listener *dp_listener_new(struct dp_worker *w, int listen_fd, int family,
+                                    struct gw_err *err)
+{
     struct dp_listener *l = gw_calloc(1, sizeof(*l));
-    if (!l) {
-        gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");
+    int fd = listen_fd >= 0 ? fcntl(listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (!l || fd < 0) {
+        gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "cannot start a worker's listener: %s",
+                   l ? strerror(errno) : "out of memory");
+        gw_free(l);
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
     l->w = w;
     l->epfd = -1;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
-    if (addr->sa_family == AF_INET6)
+    if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
     errno = 0;
+    /* MHD closes fd when stopped (or hands it back when quiesced). */
     l->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, addr,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, l, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)CONN_TIMEOUT_S, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
-        MHD_OPTION_END);
+        (unsigned int)CONN_TIMEOUT_S, MHD_OPTION_END);
     if (!l->daemon) {
+        /* fd is not closed here: whether a failed MHD_start_daemon closed it
+         * is not documented, and a double close could hit another thread's
+         * new fd. The process exits after this failure anyway. */
         int e = errno;
-        gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot listen%s%s",
+        gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot start the HTTP daemon%s%s",
                    e ? ": " : "", e ? strerror(e) : "");
         gw_free(l);
         return NULL;

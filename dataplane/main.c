@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "config.h"
+#include "listener.h"
 #include "metrics.h"
 #include "ratelimit.h"
 #include "state.h"
@@ -232,6 +233,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "modelmux-dp: --admin-listen %s: %s\n", o.admin_listen, err.message);
         goto out;
     }
+    sh.listen_fd = dp_listener_bind((const struct sockaddr *)&sh.listen_addr, sh.listen_len, &err);
+    if (sh.listen_fd < 0) {
+        fprintf(stderr, "modelmux-dp: --listen %s: %s\n", o.listen, err.message);
+        goto out;
+    }
     for (int i = 0; i < o.workers; i++) {
         sh.workers[i] = dp_worker_new(&sh, i, &err);
         if (!sh.workers[i]) {
@@ -239,6 +245,9 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    /* Every worker holds its own dup: the port closes with the last one. */
+    close(sh.listen_fd);
+    sh.listen_fd = -1;
     for (int i = 0; i < o.workers; i++) {
         if (dp_worker_start(sh.workers[i]) != 0) {
             fprintf(stderr, "modelmux-dp: cannot start worker threads\n");
@@ -268,6 +277,9 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
+    if (sh.listen_fd >= 0)
+        close(sh.listen_fd);
+    sh.listen_fd = -1;
     dp_cfgsync_free(cs);
     cs = NULL;
     for (int i = 0; sh.workers && i < o.workers; i++)

@@ -84,6 +84,24 @@ def test_port_in_use_exits_1(mock):
         assert r.returncode == 1, r.stderr
 
 
+def test_second_data_plane_on_the_same_port_exits_1(mock):
+    """A port held by another data plane is in use too (the workers share
+    one socket; with SO_REUSEPORT a second data plane of the same user used
+    to bind it as well and take part of the connections)."""
+    cfg = simple_config(mock)
+    dp = mm.DataPlane(config=cfg, workers=2)
+    r = run_dp(["--config", cfg, "--listen", "127.0.0.1:%d" % dp.port,
+                "--admin-listen", "127.0.0.1:%d" % mm.free_port()])
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--listen" in lines[0] and "in use" in lines[0], lines
+    for _ in range(10):  # every connection still reaches the first one
+        assert du.chat(dp, KEY).status == 200
+    # (the access log is written once MHD is done with the request: poll)
+    mm.wait_until(lambda: len(du.access_log(dp)) == 10, what="10 requests logged by the first")
+    assert dp.stop() == 0
+
+
 # --- serving ------------------------------------------------------------------
 
 def test_headers_and_upstream_hygiene(mock):
