@@ -25,8 +25,11 @@
 #include <string.h>
 
 #define ID_MAX 64
-#define NAME_MAX_LEN 128
-#define MODEL_MAX 128
+/* Names and models are at most 128 characters (SPEC; the control plane
+ * counts them). These are byte bounds: 128 characters of UTF-8 take up to
+ * 4 bytes each, and a snapshot must not be refused over a valid name. */
+#define NAME_MAX_LEN (128 * 4)
+#define MODEL_MAX (128 * 4)
 #define STR_MAX 4096        /* any other string (urls, headers, paths) */
 #define SUSPEND_MAX_S 31536000000LL /* 1000 years: keeps ms arithmetic in range */
 

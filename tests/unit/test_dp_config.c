@@ -345,6 +345,28 @@ static const struct bad_case bad_cases[] = {
     {"keys[1].subscriptions", "null", "keys[1].subscriptions"},
 };
 
+TEST("names and models of 128 non-ASCII characters compile (the bound is characters)")
+{
+    /* 128 x "é" = 256 bytes of UTF-8: valid per SPEC, must not be refused. */
+    char name[128 * 2 + 1];
+    for (int i = 0; i < 128; i++)
+        memcpy(name + 2 * i, "\xc3\xa9", 2);
+    name[256] = '\0';
+    json_t *doc = snap_load("basic.json");
+    CHECK_INT(snap_edit(doc, "vendors[0].name", json_string(name)), 0);
+    CHECK_INT(snap_edit(doc, "vendors[0].models[+]", json_string(name)), 0);
+    struct dp_state *st = dp_state_new();
+    struct gw_err err;
+    gw_err_clear(&err);
+    struct dp_config *cfg = dp_config_compile(doc, st, &err);
+    CHECK(cfg != NULL);
+    if (!cfg)
+        fprintf(stderr, "  %s: %s\n", err.field, err.message);
+    dp_config_unref(cfg);
+    dp_state_free(st);
+    json_decref(doc);
+}
+
 TEST("every schema or reference violation: NULL with the JSON path")
 {
     struct dp_state *st = dp_state_new();
