@@ -215,6 +215,13 @@ static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
     snprintf(line, sizeof(line), "X-Dataplane-Id: %s", cs->id);
     if ((n = curl_slist_append(h, line)))
         h = n;
+    /* `after` also moves past a snapshot we refused; this says what runs. */
+    int64_t running = atomic_load(&cs->sh->revision);
+    if (running >= 0) {
+        snprintf(line, sizeof(line), "X-Dataplane-Revision: %lld", (long long)running);
+        if ((n = curl_slist_append(h, line)))
+            h = n;
+    }
     struct gw_buf body;
     gw_buf_init(&body, SNAPSHOT_MAX);
     curl_easy_reset(e);
