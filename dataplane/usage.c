@@ -153,8 +153,173 @@ static size_t common_head(const struct dp_vendor *v, const char **head)
     return n;
 }
 
-/* Usage from just the member holding it: parses only that value. Returns 1
- * found, 0 absent, -1 when the whole body must be parsed instead. */
+/* ---- reading the usage object's integers from its text ---------------------
+ *
+ * The usage object is small and plain: integers, maybe nested objects of
+ * integers, a few ASCII strings. read_obj walks it once and takes the wanted
+ * integers (paths relative to the object) without building a tree. It
+ * accepts only text jansson certainly accepts the same way (printable ASCII
+ * strings without escapes, integers of at most 18 digits, the three
+ * literals, objects; duplicate keys: the last one wins, as in jansson); on
+ * anything else (arrays, reals, escapes, other bytes, deep nesting) it says
+ * "unsure" and the caller parses the object with jansson as before. */
+
+#define READ_DEPTH 8
+
+struct want {
+    const char *path[3]; /* relative dotted paths */
+    int64_t val[3];      /* the result: >= 0, or -1 */
+};
+
+static int is_delim(char c)
+{
+    return c == ',' || c == '}' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* A plain string at s[i] ('"'): printable ASCII, no escape. Returns the index
+ * past the closing quote, or 0 when the string is not plain. */
+static size_t plain_string(const char *s, size_t i, size_t n)
+{
+    for (i++; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"')
+            return i + 1;
+        if (c < 0x20 || c >= 0x7f || c == '\\')
+            return 0;
+    }
+    return 0;
+}
+
+/* An integer at s[i] (strict JSON, at most 18 digits, no fraction or
+ * exponent, followed by a delimiter). Returns the index past it, or 0. */
+static size_t plain_int(const char *s, size_t i, size_t n, int64_t *v)
+{
+    int neg = s[i] == '-';
+    size_t d = i + (size_t)neg, j = d;
+    int64_t x = 0;
+    while (j < n && s[j] >= '0' && s[j] <= '9') {
+        if (j - d >= 18)
+            return 0;
+        x = x * 10 + (s[j++] - '0');
+    }
+    if (j == d || (s[d] == '0' && j - d > 1) || j >= n || !is_delim(s[j]))
+        return 0;
+    *v = neg ? -x : x;
+    return j;
+}
+
+static size_t literal(const char *s, size_t i, size_t n)
+{
+    static const char *const lits[] = {"true", "false", "null"};
+    for (int k = 0; k < 3; k++) {
+        size_t l = strlen(lits[k]);
+        if (n - i > l && memcmp(s + i, lits[k], l) == 0 && is_delim(s[i + l]))
+            return i + l;
+    }
+    return 0;
+}
+
+/* Whether want path w, from offset off, names key k as its next segment:
+ * 2 it ends there, 1 it goes on below k, 0 no. */
+static int path_step(const char *w, size_t off, const char *k, size_t kl)
+{
+    size_t seg = strcspn(w + off, ".");
+    if (seg != kl || memcmp(w + off, k, kl) != 0)
+        return 0;
+    return w[off + seg] == '.' ? 1 : 2;
+}
+
+/* Reads the object at s[*pos] ('{'). active[j]: want path j is followed at
+ * this level from offset off[j]. Returns 0, or -1 when unsure. */
+static int read_obj(const char *s, size_t *pos, size_t n, int depth, struct want *w,
+                    const int active[3], const size_t off[3])
+{
+    size_t i = skip_ws(s, *pos + 1, n);
+    if (i < n && s[i] == '}') {
+        *pos = i + 1;
+        return 0;
+    }
+    while (i < n && s[i] == '"') {
+        size_t kend = plain_string(s, i, n);
+        if (!kend)
+            return -1;
+        const char *k = s + i + 1;
+        size_t kl = kend - i - 2;
+        i = skip_ws(s, kend, n);
+        if (i >= n || s[i] != ':')
+            return -1;
+        i = skip_ws(s, i + 1, n);
+        if (i >= n)
+            return -1;
+        int step[3], sub_active[3] = {0, 0, 0};
+        size_t sub_off[3] = {0, 0, 0};
+        for (int j = 0; j < 3; j++) {
+            step[j] = active[j] ? path_step(w->path[j], off[j], k, kl) : 0;
+            if (step[j])
+                w->val[j] = -1; /* this member replaces any earlier one */
+            if (step[j] == 1) {
+                sub_active[j] = 1;
+                sub_off[j] = off[j] + kl + 1;
+            }
+        }
+        int64_t v = 0;
+        size_t end;
+        if (s[i] == '{') {
+            if (depth >= READ_DEPTH)
+                return -1;
+            end = i;
+            if (read_obj(s, &end, n, depth + 1, w, sub_active, sub_off) != 0)
+                return -1;
+        } else if (s[i] == '"') {
+            end = plain_string(s, i, n);
+        } else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
+            end = plain_int(s, i, n, &v);
+            for (int j = 0; j < 3 && end; j++)
+                if (step[j] == 2 && v >= 0)
+                    w->val[j] = v;
+        } else {
+            end = literal(s, i, n);
+        }
+        if (!end)
+            return -1;
+        i = skip_ws(s, end, n);
+        if (i < n && s[i] == '}') {
+            *pos = i + 1;
+            return 0;
+        }
+        if (i >= n || s[i] != ',')
+            return -1;
+        i = skip_ws(s, i + 1, n);
+    }
+    return -1;
+}
+
+/* The integers of the usage object text (the whole of val). Returns 1 found,
+ * 0 not, -1 unsure. */
+static int usage_read(const char *val, size_t vlen, const struct dp_vendor *v, size_t hl,
+                      struct dp_usage *usage)
+{
+    struct want w = {{v->usage_prompt + hl + 1, v->usage_completion + hl + 1,
+                      v->usage_total + hl + 1},
+                     {-1, -1, -1}};
+    const int active[3] = {1, 1, 1};
+    const size_t off[3] = {0, 0, 0};
+    for (int j = 0; j < 3; j++)
+        if (!w.path[j][0] || strlen(w.path[j]) >= 128)
+            return -1; /* at_path's limits: let it decide */
+    size_t pos = 0;
+    if (vlen == 0 || val[0] != '{' || read_obj(val, &pos, vlen, 1, &w, active, off) != 0 ||
+        skip_ws(val, pos, vlen) != vlen)
+        return -1;
+    usage->prompt = w.val[0];
+    usage->completion = w.val[1];
+    usage->total = w.val[2];
+    return usage->prompt >= 0 || usage->completion >= 0 || usage->total >= 0;
+}
+
+/* Usage from just the member holding it: reads, or else parses, only that
+ * value. Returns 1 found, 0 absent, -1 when the whole body must be parsed
+ * instead. */
 static int usage_by_skim(const char *data, size_t len, const struct dp_vendor *v,
                          struct dp_usage *usage)
 {
@@ -165,6 +330,9 @@ static int usage_by_skim(const char *data, size_t len, const struct dp_vendor *v
     int found = skim_member(data, len, head, hl, &val, &vlen);
     if (found <= 0)
         return found;
+    int read = usage_read(val, vlen, v, hl, usage);
+    if (read >= 0)
+        return read;
     json_t *sub = json_loadb(val, vlen, 0, NULL);
     if (!sub)
         return -1;
