@@ -14,9 +14,11 @@
 #include "worker.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <microhttpd.h>
+#include <netdb.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* Per-connection pool. MHD zeroes it for every request on a kept-alive
@@ -126,56 +128,73 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     gw_debug("mhd: %s", line);
 }
 
-int dp_listener_bind(const struct sockaddr *addr, socklen_t addrlen, struct gw_err *err)
+int dp_listener_claim(const struct sockaddr *addr, socklen_t addrlen, struct gw_err *err)
 {
-    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot listen: %s", strerror(errno));
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+    if (getnameinfo(addr, addrlen, host, sizeof(host), port, sizeof(port),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        gw_err_set(err, GW_ERR_INVALID, "listen", NULL, "cannot listen: bad address");
         return -1;
     }
-    int one = 1; /* SO_REUSEADDR only: a restart may bind while old sockets linger */
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        bind(fd, addr, addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+    /* The claim: an abstract unix socket named after the address (gone with
+     * the process, however it ends). */
+    struct sockaddr_un un;
+    memset(&un, 0, sizeof(un));
+    un.sun_family = AF_UNIX;
+    int n = snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1, "modelmux-dp/%s/%s", host, port);
+    socklen_t unlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    int lock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lock < 0 || bind(lock, (struct sockaddr *)&un, unlen) != 0) {
         int e = errno;
-        close(fd);
+        if (lock >= 0)
+            close(lock);
+        gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot listen: %s%s", strerror(e),
+                   e == EADDRINUSE ? " (by another modelmux-dp)" : "");
+        return -1;
+    }
+    /* Anything else on the port: a plain bind conflicts with any listener,
+     * SO_REUSEPORT or not. */
+    int probe = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (probe < 0 || setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(probe, addr, addrlen) != 0) {
+        int e = errno;
+        if (probe >= 0)
+            close(probe);
+        close(lock);
         gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot listen: %s", strerror(e));
         return -1;
     }
-    return fd;
+    close(probe);
+    return lock;
 }
 
-struct dp_listener *dp_listener_new(struct dp_worker *w, int listen_fd, int family,
-                                    struct gw_err *err)
+struct dp_listener *dp_listener_new(struct dp_worker *w, const struct sockaddr *addr,
+                                    socklen_t addrlen, struct gw_err *err)
 {
+    (void)addrlen;
     struct dp_listener *l = gw_calloc(1, sizeof(*l));
-    int fd = listen_fd >= 0 ? fcntl(listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
-    if (!l || fd < 0) {
-        gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "cannot start a worker's listener: %s",
-                   l ? strerror(errno) : "out of memory");
-        gw_free(l);
-        if (fd >= 0)
-            close(fd);
+    if (!l) {
+        gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");
         return NULL;
     }
     l->w = w;
     l->epfd = -1;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
-    if (family == AF_INET6)
+    if (addr->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     errno = 0;
-    /* MHD closes fd when stopped (or hands it back when quiesced). */
     l->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED,
+        MHD_OPTION_SOCK_ADDR, addr,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, l, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)CONN_TIMEOUT_S, MHD_OPTION_END);
+        (unsigned int)CONN_TIMEOUT_S, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)LISTEN_BACKLOG,
+        MHD_OPTION_END);
     if (!l->daemon) {
-        /* fd is not closed here: whether a failed MHD_start_daemon closed it
-         * is not documented, and a double close could hit another thread's
-         * new fd. The process exits after this failure anyway. */
         int e = errno;
-        gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot start the HTTP daemon%s%s",
+        gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot listen%s%s",
                    e ? ": " : "", e ? strerror(e) : "");
         gw_free(l);
         return NULL;

@@ -4,13 +4,12 @@
  *
  * MHD's epoll fd is watched by the worker's dp_loop; when it is readable
  * the listener calls MHD_run(), then arms one loop timer from
- * MHD_get_timeout() (MHD may hold work that no fd will announce). The
- * workers' daemons share one listening socket (each has a dup, given with
- * MHD_OPTION_LISTEN_SOCKET), as MHD's own thread pool does: every idle
- * worker is woken by a new connection and the first to accept takes it.
- * Not SO_REUSEPORT: with it, a second data plane started on the same port
- * (same user) bound it too and silently took half the connections. The
- * access handler and the completed callback hand requests to request.c.
+ * MHD_get_timeout() (MHD may hold work that no fd will announce). Each
+ * worker binds its own daemon to the same address with
+ * MHD_OPTION_LISTENING_ADDRESS_REUSE (SO_REUSEPORT), so the kernel spreads
+ * connections over the workers; dp_listener_claim keeps other processes
+ * off the port. The access handler and the completed callback hand
+ * requests to request.c.
  *
  * Thread: the worker's (created on the main thread before the worker runs). */
 #ifndef DP_LISTENER_H
@@ -23,17 +22,20 @@
 struct dp_worker;
 struct dp_listener;
 
-/* Binds and listens on addr: one non-blocking socket that every worker's
- * daemon accepts from (each gets its own dup). No SO_REUSEPORT: a port that
- * anything else holds, another data plane included, is refused. Returns the
- * fd, or -1 with err (address in use, ...). */
-int dp_listener_bind(const struct sockaddr *addr, socklen_t addrlen, struct gw_err *err);
+/* Claims addr for this process before the workers bind it: takes a lock
+ * named after the address (an abstract unix socket, so another modelmux-dp
+ * on it fails) and checks that nothing else holds the port. Needed because
+ * the workers bind with SO_REUSEPORT, which any process of the same user
+ * may join: a second data plane would silently take part of the
+ * connections. Returns the lock fd, to keep open while serving, or -1 with
+ * err (address in use, ...). */
+int dp_listener_claim(const struct sockaddr *addr, socklen_t addrlen, struct gw_err *err);
 
-/* Starts the daemon of w on a dup of listen_fd (from dp_listener_bind;
- * family is its address family) and watches it from w->loop. NULL with err
- * (no memory, no fds). */
-struct dp_listener *dp_listener_new(struct dp_worker *w, int listen_fd, int family,
-                                    struct gw_err *err);
+/* Starts the daemon of w listening on addr (SO_REUSEPORT, after
+ * dp_listener_claim) and watches it from w->loop. NULL with err (address
+ * in use, no memory). */
+struct dp_listener *dp_listener_new(struct dp_worker *w, const struct sockaddr *addr,
+                                    socklen_t addrlen, struct gw_err *err);
 
 /* Stops accepting new connections (connections already open go on). */
 void dp_listener_quiesce(struct dp_listener *l);

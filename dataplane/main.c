@@ -233,8 +233,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "modelmux-dp: --admin-listen %s: %s\n", o.admin_listen, err.message);
         goto out;
     }
-    sh.listen_fd = dp_listener_bind((const struct sockaddr *)&sh.listen_addr, sh.listen_len, &err);
-    if (sh.listen_fd < 0) {
+    sh.listen_lock =
+        dp_listener_claim((const struct sockaddr *)&sh.listen_addr, sh.listen_len, &err);
+    if (sh.listen_lock < 0) {
         fprintf(stderr, "modelmux-dp: --listen %s: %s\n", o.listen, err.message);
         goto out;
     }
@@ -245,9 +246,6 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    /* Every worker holds its own dup: the port closes with the last one. */
-    close(sh.listen_fd);
-    sh.listen_fd = -1;
     for (int i = 0; i < o.workers; i++) {
         if (dp_worker_start(sh.workers[i]) != 0) {
             fprintf(stderr, "modelmux-dp: cannot start worker threads\n");
@@ -277,9 +275,6 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
-    if (sh.listen_fd >= 0)
-        close(sh.listen_fd);
-    sh.listen_fd = -1;
     dp_cfgsync_free(cs);
     cs = NULL;
     for (int i = 0; sh.workers && i < o.workers; i++)
@@ -297,6 +292,8 @@ out:
     sh.workers = NULL;
     dp_rl_free(sh.rl);
     dp_metrics_free(sh.metrics);
+    if (sh.listen_lock >= 0)
+        close(sh.listen_lock); /* after the workers closed their sockets */
     dp_shared_cleanup(&sh);
     dp_state_free(sh.state);
     curl_global_cleanup();

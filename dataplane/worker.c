@@ -26,7 +26,7 @@
 int dp_shared_init(struct dp_shared *sh)
 {
     memset(sh, 0, sizeof(*sh));
-    sh->listen_fd = -1;
+    sh->listen_lock = -1;
     atomic_store(&sh->revision, -1);
     return pthread_mutex_init(&sh->cfg_mu, NULL) == 0 ? 0 : -1;
 }
@@ -112,7 +112,7 @@ struct dp_worker *dp_worker_new(struct dp_shared *sh, int index, struct gw_err *
         gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "cannot create worker %d", index);
         goto fail;
     }
-    w->listener = dp_listener_new(w, sh->listen_fd, sh->listen_addr.ss_family, err);
+    w->listener = dp_listener_new(w, (const struct sockaddr *)&sh->listen_addr, sh->listen_len, err);
     if (!w->listener)
         goto fail;
     pthread_mutex_lock(&sh->cfg_mu);

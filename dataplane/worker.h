@@ -1,5 +1,5 @@
 /* Workers: one thread per --workers, each running its own event loop with
- * its own MHD daemon (all accepting from one listening socket), its own curl
+ * its own MHD daemon (sharing the port through SO_REUSEPORT), its own curl
  * multi handle and its own rate-limiter and metrics shards. Nothing on the
  * request path is shared between workers except the routing state's atomics.
  *
@@ -44,7 +44,7 @@ struct dp_shared {
     struct dp_metrics *metrics;
     struct sockaddr_storage listen_addr;
     socklen_t listen_len;
-    int listen_fd; /* the --listen socket (-1 once every worker has its dup) */
+    int listen_lock; /* dp_listener_claim's lock on --listen, or -1 */
     pthread_mutex_t cfg_mu;
     struct dp_config *current;  /* under cfg_mu; one reference */
     _Atomic int64_t revision;   /* -1 until a snapshot is applied */

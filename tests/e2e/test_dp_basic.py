@@ -85,9 +85,9 @@ def test_port_in_use_exits_1(mock):
 
 
 def test_second_data_plane_on_the_same_port_exits_1(mock):
-    """A port held by another data plane is in use too (the workers share
-    one socket; with SO_REUSEPORT a second data plane of the same user used
-    to bind it as well and take part of the connections)."""
+    """A port held by another data plane is in use too (the workers bind
+    with SO_REUSEPORT: a second data plane of the same user used to bind it
+    as well and take part of the connections)."""
     cfg = simple_config(mock)
     dp = mm.DataPlane(config=cfg, workers=2)
     r = run_dp(["--config", cfg, "--listen", "127.0.0.1:%d" % dp.port,
