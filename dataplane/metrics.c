@@ -5,10 +5,13 @@
  * the histogram uses all fields). Each shard keeps one open-addressing
  * table per family, keyed by the rendered label text, guarded by the
  * shard's mutex (taken by its worker per update, by the admin thread per
- * scrape). */
+ * scrape). Updates find their series through a second map per family, keyed
+ * by the raw label values (NUL-separated), so the label text is rendered
+ * only once per series, when it is created, not per request. */
 #include "metrics.h"
 
 #include "common/alloc.h"
+#include "hashmap.h"
 #include "ratelimit.h"
 #include "state.h"
 #include "common/clock.h"
@@ -23,6 +26,8 @@ static const double bucket_s[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 
 struct series {
     char *labels; /* rendered: api="x",model="y" */
+    char *raw;    /* the label values, NUL-separated (key of the shard's raw map) */
+    size_t rawlen;
     uint64_t hash;
     uint64_t count;
     double sum;
@@ -39,6 +44,7 @@ enum family { FAM_REQUESTS, FAM_DURATION, FAM_TOKENS, FAM_RATELIMITED, FAM_COUNT
 struct dp_metrics_shard {
     pthread_mutex_t mu;
     struct table t[FAM_COUNT];
+    struct dp_hmap raw[FAM_COUNT]; /* raw label values -> series of t */
     uint64_t dropped;
 };
 
@@ -112,6 +118,7 @@ static void table_cleanup(struct table *t)
     for (size_t i = 0; i < t->cap; i++) {
         if (t->slots[i]) {
             gw_free(t->slots[i]->labels);
+            gw_free(t->slots[i]->raw);
             gw_free(t->slots[i]);
         }
     }
@@ -146,48 +153,116 @@ static int label(char *out, size_t size, int len, const char *name, const char *
 
 #define LABELS_MAX 1024
 
-static void count(struct dp_metrics_shard *s, enum family f, const char *labels, uint64_t by)
+#define RAW_MAX LABELS_MAX
+
+/* The raw key of n label values: each value (NULL as "") and a NUL. Returns
+ * its length, or 0 when it does not fit. */
+static size_t raw_key(char *out, const char *const vals[], int n)
 {
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        const char *v = vals[i] ? vals[i] : "";
+        size_t k = strlen(v);
+        if (len + k + 1 > RAW_MAX)
+            return 0;
+        memcpy(out + len, v, k);
+        len += k;
+        out[len++] = '\0';
+    }
+    return len;
+}
+
+/* The series of family f with these label names and values, found by the raw
+ * values, else created (the label text rendered once). Under s->mu. Returns
+ * -1 when the label text is too long (the update is ignored), else 0 with
+ * *out set, or NULL when the family is full or memory is out (dropped). */
+static int series_of(struct dp_metrics_shard *s, enum family f, const char *const names[],
+                     const char *const vals[], int n, struct series **out)
+{
+    char raw[RAW_MAX];
+    size_t rawlen = raw_key(raw, vals, n); /* shorter than the label text */
+    *out = rawlen ? dp_hmap_get(&s->raw[f], raw, rawlen) : NULL;
+    if (*out)
+        return 0;
+    char l[LABELS_MAX];
+    int len = 0;
+    for (int i = 0; i < n; i++)
+        len = label(l, sizeof(l), len, names[i], vals[i]);
+    if (len <= 0 || rawlen == 0)
+        return -1;
+    struct series *e = table_get(&s->t[f], l);
+    *out = e;
+    if (e && !e->raw && (e->raw = gw_malloc(rawlen)) != NULL) {
+        memcpy(e->raw, raw, rawlen);
+        e->rawlen = rawlen;
+        if (dp_hmap_put(&s->raw[f], e->raw, e->rawlen, e) < 0) {
+            gw_free(e->raw); /* still counted; found by its labels next time */
+            e->raw = NULL;
+        }
+    }
+    return 0;
+}
+
+static void count(struct dp_metrics_shard *s, enum family f, const char *const names[],
+                  const char *const vals[], int n, uint64_t by)
+{
+    struct series *e;
     pthread_mutex_lock(&s->mu);
-    struct series *e = table_get(&s->t[f], labels);
-    if (e)
-        e->count += by;
-    else
-        s->dropped++;
+    if (series_of(s, f, names, vals, n, &e) == 0) {
+        if (e)
+            e->count += by;
+        else
+            s->dropped++;
+    }
     pthread_mutex_unlock(&s->mu);
+}
+
+static char *put_int(char *o, int v)
+{
+    char tmp[16];
+    int n = 0;
+    unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *o++ = '-';
+    while (n > 0)
+        *o++ = tmp[--n];
+    *o = '\0';
+    return o;
 }
 
 void dp_metrics_request(struct dp_metrics_shard *s, const char *api, const char *model,
                         const char *endpoint, int status)
 {
-    char l[LABELS_MAX], st[16];
-    snprintf(st, sizeof(st), "%d", status);
-    int n = label(l, sizeof(l), 0, "api", api);
-    n = label(l, sizeof(l), n, "model", model);
-    n = label(l, sizeof(l), n, "endpoint", endpoint);
-    n = label(l, sizeof(l), n, "status", st);
-    if (n > 0)
-        count(s, FAM_REQUESTS, l, 1);
+    static const char *const names[] = {"api", "model", "endpoint", "status"};
+    char st[16];
+    put_int(st, status);
+    const char *const vals[] = {api, model, endpoint, st};
+    count(s, FAM_REQUESTS, names, vals, 4, 1);
 }
 
 void dp_metrics_upstream(struct dp_metrics_shard *s, const char *endpoint, int64_t ms)
 {
-    char l[LABELS_MAX];
-    if (label(l, sizeof(l), 0, "endpoint", endpoint) < 0)
-        return;
+    static const char *const names[] = {"endpoint"};
+    const char *const vals[] = {endpoint};
     double sec = (double)(ms < 0 ? 0 : ms) / 1000.0;
+    struct series *e;
     pthread_mutex_lock(&s->mu);
-    struct series *e = table_get(&s->t[FAM_DURATION], l);
-    if (e) {
-        e->count++;
-        e->sum += sec;
-        size_t i = 0;
-        while (i < NBUCKETS && sec > bucket_s[i])
-            i++;
-        if (i < NBUCKETS)
-            e->buckets[i]++;
-    } else {
-        s->dropped++;
+    if (series_of(s, FAM_DURATION, names, vals, 1, &e) == 0) { /* else: too long, ignored */
+        if (e) {
+            e->count++;
+            e->sum += sec;
+            size_t i = 0;
+            while (i < NBUCKETS && sec > bucket_s[i])
+                i++;
+            if (i < NBUCKETS)
+                e->buckets[i]++;
+        } else {
+            s->dropped++;
+        }
     }
     pthread_mutex_unlock(&s->mu);
 }
@@ -195,23 +270,22 @@ void dp_metrics_upstream(struct dp_metrics_shard *s, const char *endpoint, int64
 void dp_metrics_tokens(struct dp_metrics_shard *s, const char *api, const char *model,
                        int64_t prompt, int64_t completion)
 {
-    char l[LABELS_MAX];
-    int base = label(l, sizeof(l), 0, "api", api);
-    base = label(l, sizeof(l), base, "model", model);
-    if (base < 0)
-        return;
-    if (prompt >= 0 && label(l, sizeof(l), base, "kind", "prompt") > 0)
-        count(s, FAM_TOKENS, l, (uint64_t)prompt);
-    l[base] = '\0';
-    if (completion >= 0 && label(l, sizeof(l), base, "kind", "completion") > 0)
-        count(s, FAM_TOKENS, l, (uint64_t)completion);
+    static const char *const names[] = {"api", "model", "kind"};
+    if (prompt >= 0) {
+        const char *const vals[] = {api, model, "prompt"};
+        count(s, FAM_TOKENS, names, vals, 3, (uint64_t)prompt);
+    }
+    if (completion >= 0) {
+        const char *const vals[] = {api, model, "completion"};
+        count(s, FAM_TOKENS, names, vals, 3, (uint64_t)completion);
+    }
 }
 
 void dp_metrics_ratelimited(struct dp_metrics_shard *s, const char *api)
 {
-    char l[LABELS_MAX];
-    if (label(l, sizeof(l), 0, "api", api) > 0)
-        count(s, FAM_RATELIMITED, l, 1);
+    static const char *const names[] = {"api"};
+    const char *const vals[] = {api};
+    count(s, FAM_RATELIMITED, names, vals, 1, 1);
 }
 
 /* ---- registry and rendering --------------------------------------------------- */
@@ -237,8 +311,10 @@ void dp_metrics_free(struct dp_metrics *m)
     if (!m)
         return;
     for (int i = 0; i < m->n; i++) {
-        for (int f = 0; f < FAM_COUNT; f++)
+        for (int f = 0; f < FAM_COUNT; f++) {
             table_cleanup(&m->shards[i].t[f]);
+            dp_hmap_cleanup(&m->shards[i].raw[f]);
+        }
         pthread_mutex_destroy(&m->shards[i].mu);
     }
     gw_free(m->shards);
