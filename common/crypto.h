@@ -12,6 +12,12 @@
 /* Writes the lowercase hex SHA-256 of data into out (65 bytes incl. NUL). */
 void gw_sha256_hex(const void *data, size_t len, char out[GW_SHA256_HEX_LEN + 1]);
 
+/* The same digest, for hot paths (the data plane hashes every API key it is
+ * presented): the SHA-256 implementation is fetched from the provider once
+ * per process instead of at every call, and the digest context is kept per
+ * thread. Falls back to gw_sha256_hex when either cannot be had. */
+void gw_sha256_hex_hot(const void *data, size_t len, char out[GW_SHA256_HEX_LEN + 1]);
+
 /* Writes prefix + 43 characters of base64url from 32 random bytes into out
  * (size outsz, at least strlen(prefix) + 44). Returns 0, or -1 when the random
  * source fails or out is too small. */

@@ -964,7 +964,7 @@ enum dp_key_check dp_config_check_key(const struct dp_config *cfg, const struct 
 {
     char hex[GW_SHA256_HEX_LEN + 1];
     const struct key_index *ki = cfg->keyindex;
-    gw_sha256_hex(presented, strlen(presented), hex);
+    gw_sha256_hex_hot(presented, strlen(presented), hex);
     const struct dp_key *k = dp_hmap_get(&ki->map, hex, GW_SHA256_HEX_LEN);
     if (!k)
         return DP_KEY_UNKNOWN;

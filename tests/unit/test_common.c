@@ -9,6 +9,8 @@
 #include "common/crypto.h"
 #include "common/err.h"
 
+#include <pthread.h>
+
 TEST("buf appends and stays NUL-terminated")
 {
     struct gw_buf b;
@@ -69,6 +71,37 @@ TEST("sha256 hex and constant-time compare")
     CHECK(!gw_ct_equal("secret", 6, "secreT", 6));
     CHECK(!gw_ct_equal("secret", 6, "secret2", 7));
     CHECK(!gw_ct_equal(NULL, 0, "", 0));
+}
+
+static void *hot_vs_plain(void *arg)
+{
+    int *bad = arg;
+    char buf[300], h1[65], h2[65];
+    for (int n = 0; n < (int)sizeof(buf); n++) {
+        buf[n] = (char)(n * 7 + 1);
+        gw_sha256_hex(buf, (size_t)n, h1);
+        gw_sha256_hex_hot(buf, (size_t)n, h2);
+        if (strcmp(h1, h2) != 0)
+            (*bad)++;
+    }
+    return NULL;
+}
+
+TEST("sha256 hex, hot variant: the same digests, in several threads")
+{
+    char h[65];
+    gw_sha256_hex_hot("abc", 3, h);
+    CHECK_STR(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    gw_sha256_hex_hot("", 0, h);
+    CHECK_STR(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    int bad[3] = {0, 0, 0};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, hot_vs_plain, &bad[i]);
+    hot_vs_plain(&bad[2]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    CHECK_INT(bad[0] + bad[1] + bad[2], 0);
 }
 
 TEST("random tokens are distinct and well formed")
