@@ -14,6 +14,7 @@ Environment (set by ctest, see CMakeLists.txt):
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -38,11 +39,47 @@ def binary(name):
     return path
 
 
+# Ports handed out by free_port() are reserved with a file here, so that two
+# tests running at the same time (ctest -j) never get the same port between
+# its probe and the moment the program under test binds it.
+_PORT_DIR = os.path.join(tempfile.gettempdir(), "modelmux-test-ports")
+_PORT_RESERVATION_S = 900
+# Below Linux's ephemeral range (32768-60999): the kernel never hands these to
+# outgoing connections, so a probed-free port stays free.
+_PORT_RANGE = (20000, 32000)
+
+
+def _reserve(port):
+    os.makedirs(_PORT_DIR, exist_ok=True)
+    path = os.path.join(_PORT_DIR, str(port))
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        os.close(fd)
+        return True
+    except FileExistsError:
+        try:
+            if time.time() - os.stat(path).st_mtime > _PORT_RESERVATION_S:
+                os.utime(path)  # a stale reservation: take it over
+                return True
+        except OSError:
+            pass
+        return False
+
+
 def free_port():
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free on 127.0.0.1 and reserved for this test run: no other
+    free_port() caller, in this process or another, gets it for 15 minutes."""
+    rng = random.Random()
+    for _ in range(2000):
+        port = rng.randrange(*_PORT_RANGE)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        if _reserve(port):
+            return port
+    raise RuntimeError("no free port found in %d-%d" % _PORT_RANGE)
 
 
 def wait_port(port, timeout=10.0, proc=None):
