@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "config.h"
+#include "json_scan.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -34,12 +35,21 @@ struct dp_json_body {
     const char *model; /* borrowed from doc: the model field, or NULL */
     int stream;        /* "stream": true */
     int include_usage; /* "stream_options": {"include_usage": true} */
+    /* Set when the scanner (json_scan.h) read the body instead of jansson:
+     * doc stays NULL until a render needs the tree. */
+    int scanned;
+    const char *src;          /* borrowed: the parsed bytes (see dp_body_parse_json) */
+    size_t src_len;
+    char *model_own;          /* owned: what model points to while there is no doc */
+    struct dp_json_scan scan; /* where the members are in src */
 };
 
 /* Parses data as a JSON object (400 with err when it is not valid JSON, not
  * an object, or nested deeper than DP_JSON_MAX_DEPTH; the model field must be
  * a string when present, passing dp_body_check_model). model_field is the
- * vendor's requestModel.field. */
+ * vendor's requestModel.field. A plain body is only scanned, not turned into
+ * a tree: out then borrows data, which must stay unchanged until
+ * dp_body_json_cleanup (the request's body buffer does). */
 int dp_body_parse_json(const char *data, size_t len, const char *model_field,
                        struct dp_json_body *out, struct gw_err *err);
 void dp_body_json_cleanup(struct dp_json_body *b);
@@ -47,7 +57,9 @@ void dp_body_json_cleanup(struct dp_json_body *b);
 /* Writes the body to send upstream into out: the model field set to model
  * (when model is not NULL and the vendor takes the model in the body), and,
  * when force_usage, "stream_options": {"include_usage": true} added. Every
- * other field is kept. Returns 0, or -1 (out of memory / too big). */
+ * other field is kept: a scanned body keeps the caller's bytes around the
+ * model's value (members added go before the closing brace); otherwise the
+ * tree is written compact. Returns 0, or -1 (out of memory / too big). */
 int dp_body_render_json(struct dp_json_body *b, const char *model_field, const char *model,
                         int force_usage, struct gw_buf *out);
 

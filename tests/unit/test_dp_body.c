@@ -152,12 +152,16 @@ struct render_case {
 };
 
 static const struct render_case render_cases[] = {
-    /* the model replaced in place, every other field kept in order */
+    /* the model replaced in place, every other byte kept as the caller sent
+     * it (spacing, escapes) */
     {"{\"messages\": [{\"role\": \"user\", \"content\": \"h\\u00e9 \\\"x\\\"\"}],"
      " \"model\": \"gpt-4o\", \"temperature\": 0.5, \"n\": 2, \"z\": null}",
      "o1-mini", 0,
-     "{\"messages\":[{\"role\":\"user\",\"content\":\"h\xc3\xa9 \\\"x\\\"\"}],"
-     "\"model\":\"o1-mini\",\"temperature\":0.5,\"n\":2,\"z\":null}"},
+     "{\"messages\": [{\"role\": \"user\", \"content\": \"h\\u00e9 \\\"x\\\"\"}],"
+     " \"model\": \"o1-mini\", \"temperature\": 0.5, \"n\": 2, \"z\": null}"},
+    /* a body the scanner leaves to jansson (an escaped key): written compact */
+    {"{\"messages\": [], \"\\u006e\": 2, \"model\": \"gpt-4o\"}", "o1-mini", 0,
+     "{\"messages\":[],\"n\":2,\"model\":\"o1-mini\"}"},
     /* no model in the body: added at the end */
     {"{\"b\":1,\"a\":2}", "gpt-4o", 0, "{\"b\":1,\"a\":2,\"model\":\"gpt-4o\"}"},
     /* NULL model: unchanged */
