@@ -117,6 +117,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     dp_request_closed(r, toe);
 }
 
+/* A connection's life: its hang-up watch (request.c) lives as long. CLOSED
+ * comes before MHD closes the socket, also from MHD_stop_daemon. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct dp_listener *l = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = dp_client_open(l->w, conn);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        dp_client_close(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -188,7 +202,8 @@ struct dp_listener *dp_listener_new(struct dp_worker *w, const struct sockaddr *
         flags, 0, NULL, NULL, on_access, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, addr,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, l, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+        on_completed, l, MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)CONN_TIMEOUT_S, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)LISTEN_BACKLOG,
         MHD_OPTION_END);

@@ -9,7 +9,8 @@
  * MHD_OPTION_LISTENING_ADDRESS_REUSE (SO_REUSEPORT), so the kernel spreads
  * connections over the workers; dp_listener_claim keeps other processes
  * off the port. The access handler and the completed callback hand
- * requests to request.c.
+ * requests to request.c; the connection start/close notifications open
+ * and close each connection's hang-up watch (struct dp_client, request.h).
  *
  * Thread: the worker's (created on the main thread before the worker runs). */
 #ifndef DP_LISTENER_H

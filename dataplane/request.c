@@ -91,40 +91,81 @@ static void make_id(struct dp_request *r)
  * at all, and in external-epoll mode MHD registers sockets edge-triggered
  * and treats a short recv() as "drained", so an EOF that arrived together
  * with the last bytes of a request is never read (the request then waits
- * for a body that cannot come, up to the connection timeout). So each
- * request watches its client socket in the worker's loop for EPOLLRDHUP
- * (plus the implied EPOLLHUP/EPOLLERR), one-shot: the first report is
- * remembered in hup_seen and handled by the pump (handle_hangup).
- * Like nginx, a client that shuts its sending side while we wait for the
- * upstream has left (499). */
-
-static void watch_client(struct dp_request *r);
-
-static void unwatch_client(struct dp_request *r)
-{
-    if (!r->hup_watch)
-        return;
-    dp_loop_unwatch(r->worker->loop, r->client_fd);
-    r->hup_watch = 0;
-}
+ * for a body that cannot come, up to the connection timeout). So every
+ * client socket is watched in the worker's loop for EPOLLRDHUP (plus the
+ * implied EPOLLHUP/EPOLLERR) with EPOLLONESHOT, from connection start to
+ * close (struct dp_client): the first report disarms the watch and goes to
+ * the connection's current request, remembered in hup_seen and handled by
+ * the pump (handle_hangup). A report with no request being served is
+ * dropped; the next request on the connection re-arms the watch (one
+ * EPOLL_CTL_MOD), and a hang-up that is still there is reported to it at
+ * once. Like nginx, a client that shuts its sending side while we wait for
+ * the upstream has left (499). */
 
 static void on_client_hup(struct dp_loop *loop, int fd, uint32_t events, void *arg)
 {
     (void)loop;
     (void)fd;
     (void)events;
-    struct dp_request *r = arg;
-    unwatch_client(r); /* level-triggered: would be reported at every wait */
+    struct dp_client *c = arg;
+    c->armed = 0; /* one-shot: disabled in the epoll set until re-armed */
+    struct dp_request *r = c->req;
+    if (!r)
+        return;
     r->hup_seen = 1;
     dp_request_pump(r, DP_PUMP_HANGUP);
 }
 
+static int arm_client(struct dp_client *c)
+{
+    if (dp_loop_watch(c->loop, c->fd, EPOLLRDHUP | EPOLLONESHOT, on_client_hup, c) != 0)
+        return -1;
+    c->armed = 1;
+    return 0;
+}
+
+/* Makes sure a hang-up of r's client will be reported to r. */
 static void watch_client(struct dp_request *r)
 {
-    if (r->hup_watch || r->client_fd < 0)
+    if (r->client && !r->client->armed)
+        arm_client(r->client);
+}
+
+/* r stops receiving its connection's reports (the watch itself stays). */
+static void unwatch_client(struct dp_request *r)
+{
+    if (!r->client)
         return;
-    if (dp_loop_watch(r->worker->loop, r->client_fd, EPOLLRDHUP, on_client_hup, r) == 0)
-        r->hup_watch = 1;
+    if (r->client->req == r)
+        r->client->req = NULL;
+    r->client = NULL;
+}
+
+struct dp_client *dp_client_open(struct dp_worker *w, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci || ci->connect_fd < 0)
+        return NULL;
+    struct dp_client *c = gw_malloc(sizeof(*c));
+    if (!c)
+        return NULL;
+    c->loop = w->loop;
+    c->fd = ci->connect_fd;
+    c->armed = 0;
+    c->req = NULL;
+    arm_client(c); /* on failure: re-tried by the connection's requests */
+    return c;
+}
+
+void dp_client_close(struct dp_client *c)
+{
+    if (!c)
+        return;
+    if (c->req)
+        c->req->client = NULL;
+    dp_loop_unwatch(c->loop, c->fd); /* before MHD closes it (and its number is reused) */
+    gw_free(c);
 }
 
 /* ---- creation ------------------------------------------------------------- */
@@ -157,10 +198,20 @@ struct dp_request *dp_request_new(struct dp_worker *w, struct MHD_Connection *co
         r->cfg = dp_config_ref(cfg);
     dp_worker_add_request(w, r);
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci)
-        r->client_fd = ci->connect_fd;
-    watch_client(r);
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct dp_client *c = ci ? ci->socket_context : NULL;
+    if (c) {
+        if (c->req) /* not expected: MHD completes a request before the next */
+            c->req->client = NULL;
+        r->client = c;
+        r->client_fd = c->fd;
+        c->req = r;
+        watch_client(r);
+    } else {
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci)
+            r->client_fd = ci->connect_fd;
+    }
     return r;
 }
 
@@ -493,8 +544,7 @@ static void pump_run(struct dp_loop *loop, void *arg)
 
 void dp_request_closed(struct dp_request *r, enum MHD_RequestTerminationCode toe)
 {
-    /* Before MHD closes the socket (and its number is reused). */
-    unwatch_client(r);
+    unwatch_client(r); /* the connection's next request gets its reports */
     r->mhd_done = 1;
     r->conn = NULL;
     r->suspended = 0;

@@ -36,6 +36,21 @@
 #include <stdint.h>
 
 struct dp_worker;
+struct dp_loop;
+struct dp_request;
+
+/* One client connection (MHD's socket context, from connection start to
+ * close). Its socket stays in the worker's loop for the connection's whole
+ * life, watched one-shot for EPOLLRDHUP; a report goes to the request the
+ * connection is serving, if any (see "the client's hang-ups" in request.c).
+ * Registering once per connection instead of once per request saves two
+ * epoll_ctl calls per kept-alive request. */
+struct dp_client {
+    struct dp_loop *loop;
+    int fd;                 /* owned by MHD */
+    int armed;              /* the one-shot watch may still report */
+    struct dp_request *req; /* the request being served, or NULL */
+};
 
 enum dp_req_state {
     DP_REQ_RECV,     /* reading the request body */
@@ -67,7 +82,7 @@ struct dp_request {
     int client_error;    /* ... with a termination code other than OK */
     int rl_pending;      /* dp_rl_admit's callback has not run yet */
     int client_fd;       /* the connection's socket (owned by MHD), or -1 */
-    int hup_watch;       /* client_fd is in the loop's epoll set (EPOLLRDHUP) */
+    struct dp_client *client; /* its connection's hang-up watch, or NULL */
     int hup_seen;        /* the client shut its sending side or the socket failed */
     int client_gone;     /* ... and we ended the request for it (499) */
     int counted;         /* modelmux_requests_total has this request */
@@ -130,6 +145,14 @@ struct dp_request {
  * Returns NULL when out of memory (the caller then refuses the connection). */
 struct dp_request *dp_request_new(struct dp_worker *w, struct MHD_Connection *conn,
                                   const char *method, const char *url);
+
+/* MHD_CONNECTION_NOTIFY_STARTED: watches the new connection's socket for
+ * hang-ups. NULL when out of memory (its requests then go unwatched). */
+struct dp_client *dp_client_open(struct dp_worker *w, struct MHD_Connection *conn);
+
+/* MHD_CONNECTION_NOTIFY_CLOSED (before MHD closes the socket): stops the
+ * watch, detaches a request still attached, frees. NULL is a no-op. */
+void dp_client_close(struct dp_client *c);
 
 /* First call: header checks that need no body (Content-Length over the
  * limit: 413 at once). */

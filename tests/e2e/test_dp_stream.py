@@ -67,14 +67,37 @@ def test_client_disconnect_cancels_upstream(mock):
     assert du.chat(dp, KEY).status == 200
 
 
+def raw_request(rid, body, path=P):
+    data = json.dumps(body).encode()
+    return (b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nX-Request-Id: " + rid.encode() +
+            b"\r\nAuthorization: Bearer " + KEY.encode() + b"\r\nContent-Type: application/json\r\n" +
+            b"Content-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
+
+
 def send_raw(port, rid, body):
     """Sends a chat request on a new socket without reading the answer."""
-    data = json.dumps(body).encode()
     s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(b"POST " + P.encode() + b" HTTP/1.1\r\nHost: x\r\nX-Request-Id: " + rid.encode() +
-              b"\r\nAuthorization: Bearer " + KEY.encode() + b"\r\nContent-Type: application/json\r\n" +
-              b"Content-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
+    s.sendall(raw_request(rid, body))
     return s
+
+
+def read_response(s):
+    """Reads one Content-Length response from s; returns (status, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        assert chunk, "connection closed before the response headers"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = [int(v) for k, _, v in (l.partition(":") for l in lines[1:]) if k.lower() == "content-length"]
+    assert length, lines
+    while len(rest) < length[0]:
+        chunk = s.recv(65536)
+        assert chunk, "connection closed in the response body"
+        rest += chunk
+    assert len(rest) == length[0]  # nothing more: one answer per request
+    return int(lines[0].split()[1]), rest
 
 
 def test_client_leaving_before_the_upstream_answers_cancels_it(mock):
@@ -106,6 +129,47 @@ def test_client_leaving_before_the_upstream_answers_cancels_it(mock):
         t0 = time.time()
         assert dp.stop() == 0
         assert time.time() - t0 < 5 * mm.SLOW
+        assert "still in flight" not in dp.stderr()
+
+
+def test_client_leaving_on_a_kept_alive_connection_is_noticed(mock):
+    """The hang-up watch belongs to the connection, not to one request: after
+    requests answered on a kept-alive connection, a later one that waits for
+    the upstream still notices its client leaving (close or half-close), and
+    the data plane serves on."""
+    with du.SilentUpstream() as up:
+        good = du.api("a1", "/api", [du.endpoint("e1", mock.url + "/v1", name="good")],
+                      [du.wrr("p1", [du.target("gpt-4o", "e1")])], name="chat")
+        slow = du.api("a2", "/slow", [du.endpoint("e2", up.url + "/v1", name="silent")],
+                      [du.wrr("p2", [du.target("gpt-4o", "e2")])], name="slow")
+        dp = mm.DataPlane(config=du.write_snapshot(du.snapshot([good, slow], [du.key("k1", KEY)])),
+                          workers=1)
+        for i, half in enumerate((False, True)):
+            s = socket.create_connection(("127.0.0.1", dp.port))
+            s.settimeout(5 * mm.SLOW)
+            for j in range(3):
+                s.sendall(raw_request("kept-%d-%d" % (i, j), {"model": "x", "messages": []}))
+                status, body = read_response(s)
+                assert status == 200 and json.loads(body)["model"] == "gpt-4o"
+            rid = "kept-leaver-%d" % i
+            s.sendall(raw_request(rid, {"model": "x", "messages": []}, path="/slow/1.0" + du.CHAT))
+            mm.wait_until(lambda: up.stats()[0] > i, timeout=5, what="the upstream got the request")
+            if half:
+                s.shutdown(socket.SHUT_WR)
+            else:
+                s.close()
+            mm.wait_until(lambda: up.stats()[1] > i, timeout=3, what="the upstream transfer cancelled")
+            a = du.wait_logged(dp, lambda a: a["id"] == rid, timeout=3, what="request %s logged" % rid)
+            assert a["status"] == 499 and a["clientAborted"] is True, a
+            if half:
+                try:
+                    assert s.recv(100) == b""  # no answer, the connection closed
+                except ConnectionResetError:
+                    pass
+                s.close()
+        assert du.chat(dp, KEY).status == 200
+        assert du.metric_value(dp.metrics(), "modelmux_requests_total", status="499") == 2
+        assert dp.stop() == 0
         assert "still in flight" not in dp.stderr()
 
 
