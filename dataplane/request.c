@@ -49,6 +49,31 @@ static int64_t now_ms(const struct dp_request *r)
     return dp_loop_now_ms(r->worker->loop);
 }
 
+/* ---- small formatting (per request: no printf) ----------------------------- */
+
+/* Copies s into dst[size], cut to fit (as snprintf "%s" would). */
+static void copy_cut(char *dst, size_t size, const char *s)
+{
+    size_t n = strnlen(s, size - 1);
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+/* Writes u in base 10 or 16 (lowercase) at p, at most 20 digits; returns
+ * the end (not terminated). */
+static char *put_uint(char *p, uint64_t u, unsigned base)
+{
+    char digits[20];
+    int n = 0;
+    do {
+        digits[n++] = "0123456789abcdef"[u % base];
+        u /= base;
+    } while (u);
+    while (n > 0)
+        *p++ = digits[--n];
+    return p;
+}
+
 /* ---- request ids ----------------------------------------------------------- */
 
 static pthread_once_t id_once = PTHREAD_ONCE_INIT;
@@ -77,12 +102,21 @@ static void make_id(struct dp_request *r)
     const char *given =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "x-request-id");
     if (given && id_acceptable(given)) {
-        snprintf(r->id, sizeof(r->id), "%s", given);
+        copy_cut(r->id, sizeof(r->id), given);
         return;
     }
     pthread_once(&id_once, init_id_prefix);
-    snprintf(r->id, sizeof(r->id), "%s-%x-%llx", id_prefix, (unsigned)r->worker->index,
-             (unsigned long long)++r->worker->seq);
+    /* "<prefix>-<worker index, hex>-<sequence, hex>" */
+    _Static_assert(sizeof(((struct dp_request *)0)->id) >= sizeof(id_prefix) + 1 + 8 + 1 + 16,
+                   "request id buffer too small");
+    size_t n = strlen(id_prefix);
+    memcpy(r->id, id_prefix, n);
+    char *p = r->id + n;
+    *p++ = '-';
+    p = put_uint(p, (unsigned)r->worker->index, 16);
+    *p++ = '-';
+    p = put_uint(p, ++r->worker->seq, 16);
+    *p = '\0';
 }
 
 /* ---- the client's hang-ups -------------------------------------------------
@@ -188,7 +222,7 @@ struct dp_request *dp_request_new(struct dp_worker *w, struct MHD_Connection *co
     r->last_fail = -1;
     r->client_fd = -1;
     r->usage.prompt = r->usage.completion = r->usage.total = -1;
-    snprintf(r->method, sizeof(r->method), "%s", method ? method : "");
+    copy_cut(r->method, sizeof(r->method), method ? method : "");
     gw_buf_init(&r->body, DP_BODY_MAX);
     gw_buf_init(&r->send, DP_BODY_MAX + 64 * 1024);
     gw_buf_init(&r->resp_body, RESP_MAX);
@@ -219,8 +253,10 @@ struct dp_request *dp_request_new(struct dp_worker *w, struct MHD_Connection *co
 
 static void add_header_int(struct MHD_Response *resp, const char *name, int64_t v)
 {
-    char s[32];
-    snprintf(s, sizeof(s), "%lld", (long long)v);
+    char s[24], *p = s;
+    if (v < 0)
+        *p++ = '-';
+    *put_uint(p, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, 10) = '\0';
     MHD_add_response_header(resp, name, s);
 }
 
@@ -728,11 +764,21 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     struct fwd_ctx *c = cls;
     if (header_dropped(key))
         return MHD_YES;
+    /* "name: value", or "name;" (curl's way to send an empty value) */
     char line[8192];
-    int n = value && *value ? snprintf(line, sizeof(line), "%s: %s", key, value)
-                            : snprintf(line, sizeof(line), "%s;", key);
-    if (n < 0 || (size_t)n >= sizeof(line))
+    size_t kn = strlen(key), vn = value ? strlen(value) : 0;
+    if ((vn ? kn + 2 + vn : kn + 1) >= sizeof(line))
         return MHD_YES; /* longer than any sane header: not forwarded */
+    memcpy(line, key, kn);
+    if (vn) {
+        line[kn] = ':';
+        line[kn + 1] = ' ';
+        memcpy(line + kn + 2, value, vn);
+        line[kn + 2 + vn] = '\0';
+    } else {
+        line[kn] = ';';
+        line[kn + 1] = '\0';
+    }
     struct curl_slist *l = curl_slist_append(c->list, line);
     if (!l) {
         c->failed = 1;
@@ -825,8 +871,10 @@ static struct curl_slist *build_headers(struct dp_request *r, const struct dp_ta
             goto fail;
         l = n;
     }
-    char idline[80];
-    snprintf(idline, sizeof(idline), "X-Request-Id: %s", r->id);
+    static const char idname[] = "X-Request-Id: ";
+    char idline[sizeof(idname) + sizeof(r->id)];
+    memcpy(idline, idname, sizeof(idname) - 1);
+    copy_cut(idline + sizeof(idname) - 1, sizeof(r->id), r->id);
     if (!(n = curl_slist_append(l, idline)))
         goto fail;
     l = n;

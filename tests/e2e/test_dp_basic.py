@@ -157,6 +157,29 @@ def test_query_string_forwarded():
         assert up.seen[-1]["headers"]["authorization"] == "Bearer " + du.UPSTREAM_SECRET
 
 
+def test_request_ids_made_and_passed_on(mock):
+    """Ids the gateway makes are "<8 hex>-<worker, hex>-<sequence, hex>" and
+    never repeat; the caller's id goes on as given (cut to 47 characters);
+    one that is not acceptable is replaced. The upstream gets the same id,
+    and the caller's headers, an empty one included."""
+    import re
+    dp = mm.DataPlane(config=simple_config(mock), workers=2)
+    ids = [du.chat(dp, KEY).headers["x-request-id"] for _ in range(20)]
+    assert len(set(ids)) == 20, ids
+    for rid in ids:
+        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{1,8}-[0-9a-f]{1,16}", rid), rid
+    assert len({rid.split("-")[0] for rid in ids}) == 1  # one prefix per process
+    long_id = "a" * 30 + "-" + "b" * 33  # 64 characters: accepted, cut to the buffer
+    r = du.chat(dp, KEY, headers={"x-request-id": long_id, "X-Empty": ""})
+    assert r.status == 200 and r.headers["x-request-id"] == long_id[:47]
+    h = du.lower_headers(du.mock_requests(mock)[-1])
+    assert h["x-request-id"] == long_id[:47]
+    assert h.get("x-empty") == ""
+    r = du.chat(dp, KEY, headers={"x-request-id": "bad id!"})
+    assert r.status == 200 and re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]+-[0-9a-f]+", r.headers["x-request-id"])
+    assert dp.stop() == 0
+
+
 def test_no_policy_goes_to_first_endpoint_with_model_unchanged(mock):
     eps = [du.endpoint("e1", mock.url + "/v1", name="first"), du.endpoint("e2", "http://127.0.0.1:9/v1")]
     cfg = du.write_snapshot(du.snapshot([du.api("a1", "/api", eps, [])], [du.key("k1", KEY)]))
