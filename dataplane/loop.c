@@ -3,7 +3,9 @@
  * Owned and run by one worker thread. Watched fds live in a table indexed by
  * fd; each epoll registration carries the fd and a generation number, so an
  * event fetched for an fd that was unwatched (and maybe reused) earlier in the
- * same iteration is recognised as stale and dropped. Timers are a binary
+ * same iteration is recognised as stale and dropped. A parked fd stays
+ * registered with no listener until it is watched again for the same events
+ * (no syscall either way) or reports something (then it is removed). Timers are a binary
  * min-heap keyed by due time; each timer knows its heap slot so cancelling is
  * O(log n). */
 #include "loop.h"
@@ -25,7 +27,8 @@ struct watch {
     void *arg;
     uint32_t events;
     uint32_t generation; /* bumped at every unwatch; 0 = never watched */
-    int active;
+    int active;          /* registered in the epoll set */
+    int parked;          /* ... but nobody listens (dp_loop_park) */
 };
 
 struct dp_timer {
@@ -86,6 +89,13 @@ int dp_loop_watch(struct dp_loop *loop, int fd, uint32_t events, dp_loop_fd_fn f
     if (fd < 0 || grow_watches(loop, fd) != 0)
         return -1;
     struct watch *w = &loop->watches[fd];
+    if (w->parked && w->events == events) {
+        /* Still registered for these very events: taken back as it is. */
+        w->parked = 0;
+        w->fn = fn;
+        w->arg = arg;
+        return 0;
+    }
     struct epoll_event ev;
     memset(&ev, 0, sizeof(ev));
     ev.events = events;
@@ -108,7 +118,18 @@ int dp_loop_watch(struct dp_loop *loop, int fd, uint32_t events, dp_loop_fd_fn f
     w->arg = arg;
     w->events = events;
     w->active = 1;
+    w->parked = 0;
     return 0;
+}
+
+void dp_loop_park(struct dp_loop *loop, int fd)
+{
+    if (fd < 0 || (size_t)fd >= loop->nwatches || !loop->watches[fd].active)
+        return;
+    struct watch *w = &loop->watches[fd];
+    w->parked = 1;
+    w->fn = NULL;
+    w->arg = NULL;
 }
 
 void dp_loop_unwatch(struct dp_loop *loop, int fd)
@@ -118,6 +139,7 @@ void dp_loop_unwatch(struct dp_loop *loop, int fd)
     struct watch *w = &loop->watches[fd];
     epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL); /* fails harmlessly if closed */
     w->active = 0;
+    w->parked = 0;
     w->generation++;
     w->fn = NULL;
     w->arg = NULL;
@@ -344,9 +366,16 @@ int dp_loop_run_once(struct dp_loop *loop, int max_wait_ms)
         if ((size_t)fd >= loop->nwatches)
             continue;
         struct watch *w = &loop->watches[fd];
-        if (!w->active || w->generation != generation || !w->fn)
+        if (!w->active || w->generation != generation)
             continue; /* unwatched earlier in this iteration */
-        w->fn(loop, fd, evs[i].events, w->arg);
+        if (w->parked) {
+            /* Nobody wants it (level-triggered: it would be reported at
+             * every wait): out of the set; a later watch adds it back. */
+            dp_loop_unwatch(loop, fd);
+            continue;
+        }
+        if (w->fn)
+            w->fn(loop, fd, evs[i].events, w->arg);
     }
     run_timers(loop);
     run_defers(loop);

@@ -40,6 +40,15 @@ void dp_loop_free(struct dp_loop *loop);
  * but idle), replacing any previous watch of that fd. Returns 0 or -1. */
 int dp_loop_watch(struct dp_loop *loop, int fd, uint32_t events, dp_loop_fd_fn fn, void *arg);
 
+/* Stops listening to fd but leaves it registered, for an fd that will
+ * likely be watched again for the same events (a pooled connection): that
+ * dp_loop_watch then makes no syscall, nor does the park. If fd reports an
+ * event while parked, it is removed from the set (one epoll_ctl) and the
+ * event is dropped. The owner must dp_loop_unwatch it before closing it
+ * (closing alone would leave the loop believing it registered). No-op when
+ * not watched. */
+void dp_loop_park(struct dp_loop *loop, int fd);
+
 /* Stops watching fd (no-op when not watched). Safe from inside callbacks:
  * an event already fetched for fd in this iteration is not delivered. */
 void dp_loop_unwatch(struct dp_loop *loop, int fd);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define MAX_CONNECTS 512 /* idle upstream connections kept per worker */
 #define IDLE_EASY_MAX 64  /* finished easy handles kept for the next tries */
@@ -35,6 +36,13 @@ struct dp_upstream {
      * work. The connections themselves stay in the multi's cache either way. */
     CURL *idle[IDLE_EASY_MAX];
     int nidle;
+    /* Sockets curl opened for connections (by fd): kept in the loop's epoll
+     * set while the connection idles in curl's cache (dp_loop_park), so a
+     * reused connection costs no epoll_ctl; unwatched when curl closes them
+     * (close_cb). Other sockets curl asks us to watch (the threaded
+     * resolver's) are unwatched as soon as curl lets go of them. */
+    unsigned char *conn_fd;
+    size_t nconn_fd;
 };
 
 /* ---- easy handles ----------------------------------------------------------- */
@@ -120,6 +128,46 @@ static void on_timer(struct dp_loop *loop, void *arg)
     socket_action(up, CURL_SOCKET_TIMEOUT, 0);
 }
 
+static int is_conn_fd(const struct dp_upstream *up, curl_socket_t fd)
+{
+    return fd >= 0 && (size_t)fd < up->nconn_fd && up->conn_fd[fd];
+}
+
+/* CURLOPT_SOCKOPTFUNCTION: a new connection socket. */
+static int sockopt_cb(void *clientp, curl_socket_t fd, curlsocktype purpose)
+{
+    struct dp_upstream *up = clientp;
+    /* A new socket cannot be in the loop yet: an entry under its number is
+     * a leftover (no syscall when there is none). */
+    dp_loop_unwatch(up->loop, fd);
+    if (purpose != CURLSOCKTYPE_IPCXN || fd < 0)
+        return CURL_SOCKOPT_OK;
+    if ((size_t)fd >= up->nconn_fd) {
+        size_t n = up->nconn_fd ? up->nconn_fd : 256;
+        while (n <= (size_t)fd)
+            n *= 2;
+        unsigned char *m = gw_realloc(up->conn_fd, n);
+        if (!m)
+            return CURL_SOCKOPT_OK; /* not marked: unwatched when curl lets go of it */
+        memset(m + up->nconn_fd, 0, n - up->nconn_fd);
+        up->conn_fd = m;
+        up->nconn_fd = n;
+    }
+    up->conn_fd[fd] = 1;
+    return CURL_SOCKOPT_OK;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION (inherited by the connection, so it may run
+ * after the easy handle is gone, until curl_multi_cleanup). */
+static int close_cb(void *clientp, curl_socket_t fd)
+{
+    struct dp_upstream *up = clientp;
+    if (is_conn_fd(up, fd))
+        up->conn_fd[fd] = 0;
+    dp_loop_unwatch(up->loop, fd); /* before the number can be reused */
+    return close(fd) == 0 ? 0 : 1;
+}
+
 /* CURLMOPT_SOCKETFUNCTION: only loop calls here. */
 static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
@@ -127,7 +175,12 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     (void)socketp;
     struct dp_upstream *up = userp;
     if (what == CURL_POLL_REMOVE) {
-        dp_loop_unwatch(up->loop, fd);
+        /* A connection going back to curl's cache: likely watched again,
+         * for the same events, by the next try. */
+        if (is_conn_fd(up, fd))
+            dp_loop_park(up->loop, fd);
+        else
+            dp_loop_unwatch(up->loop, fd);
         return 0;
     }
     uint32_t ev = 0;
@@ -185,9 +238,10 @@ void dp_upstream_free(struct dp_upstream *up)
     up->timer = NULL;
     while (up->nidle > 0)
         curl_easy_cleanup(up->idle[--up->nidle]);
-    /* curl_multi_cleanup closes the cached connections; its socket callback
-     * unwatches them from the loop (still alive here). */
+    /* curl_multi_cleanup closes the cached connections; close_cb unwatches
+     * them from the loop (still alive here). */
     curl_multi_cleanup(up->multi);
+    gw_free(up->conn_fd);
     gw_free(up);
 }
 
@@ -323,6 +377,10 @@ int dp_upstream_start(struct dp_upstream *up, struct dp_request *r, const struct
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+    curl_easy_setopt(e, CURLOPT_SOCKOPTDATA, up);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, up);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);

@@ -180,6 +180,39 @@ def test_request_ids_made_and_passed_on(mock):
     assert dp.stop() == 0
 
 
+def test_upstream_connections_reused_and_closed_by_the_upstream(mock):
+    """Idle upstream connections stay with the data plane between requests:
+    many requests reuse them; an upstream that closes each connection after
+    its answer (without saying so) costs nothing but a new connection, and
+    the data plane holds no more sockets afterwards than before."""
+    dp = mm.DataPlane(config=simple_config(mock), workers=1)
+    for _ in range(30):
+        assert du.chat(dp, KEY).status == 200
+    with du.RecordingUpstream() as up:
+        base = up.server.RequestHandlerClass
+
+        class Closing(base):
+            def do_POST(self):
+                base.do_POST(self)
+                self.close_connection = True  # no "Connection: close" sent
+
+        up.server.RequestHandlerClass = Closing
+        eps = [du.endpoint("e1", up.url + "/v1")]
+        cfg = du.write_snapshot(du.snapshot([du.api("a1", "/api", eps, [du.wrr("p1", [du.target("m", "e1")])])],
+                                            [du.key("k1", KEY)]))
+        closing = mm.DataPlane(config=cfg, workers=1)
+        fds = len(os.listdir("/proc/%d/fd" % closing.pid))
+        for i in range(8):
+            r = du.chat(closing, KEY)
+            assert r.status == 200, (i, r.status, r.text)
+            time.sleep(0.15)  # the upstream's close reaches the idle connection
+        assert len(up.seen) == 8
+        assert len(os.listdir("/proc/%d/fd" % closing.pid)) <= fds + 1
+        assert closing.stop() == 0
+    assert du.chat(dp, KEY).status == 200
+    assert dp.stop() == 0
+
+
 def test_no_policy_goes_to_first_endpoint_with_model_unchanged(mock):
     eps = [du.endpoint("e1", mock.url + "/v1", name="first"), du.endpoint("e2", "http://127.0.0.1:9/v1")]
     cfg = du.write_snapshot(du.snapshot([du.api("a1", "/api", eps, [])], [du.key("k1", KEY)]))

@@ -1,5 +1,6 @@
 /* Unit tests of dataplane/loop.c: fd events, timer order and cancel,
- * deferred calls, stale events after unwatch, cross-thread stop. */
+ * deferred calls, stale events after unwatch, parked and one-shot watches,
+ * cross-thread stop. */
 #include "testhelp.h"
 
 #include "dataplane/loop.h"
@@ -67,6 +68,83 @@ TEST("fd readiness and deferred calls")
     CHECK_INT(write(p[1], "y", 1), 1);
     dp_loop_run_once(loop, 20);
     CHECK_INT(reads, 1);
+    close(p[0]);
+    close(p[1]);
+    dp_loop_free(loop);
+}
+
+static int other_reads;
+
+static void on_read_other(struct dp_loop *loop, int fd, uint32_t events, void *arg)
+{
+    (void)arg;
+    on_read(loop, fd, events, NULL);
+    other_reads++;
+}
+
+TEST("a parked fd: taken back for the same events, or dropped when it reports")
+{
+    struct dp_loop *loop = dp_loop_new();
+    int p[2];
+    CHECK_INT(pipe(p), 0);
+    reads = other_reads = 0;
+    CHECK_INT(dp_loop_watch(loop, p[0], EPOLLIN, on_read, NULL), 0);
+    dp_loop_park(loop, p[0]);
+    /* nothing pending: watched again for the same events by a new owner */
+    CHECK_INT(dp_loop_watch(loop, p[0], EPOLLIN, on_read_other, NULL), 0);
+    CHECK_INT(write(p[1], "a", 1), 1);
+    CHECK_INT(dp_loop_run_once(loop, 100), 1);
+    CHECK_INT(reads, 1);
+    CHECK_INT(other_reads, 1);
+    /* parked with data arriving: nobody is called, the fd leaves the set
+     * (level-triggered, it would otherwise be reported at every wait) */
+    dp_loop_park(loop, p[0]);
+    CHECK_INT(write(p[1], "b", 1), 1);
+    CHECK_INT(dp_loop_run_once(loop, 100), 1);
+    CHECK_INT(reads, 1);
+    CHECK_INT(dp_loop_run_once(loop, 20), 0);
+    /* watched again: added back, the pending byte is reported */
+    CHECK_INT(dp_loop_watch(loop, p[0], EPOLLIN, on_read, NULL), 0);
+    CHECK_INT(dp_loop_run_once(loop, 100), 1);
+    CHECK_INT(reads, 2);
+    /* parked, then watched for other events: changed in the set */
+    dp_loop_park(loop, p[0]);
+    CHECK_INT(dp_loop_watch(loop, p[1], EPOLLOUT, on_read_other, NULL), 0);
+    CHECK_INT(dp_loop_watch(loop, p[0], EPOLLIN | EPOLLRDHUP, on_read, NULL), 0);
+    CHECK_INT(write(p[1], "c", 1), 1);
+    dp_loop_unwatch(loop, p[1]);
+    CHECK_INT(dp_loop_run_once(loop, 100), 1);
+    CHECK_INT(reads, 3);
+    /* parked, then unwatched: gone, nothing reported */
+    dp_loop_park(loop, p[0]);
+    dp_loop_unwatch(loop, p[0]);
+    CHECK_INT(write(p[1], "d", 1), 1);
+    CHECK_INT(dp_loop_run_once(loop, 20), 0);
+    CHECK_INT(reads, 3);
+    /* parking what is not watched is a no-op */
+    dp_loop_park(loop, p[0]);
+    dp_loop_park(loop, -1);
+    CHECK_INT(dp_loop_run_once(loop, 20), 0);
+    close(p[0]);
+    close(p[1]);
+    dp_loop_free(loop);
+}
+
+TEST("a one-shot watch reports once and is re-armed by watching it again")
+{
+    struct dp_loop *loop = dp_loop_new();
+    int p[2];
+    CHECK_INT(pipe(p), 0);
+    reads = 0;
+    CHECK_INT(dp_loop_watch(loop, p[0], EPOLLIN | EPOLLONESHOT, on_read, NULL), 0);
+    CHECK_INT(write(p[1], "ab", 2), 2);
+    CHECK_INT(dp_loop_run_once(loop, 100), 1);
+    CHECK_INT(reads, 1);
+    CHECK_INT(dp_loop_run_once(loop, 20), 0); /* a byte is left, but disarmed */
+    CHECK_INT(dp_loop_watch(loop, p[0], EPOLLIN | EPOLLONESHOT, on_read, NULL), 0);
+    CHECK_INT(dp_loop_run_once(loop, 100), 1);
+    CHECK_INT(reads, 2);
+    dp_loop_unwatch(loop, p[0]);
     close(p[0]);
     close(p[1]);
     dp_loop_free(loop);
