@@ -5,6 +5,8 @@
  * so roll-over needs no sleeping. Redis is covered by test_dp_rl_redis.c. */
 #include "testhelp.h"
 
+#include "rl_fixture.h"
+
 #include "common/alloc.h"
 #include "dataplane/loop.h"
 #include "dataplane/ratelimit.h"
@@ -43,29 +45,8 @@ static struct dp_ratelimit policy(enum dp_rl_unit unit, int per_app, int64_t req
     return p;
 }
 
-struct fixture {
-    struct dp_rl *rl;
-    struct dp_loop *loop;
-    struct dp_rl_worker *w;
-};
-
-static void setup(struct fixture *f)
-{
-    struct gw_err err;
-    f->rl = dp_rl_new(NULL, &err);
-    f->loop = dp_loop_new();
-    f->w = dp_rl_worker_new(f->rl, f->loop);
-}
-
-static void teardown(struct fixture *f)
-{
-    dp_rl_worker_free(f->w);
-    dp_loop_free(f->loop);
-    dp_rl_free(f->rl);
-}
-
 /* Local decisions complete before dp_rl_admit returns. */
-static struct dp_rl_result admit(struct fixture *f, const struct dp_ratelimit *p, const char *api,
+static struct dp_rl_result admit(struct rl_fixture *f, const struct dp_ratelimit *p, const char *api,
                                  const char *app, int64_t now_ms)
 {
     struct got g = {0};
@@ -76,8 +57,8 @@ static struct dp_rl_result admit(struct fixture *f, const struct dp_ratelimit *p
 
 TEST("a limit of 5 answers remaining 4,3,2,1,0 then 429")
 {
-    struct fixture f;
-    setup(&f);
+    struct rl_fixture f;
+    rl_fixture_open(&f, NULL);
     struct dp_ratelimit p = policy(DP_RL_MINUTE, 0, 5, -1, -1, -1);
     for (int i = 4; i >= 0; i--) {
         struct dp_rl_result r = admit(&f, &p, "api-five", "app", T0_MS + 1000);
@@ -91,13 +72,13 @@ TEST("a limit of 5 answers remaining 4,3,2,1,0 then 429")
     CHECK_INT(r.limited, 1);
     CHECK_INT(r.remaining_requests, 0);
     CHECK_INT(r.retry_after_s, 59);
-    teardown(&f);
+    rl_fixture_close(&f);
 }
 
 TEST("windows align to the UTC minute, hour and day; retry-after at boundaries")
 {
-    struct fixture f;
-    setup(&f);
+    struct rl_fixture f;
+    rl_fixture_open(&f, NULL);
     struct dp_ratelimit m = policy(DP_RL_MINUTE, 0, 0, -1, -1, -1);
     struct dp_ratelimit h = policy(DP_RL_HOUR, 0, 0, -1, -1, -1);
     struct dp_ratelimit d = policy(DP_RL_DAY, 0, 0, -1, -1, -1);
@@ -114,13 +95,13 @@ TEST("windows align to the UTC minute, hour and day; retry-after at boundaries")
     CHECK_INT(admit(&f, &d, "a", NULL, T0_MS + 11 * HOUR_MS).retry_after_s, 3600);
     CHECK_INT(admit(&f, &d, "a", NULL, T0_MS - 12 * HOUR_MS).retry_after_s, 86400);
     CHECK_INT(admit(&f, &d, "a", NULL, T0_MS - 12 * HOUR_MS - 1).retry_after_s, 1);
-    teardown(&f);
+    rl_fixture_close(&f);
 }
 
 TEST("a budget spent in one window is whole again in the next (hour and day roll-over)")
 {
-    struct fixture f;
-    setup(&f);
+    struct rl_fixture f;
+    rl_fixture_open(&f, NULL);
     struct dp_ratelimit h = policy(DP_RL_HOUR, 0, 2, -1, -1, -1);
     int64_t t = T0_MS + 59 * MIN_MS; /* 12:59 */
     CHECK_INT(admit(&f, &h, "roll", NULL, t).limited, 0);
@@ -137,7 +118,7 @@ TEST("a budget spent in one window is whole again in the next (hour and day roll
     /* Minute and hour policies of the same API count apart. */
     struct dp_ratelimit m = policy(DP_RL_MINUTE, 0, 1, -1, -1, -1);
     CHECK_INT(admit(&f, &m, "roll", NULL, T0_MS).limited, 0);
-    teardown(&f);
+    rl_fixture_close(&f);
 }
 
 struct race {
@@ -191,8 +172,8 @@ TEST("50 concurrent callers: a budget of N admits exactly N")
 
 TEST("token budgets: total, prompt and completion counters refuse once reached")
 {
-    struct fixture f;
-    setup(&f);
+    struct rl_fixture f;
+    rl_fixture_open(&f, NULL);
     struct dp_ratelimit p = policy(DP_RL_MINUTE, 0, -1, -1, -1, 100);
     struct dp_rl_result r = admit(&f, &p, "tok", NULL, T0_MS);
     CHECK_INT(r.limited, 0);
@@ -235,13 +216,13 @@ TEST("token budgets: total, prompt and completion counters refuse once reached")
     CHECK_INT(r.limited, 1);
     /* A refusal by tokens does not spend a request. */
     CHECK_INT(r.remaining_requests, 9);
-    teardown(&f);
+    rl_fixture_close(&f);
 }
 
 TEST("token headers: total when set, else the tightest of prompt and completion")
 {
-    struct fixture f;
-    setup(&f);
+    struct rl_fixture f;
+    rl_fixture_open(&f, NULL);
     struct dp_ratelimit all = policy(DP_RL_MINUTE, 0, -1, 10, 20, 1000);
     struct dp_rl_result r = admit(&f, &all, "hdr1", NULL, T0_MS);
     CHECK_INT(r.limit_tokens, 1000);
@@ -266,13 +247,13 @@ TEST("token headers: total when set, else the tightest of prompt and completion"
     r = admit(&f, &same, "hdr3", NULL, T0_MS);
     CHECK_INT(r.limit_tokens, 200); /* tie on 200 left: the smaller limit */
     CHECK_INT(r.remaining_tokens, 200);
-    teardown(&f);
+    rl_fixture_close(&f);
 }
 
 TEST("scope application: one budget per application; scope api: one for all")
 {
-    struct fixture f;
-    setup(&f);
+    struct rl_fixture f;
+    rl_fixture_open(&f, NULL);
     struct dp_ratelimit per_app = policy(DP_RL_MINUTE, 1, 2, -1, -1, -1);
     CHECK_INT(admit(&f, &per_app, "scoped", "app-a", T0_MS).remaining_requests, 1);
     CHECK_INT(admit(&f, &per_app, "scoped", "app-a", T0_MS).remaining_requests, 0);
@@ -296,13 +277,13 @@ TEST("scope application: one budget per application; scope api: one for all")
     dp_rl_settle(f.w, &tok, "scoped-tok", "app-a", 5, 5, 10, T0_MS);
     CHECK_INT(admit(&f, &tok, "scoped-tok", "app-a", T0_MS).limited, 1);
     CHECK_INT(admit(&f, &tok, "scoped-tok", "app-b", T0_MS).remaining_tokens, 10);
-    teardown(&f);
+    rl_fixture_close(&f);
 }
 
 TEST("very long ids still make distinct, bounded keys")
 {
-    struct fixture f;
-    setup(&f);
+    struct rl_fixture f;
+    rl_fixture_open(&f, NULL);
     char a[600], b[600];
     memset(a, 'a', sizeof(a) - 1);
     a[sizeof(a) - 1] = '\0';
@@ -313,20 +294,20 @@ TEST("very long ids still make distinct, bounded keys")
     CHECK_INT(admit(&f, &p, a, a, T0_MS).limited, 1);
     CHECK_INT(admit(&f, &p, b, a, T0_MS).limited, 0);
     CHECK_INT(admit(&f, &p, a, b, T0_MS).limited, 0);
-    teardown(&f);
+    rl_fixture_close(&f);
 }
 
 TEST("without Redis: backend -1, no metric line; bad Redis URLs are refused")
 {
-    struct fixture f;
-    setup(&f);
+    struct rl_fixture f;
+    rl_fixture_open(&f, NULL);
     CHECK_INT(dp_rl_backend_up(f.rl), -1);
     struct gw_buf out;
     gw_buf_init(&out, 4096);
     dp_rl_metrics(f.rl, &out);
     CHECK_INT(out.len, 0);
     gw_buf_cleanup(&out);
-    teardown(&f);
+    rl_fixture_close(&f);
 
     static const char *bad[] = {"", "localhost:6379", "http://127.0.0.1:6379",
                                 "redis://", "redis://:6379", "redis://127.0.0.1:",

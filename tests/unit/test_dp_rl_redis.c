@@ -6,6 +6,8 @@
  * restarted (shared again), a worker freed with admissions in flight. */
 #include "testhelp.h"
 
+#include "rl_fixture.h"
+
 #include "common/clock.h"
 #include "dataplane/loop.h"
 #include "dataplane/ratelimit.h"
@@ -110,29 +112,8 @@ static struct dp_ratelimit policy(int64_t requests, int64_t total)
     return p;
 }
 
-struct dp {
-    struct dp_rl *rl;
-    struct dp_loop *loop;
-    struct dp_rl_worker *w;
-};
-
-static void dp_open(struct dp *d)
-{
-    struct gw_err err;
-    d->rl = dp_rl_new(redis_url, &err);
-    d->loop = dp_loop_new();
-    d->w = dp_rl_worker_new(d->rl, d->loop);
-}
-
-static void dp_close(struct dp *d)
-{
-    dp_rl_worker_free(d->w);
-    dp_loop_free(d->loop);
-    dp_rl_free(d->rl);
-}
-
 /* Runs the loops until backend_up of every limiter is want (or timeout). */
-static int wait_up(struct dp *ds, int n, int want, int timeout_ms)
+static int wait_up(struct rl_fixture *ds, int n, int want, int timeout_ms)
 {
     int64_t deadline = gw_now_ms() + timeout_ms;
     while (gw_now_ms() < deadline) {
@@ -150,7 +131,7 @@ static int wait_up(struct dp *ds, int n, int want, int timeout_ms)
 
 /* Admits and runs the loop until the callback ran. *async tells whether it
  * ran later (Redis) rather than inside dp_rl_admit (local). */
-static struct dp_rl_result admit(struct dp *d, const struct dp_ratelimit *p, const char *api,
+static struct dp_rl_result admit(struct rl_fixture *d, const struct dp_ratelimit *p, const char *api,
                                  int64_t now_ms, int *async)
 {
     struct got g = {0};
@@ -166,9 +147,9 @@ static struct dp_rl_result admit(struct dp *d, const struct dp_ratelimit *p, con
 
 TEST("two limiters share one Redis budget exactly; keys expire at the window's end")
 {
-    struct dp ds[2];
-    dp_open(&ds[0]);
-    dp_open(&ds[1]);
+    struct rl_fixture ds[2];
+    rl_fixture_open(&ds[0], redis_url);
+    rl_fixture_open(&ds[1], redis_url);
     CHECK(wait_up(ds, 2, 1, 3000));
     struct dp_ratelimit p = policy(10, -1);
     int admitted = 0, async_all = 1;
@@ -200,15 +181,15 @@ TEST("two limiters share one Redis budget exactly; keys expire at the window's e
     dp_rl_metrics(ds[0].rl, &out);
     CHECK(out.data && strstr(out.data, "\nmodelmux_ratelimit_backend_up 1\n"));
     gw_buf_cleanup(&out);
-    dp_close(&ds[0]);
-    dp_close(&ds[1]);
+    rl_fixture_close(&ds[0]);
+    rl_fixture_close(&ds[1]);
 }
 
 TEST("token usage settled on one limiter counts on the other")
 {
-    struct dp ds[2];
-    dp_open(&ds[0]);
-    dp_open(&ds[1]);
+    struct rl_fixture ds[2];
+    rl_fixture_open(&ds[0], redis_url);
+    rl_fixture_open(&ds[1], redis_url);
     CHECK(wait_up(ds, 2, 1, 3000));
     struct dp_ratelimit p = policy(-1, 100);
     dp_rl_settle(ds[0].w, &p, "tok-api", NULL, 30, 40, 70, T0_MS);
@@ -221,14 +202,14 @@ TEST("token usage settled on one limiter counts on the other")
     r = admit(&ds[1], &p, "tok-api", T0_MS, NULL);
     CHECK_INT(r.limited, 1);
     CHECK_INT(admit(&ds[0], &p, "tok-api", T0_MS, NULL).limited, 1);
-    dp_close(&ds[0]);
-    dp_close(&ds[1]);
+    rl_fixture_close(&ds[0]);
+    rl_fixture_close(&ds[1]);
 }
 
 TEST("the script cache flushed (NOSCRIPT): the script is sent again, counts stay exact")
 {
-    struct dp d;
-    dp_open(&d);
+    struct rl_fixture d;
+    rl_fixture_open(&d, redis_url);
     CHECK(wait_up(&d, 1, 1, 3000));
     struct dp_ratelimit p = policy(3, -1);
     CHECK_INT(admit(&d, &p, "noscript", T0_MS, NULL).remaining_requests, 2);
@@ -238,7 +219,7 @@ TEST("the script cache flushed (NOSCRIPT): the script is sent again, counts stay
     CHECK(async);
     CHECK_INT(admit(&d, &p, "noscript", T0_MS, NULL).remaining_requests, 0);
     CHECK_INT(admit(&d, &p, "noscript", T0_MS, NULL).limited, 1);
-    dp_close(&d);
+    rl_fixture_close(&d);
 }
 
 struct race {
@@ -252,7 +233,7 @@ struct race {
 static void *race_thread(void *arg)
 {
     struct race *rc = arg;
-    struct dp d = {.rl = rc->rl};
+    struct rl_fixture d = {.rl = rc->rl};
     d.loop = dp_loop_new();
     d.w = dp_rl_worker_new(rc->rl, d.loop);
     atomic_fetch_add(&rc->ready, 1);
@@ -297,8 +278,8 @@ TEST("50 connections at once: a budget of 137 admits exactly 137")
 
 TEST("a hung Redis: the admission times out to a local decision, the link is dropped")
 {
-    struct dp d;
-    dp_open(&d);
+    struct rl_fixture d;
+    rl_fixture_open(&d, redis_url);
     CHECK(wait_up(&d, 1, 1, 3000));
     struct dp_ratelimit p = policy(100, -1);
     kill(redis_pid, SIGSTOP);
@@ -320,13 +301,13 @@ TEST("a hung Redis: the admission times out to a local decision, the link is dro
     CHECK_INT(dp_rl_backend_up(d.rl), 0);
     kill(redis_pid, SIGCONT);
     CHECK(wait_up(&d, 1, 1, 5000));
-    dp_close(&d);
+    rl_fixture_close(&d);
 }
 
 TEST("a worker freed with admissions in flight completes each one first")
 {
-    struct dp d;
-    dp_open(&d);
+    struct rl_fixture d;
+    rl_fixture_open(&d, redis_url);
     CHECK(wait_up(&d, 1, 1, 3000));
     struct dp_ratelimit p = policy(100, -1);
     kill(redis_pid, SIGSTOP);
@@ -339,7 +320,7 @@ TEST("a worker freed with admissions in flight completes each one first")
     d.w = NULL;
     CHECK_INT(g[0].calls + g[1].calls + g[2].calls, 3);
     kill(redis_pid, SIGCONT);
-    dp_close(&d);
+    rl_fixture_close(&d);
 }
 
 /* Captures fd 2 into a file while f runs; returns the text (static). */
@@ -368,9 +349,9 @@ TEST("Redis killed: local counters (carrying the shared counts on), logged once;
     int saved = dup(2);
     dup2(logfd, 2);
 
-    struct dp ds[2];
-    dp_open(&ds[0]);
-    dp_open(&ds[1]);
+    struct rl_fixture ds[2];
+    rl_fixture_open(&ds[0], redis_url);
+    rl_fixture_open(&ds[1], redis_url);
     CHECK(wait_up(ds, 2, 1, 3000));
     struct dp_ratelimit p = policy(5, -1);
     for (int i = 0; i < 3; i++)
@@ -409,8 +390,8 @@ TEST("Redis killed: local counters (carrying the shared counts on), logged once;
     CHECK_INT(admit(&ds[1], &q, "after", T0_MS, &async).remaining_requests, 0);
     CHECK(async);
     CHECK_INT(admit(&ds[0], &q, "after", T0_MS, NULL).limited, 1);
-    dp_close(&ds[0]);
-    dp_close(&ds[1]);
+    rl_fixture_close(&ds[0]);
+    rl_fixture_close(&ds[1]);
 
     dup2(saved, 2);
     close(saved);
@@ -425,7 +406,7 @@ TEST("Redis unreachable from the start: local decisions at once, backend 0")
     char url[64];
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d", free_port());
     struct gw_err err;
-    struct dp d;
+    struct rl_fixture d;
     d.rl = dp_rl_new(url, &err);
     d.loop = dp_loop_new();
     d.w = dp_rl_worker_new(d.rl, d.loop);
@@ -435,7 +416,7 @@ TEST("Redis unreachable from the start: local decisions at once, backend 0")
     CHECK_INT(admit(&d, &p, "never", T0_MS, &async).limited, 0);
     CHECK(!async);
     CHECK_INT(admit(&d, &p, "never", T0_MS, NULL).limited, 1);
-    dp_close(&d);
+    rl_fixture_close(&d);
 }
 
 int main(int argc, char **argv)
