@@ -5,12 +5,10 @@
 
 #include "common/alloc.h"
 #include "crud.h"
+#include "common/limits.h"
 #include "jfield.h"
 #include "resources.h"
 
-#define NAME_MAX_CHARS 128
-#define PATH_MAX_CHARS 256
-#define MAX_OPERATIONS 100
 
 /* One API as REST JSON; "FROM apis a" follows. */
 #define API_JSON                                                                                   \
@@ -26,36 +24,6 @@ static const char *const openai_targets[] = {"/chat/completions",     "/completi
 static const char *const verbs[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
 
 /* --- validation ----------------------------------------------------------- */
-
-/* A URL path: starts with '/', printable ASCII without space, '?', '#',
- * no "//", no trailing '/' (except "/" itself when allow_root). */
-static int check_path(const char *s, const char *field, int allow_root, struct gw_err *err)
-{
-    size_t n = strlen(s);
-    int ok = n >= 1 && n <= PATH_MAX_CHARS && s[0] == '/' && !strstr(s, "//") &&
-             (n == 1 ? allow_root : s[n - 1] != '/');
-    for (size_t i = 0; ok && i < n; i++)
-        ok = s[i] > 0x20 && s[i] < 0x7f && s[i] != '?' && s[i] != '#' && s[i] != '\\';
-    if (!ok)
-        return gw_err_set(err, GW_ERR_INVALID, "invalid_field", field,
-                          "%s must be a URL path starting with '/' (printable ASCII, no '?', "
-                          "'#', '//' or trailing '/')",
-                          field);
-    return 0;
-}
-
-static int check_version(const char *s, struct gw_err *err)
-{
-    size_t n = strlen(s);
-    int ok = n >= 1 && n <= 32;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-             (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-' || s[i] == '_';
-    if (!ok)
-        return gw_err_set(err, GW_ERR_INVALID, "invalid_field", "version",
-                          "version must be 1 to 32 of A-Z a-z 0-9 . - _");
-    return 0;
-}
 
 static json_t *default_operations(void)
 {
@@ -78,12 +46,12 @@ static int check_operation(json_t *op, const char *path, json_t *seen_ops, json_
     char field[64];
     if (!json_is_object(op))
         return gw_err_set(err, GW_ERR_INVALID, "invalid_type", path, "%s must be an object", path);
-    if (cp_jf_str(op, "target", path, CP_JF_REQUIRED, PATH_MAX_CHARS, &target, err) < 0 ||
+    if (cp_jf_str(op, "target", path, CP_JF_REQUIRED, GW_PATH_MAX_BYTES, &target, err) < 0 ||
         cp_jf_str(op, "verb", path, CP_JF_REQUIRED, 8, &verb, err) < 0 ||
         cp_jf_bool(op, "secured", path, 1, &secured, err) < 0)
         return -1;
     cp_jf_path(field, sizeof(field), path, "target");
-    if (check_path(target, field, 1, err) < 0)
+    if (gw_rule_path(target, field, 1, err) < 0)
         return -1;
     size_t v = 0;
     while (v < sizeof(verbs) / sizeof(verbs[0]) && strcmp(verbs[v], verb) != 0)
@@ -112,9 +80,9 @@ json_t *cp_api_operations(json_t *ops, struct gw_err *err)
 {
     if (!ops || json_is_null(ops))
         return default_operations();
-    if (!json_is_array(ops) || json_array_size(ops) == 0 || json_array_size(ops) > MAX_OPERATIONS) {
+    if (!json_is_array(ops) || json_array_size(ops) == 0 || json_array_size(ops) > GW_OPERATIONS_MAX) {
         gw_err_set(err, GW_ERR_INVALID, "invalid_field", "operations",
-                   "operations must be an array of 1 to %d operations", MAX_OPERATIONS);
+                   "operations must be an array of 1 to %d operations", GW_OPERATIONS_MAX);
         return NULL;
     }
     json_t *out = json_array();
@@ -172,12 +140,12 @@ struct api_in {
 static int read_api(struct cp_db *db, json_t *body, struct api_in *a, struct gw_err *err)
 {
     int64_t n = 0;
-    if (cp_jf_str(body, "name", NULL, CP_JF_REQUIRED | CP_JF_NAME, NAME_MAX_CHARS, &a->name, err) <
+    if (cp_jf_str(body, "name", NULL, CP_JF_REQUIRED | CP_JF_NAME, GW_NAME_MAX_CHARS, &a->name, err) <
             0 ||
-        cp_jf_str(body, "basePath", NULL, CP_JF_REQUIRED, PATH_MAX_CHARS, &a->base_path, err) < 0 ||
-        check_path(a->base_path, "basePath", 0, err) < 0 ||
+        cp_jf_str(body, "basePath", NULL, CP_JF_REQUIRED, GW_PATH_MAX_BYTES, &a->base_path, err) < 0 ||
+        gw_rule_path(a->base_path, "basePath", 0, err) < 0 ||
         cp_jf_str(body, "version", NULL, CP_JF_REQUIRED, 32, &a->version, err) < 0 ||
-        check_version(a->version, err) < 0 ||
+        gw_rule_version(a->version, "version", err) < 0 ||
         cp_jf_str(body, "vendor", NULL, CP_JF_REQUIRED | CP_JF_NAME, 64, &a->vendor, err) < 0 ||
         cp_jf_bool(body, "defaultVersion", NULL, 0, &a->default_version, err) < 0 ||
         cp_jf_bool(body, "subscriptionValidation", NULL, 0, &a->subscription_validation, err) < 0)

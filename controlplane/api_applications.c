@@ -6,10 +6,10 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "crud.h"
+#include "common/limits.h"
 #include "jfield.h"
 #include "resources.h"
 
-#define NAME_MAX_CHARS 128
 
 #define APP_JSON                                                                                   \
     "SELECT json_object('id', a.id, 'name', a.name, 'description', a.description, "                \
@@ -47,7 +47,7 @@ static int app_write(struct cp_db *db, const char *id, int is_new, json_t *body,
     const char *name, *desc;
     int64_t n = 0;
     char now[32];
-    if (cp_jf_str(body, "name", NULL, CP_JF_REQUIRED | CP_JF_NAME, NAME_MAX_CHARS, &name, err) <
+    if (cp_jf_str(body, "name", NULL, CP_JF_REQUIRED | CP_JF_NAME, GW_NAME_MAX_CHARS, &name, err) <
             0 ||
         cp_jf_str(body, "description", NULL, 0, 1024, &desc, err) < 0 ||
         cp_db_query_int(db, err, &n,

@@ -4,11 +4,10 @@
 #include <string.h>
 
 #include "crud.h"
+#include "common/limits.h"
 #include "jfield.h"
 #include "resources.h"
 
-#define NAME_MAX_CHARS 128
-#define URL_MAX_CHARS 2048
 
 /* One endpoint as REST JSON; "FROM endpoints e" follows. */
 #define ENDPOINT_JSON                                                                              \
@@ -19,15 +18,7 @@
 
 int cp_endpoint_url_check(const char *url, const char *field, struct gw_err *err)
 {
-    size_t n = strlen(url);
-    size_t scheme = strncmp(url, "https://", 8) == 0 ? 8 : strncmp(url, "http://", 7) == 0 ? 7 : 0;
-    int ok = scheme && n > scheme && n <= URL_MAX_CHARS && url[scheme] != '/';
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (unsigned char)url[i] > 0x20 && url[i] != 0x7f;
-    if (!ok)
-        return gw_err_set(err, GW_ERR_INVALID, "invalid_field", field,
-                          "%s must be an http:// or https:// URL with a host", field);
-    return 0;
+    return gw_rule_url(url, field, err);
 }
 
 /* --- reads ------------------------------------------------------------------ */
@@ -80,12 +71,12 @@ static int read_security(struct cp_db *db, const char *api_id, json_t *sec, stru
     if (!json_is_object(sec))
         return gw_err_set(err, GW_ERR_INVALID, "invalid_type", "security",
                           "security must be an object or null");
-    if (cp_jf_str(sec, "secret", "security", CP_JF_REQUIRED | CP_JF_NAME, NAME_MAX_CHARS,
+    if (cp_jf_str(sec, "secret", "security", CP_JF_REQUIRED | CP_JF_NAME, GW_NAME_MAX_CHARS,
                   &e->secret, err) < 0 ||
-        cp_jf_str(sec, "secretKey", "security", CP_JF_NAME, NAME_MAX_CHARS, &e->secret_key, err) <
+        cp_jf_str(sec, "secretKey", "security", CP_JF_NAME, GW_NAME_MAX_CHARS, &e->secret_key, err) <
             0 ||
-        cp_jf_str(sec, "header", "security", CP_JF_TOKEN, NAME_MAX_CHARS, &e->header, err) < 0 ||
-        cp_jf_str(sec, "prefix", "security", CP_JF_NO_CTL, NAME_MAX_CHARS, &e->prefix, err) < 0)
+        cp_jf_str(sec, "header", "security", CP_JF_TOKEN, GW_NAME_MAX_CHARS, &e->header, err) < 0 ||
+        cp_jf_str(sec, "prefix", "security", CP_JF_NO_CTL, GW_NAME_MAX_CHARS, &e->prefix, err) < 0)
         return -1;
     if (!e->secret_key)
         e->secret_key = "apiKey";
@@ -110,10 +101,10 @@ static int read_endpoint(struct cp_db *db, const char *api_id, json_t *body, str
                          struct gw_err *err)
 {
     memset(e, 0, sizeof(*e));
-    if (cp_jf_str(body, "name", NULL, CP_JF_REQUIRED | CP_JF_NAME, NAME_MAX_CHARS, &e->name, err) <
+    if (cp_jf_str(body, "name", NULL, CP_JF_REQUIRED | CP_JF_NAME, GW_NAME_MAX_CHARS, &e->name, err) <
             0 ||
         cp_jf_str(body, "environment", NULL, CP_JF_REQUIRED, 16, &e->environment, err) < 0 ||
-        cp_jf_str(body, "url", NULL, CP_JF_REQUIRED, URL_MAX_CHARS, &e->url, err) < 0 ||
+        cp_jf_str(body, "url", NULL, CP_JF_REQUIRED, GW_URL_MAX_BYTES, &e->url, err) < 0 ||
         cp_endpoint_url_check(e->url, "url", err) < 0 ||
         cp_jf_int(body, "timeoutMs", NULL, 0, 60000, 1, 600000, &e->timeout_ms, err) < 0)
         return -1;

@@ -57,6 +57,7 @@ static int load_ctx(struct cp_db *db, const char *api_id, const char *self,
                          api_id, self ? self : "") < 0)
         goto out;
     ctx->models = json_incref(json_object_get(vendor, "models"));
+    ctx->operations = json_incref(json_object_get(api, "operations"));
     rc = 0;
 out:
     json_decref(api);
@@ -69,6 +70,7 @@ static void free_ctx(struct cp_policy_ctx *ctx)
     json_decref(ctx->models);
     json_decref(ctx->endpoints);
     json_decref(ctx->others);
+    json_decref(ctx->operations);
 }
 
 static int store_refs(struct cp_db *db, const char *id, json_t *norm, struct gw_err *err)

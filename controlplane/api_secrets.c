@@ -5,11 +5,9 @@
 
 #include "crud.h"
 #include "db.h"
+#include "common/limits.h"
 #include "jfield.h"
 
-#define NAME_MAX_CHARS 128
-#define VALUE_MAX_BYTES (64 * 1024)
-#define MAX_KEYS 64
 
 /* A secret without its values; "FROM secrets s" follows. */
 #define SECRET_JSON                                                                                \
@@ -29,7 +27,7 @@ static int secret_get(struct cp_db *db, const char **ids, json_t **out, struct g
     return *out ? 0 : cp_not_found(err, "secret", ids[0]);
 }
 
-/* Checks the body: an object of 1..MAX_KEYS string values. A value becomes
+/* Checks the body: an object of 1..GW_SECRET_KEYS_MAX string values. A value becomes
  * (part of) an upstream header value, so it must not hold control
  * characters (a pasted trailing newline would otherwise make every data
  * plane refuse the snapshot). The messages name keys, never values. */
@@ -37,19 +35,17 @@ static int check_values(json_t *body, struct gw_err *err)
 {
     const char *k;
     json_t *v;
-    if (json_object_size(body) == 0 || json_object_size(body) > MAX_KEYS)
+    if (json_object_size(body) == 0 || json_object_size(body) > GW_SECRET_KEYS_MAX)
         return gw_err_set(err, GW_ERR_INVALID, "invalid_field", NULL,
-                          "a secret needs 1 to %d keys with string values", MAX_KEYS);
+                          "a secret needs 1 to %d keys with string values", GW_SECRET_KEYS_MAX);
     json_object_foreach (body, k, v) {
-        if (cp_check_name(k, "key name", NAME_MAX_CHARS, err) < 0)
+        if (gw_rule_name(k, "key name", GW_NAME_MAX_CHARS, err) < 0)
             return -1;
         if (!json_is_string(v))
             return gw_err_set(err, GW_ERR_INVALID, "invalid_type", k, "%s must be a string", k);
-        if (json_string_length(v) > VALUE_MAX_BYTES ||
-            strlen(json_string_value(v)) != json_string_length(v))
-            return gw_err_set(err, GW_ERR_INVALID, "invalid_field", k,
-                              "%s must be at most %d bytes, without NUL", k, VALUE_MAX_BYTES);
-        if (cp_check_no_control(json_string_value(v), k, err) < 0)
+        if (gw_rule_secret_value(json_string_value(v), json_string_length(v), k, err) < 0)
+            return -1;
+        if (gw_rule_no_control(json_string_value(v), k, err) < 0)
             return -1;
     }
     return 0;
@@ -61,7 +57,7 @@ static int secret_write(struct cp_db *db, const char *name, json_t *body, int *c
     int64_t n = 0;
     const char *k;
     json_t *v;
-    if (cp_check_name(name, "name", NAME_MAX_CHARS, err) < 0 || check_values(body, err) < 0 ||
+    if (gw_rule_name(name, "name", GW_NAME_MAX_CHARS, err) < 0 || check_values(body, err) < 0 ||
         cp_db_query_int(db, err, &n, "SELECT count(*) FROM secrets WHERE name = ?1", "s", name) < 0)
         return -1;
     *created = n == 0;

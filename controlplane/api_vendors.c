@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "crud.h"
+#include "common/limits.h"
 #include "jfield.h"
 #include "resources.h"
 
-#define NAME_MAX_CHARS 128
 
 /* One vendor as REST JSON; "FROM vendors v" follows. */
 #define VENDOR_JSON                                                                                \
@@ -26,7 +26,7 @@
 
 int cp_model_name_check(const char *name, const char *field, struct gw_err *err)
 {
-    return cp_check_name(name, field, NAME_MAX_CHARS, err);
+    return gw_rule_name(name, field, GW_NAME_MAX_CHARS, err);
 }
 
 /* --- reads ----------------------------------------------------------------- */
@@ -178,7 +178,7 @@ static int read_model_loc(json_t *body, const char *key, struct model_loc *loc, 
     if (!json_is_object(o))
         return gw_err_set(err, GW_ERR_INVALID, "invalid_type", key, "%s must be an object", key);
     if (cp_jf_str(o, "in", key, CP_JF_REQUIRED, 16, &loc->in, err) < 0 ||
-        cp_jf_str(o, "field", key, CP_JF_REQUIRED | CP_JF_NAME, NAME_MAX_CHARS, &loc->field, err) <
+        cp_jf_str(o, "field", key, CP_JF_REQUIRED | CP_JF_NAME, GW_NAME_MAX_CHARS, &loc->field, err) <
             0)
         return -1;
     if (strcmp(loc->in, "body") == 0 || strcmp(loc->in, "path") == 0)
@@ -214,7 +214,7 @@ static int read_vendor(json_t *body, struct vendor_in *v, struct gw_err *err)
                                             "usage.total_tokens"};
     json_t *usage = NULL, *auth = NULL;
     memset(v, 0, sizeof(*v));
-    if (cp_jf_str(body, "name", NULL, CP_JF_REQUIRED | CP_JF_NAME, NAME_MAX_CHARS, &v->name, err) <
+    if (cp_jf_str(body, "name", NULL, CP_JF_REQUIRED | CP_JF_NAME, GW_NAME_MAX_CHARS, &v->name, err) <
             0 ||
         cp_jf_str(body, "apiVersion", NULL, 0, 64, &v->api_version, err) < 0 ||
         cp_jf_str(body, "description", NULL, 0, 1024, &v->description, err) < 0 ||
@@ -231,8 +231,8 @@ static int read_vendor(json_t *body, struct vendor_in *v, struct gw_err *err)
         if (!v->usage[i])
             v->usage[i] = usage_defaults[i];
     }
-    if (cp_jf_str(auth, "header", "auth", CP_JF_TOKEN, NAME_MAX_CHARS, &v->auth_header, err) < 0 ||
-        cp_jf_str(auth, "prefix", "auth", CP_JF_NO_CTL, NAME_MAX_CHARS, &v->auth_prefix, err) < 0)
+    if (cp_jf_str(auth, "header", "auth", CP_JF_TOKEN, GW_NAME_MAX_CHARS, &v->auth_header, err) < 0 ||
+        cp_jf_str(auth, "prefix", "auth", CP_JF_NO_CTL, GW_NAME_MAX_CHARS, &v->auth_prefix, err) < 0)
         return -1;
     if (!v->auth_header)
         v->auth_header = "Authorization";
@@ -348,7 +348,7 @@ static int model_add(struct cp_db *db, const char **ids, json_t *body, json_t **
 {
     const char *name;
     int64_t n = 0;
-    if (cp_jf_str(body, "name", NULL, CP_JF_REQUIRED | CP_JF_NAME, NAME_MAX_CHARS, &name, err) <
+    if (cp_jf_str(body, "name", NULL, CP_JF_REQUIRED | CP_JF_NAME, GW_NAME_MAX_CHARS, &name, err) <
             0 ||
         vendor_exists(db, ids[0], err) < 0 ||
         cp_db_query_int(db, err, &n,

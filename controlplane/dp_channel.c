@@ -338,7 +338,7 @@ enum MHD_Result cp_dp_handle(struct cp_dp *dp, struct MHD_Connection *c, const c
         return fail(c, GW_ERR_METHOD, "method_not_allowed", "only GET is allowed here");
     struct gw_err err;
     const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Dataplane-Id");
-    if (!id || cp_check_name(id, "X-Dataplane-Id", MAX_ID_CHARS, &err) < 0)
+    if (!id || gw_rule_name(id, "X-Dataplane-Id", MAX_ID_CHARS, &err) < 0)
         return fail(c, GW_ERR_INVALID, "invalid_header",
                     "X-Dataplane-Id must be 1 to 128 characters of UTF-8, no control characters");
     int64_t after = 0, wait = CP_DP_DEFAULT_WAIT_S, applied = 0;

@@ -96,7 +96,7 @@ static json_t *error_body(const struct gw_err *err)
     char msg[sizeof(err->message)];
     const char *code = err->code[0] ? err->code : "error";
     snprintf(msg, sizeof(msg), "%s", err->message[0] ? err->message : "internal error");
-    cp_utf8_scrub(msg);
+    gw_utf8_scrub(msg);
     return json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
 }
 

@@ -1,6 +1,9 @@
 /* JSON field validation helpers (see jfield.h). */
 #include "jfield.h"
 
+#include "common/rules.h"
+#include "common/utf8.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -28,97 +31,6 @@ static int wrong_type(const char *path, const char *want, struct gw_err *err)
     return gw_err_set(err, GW_ERR_INVALID, "invalid_type", path, "%s must be %s", path, want);
 }
 
-size_t cp_utf8_len(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    return n;
-}
-
-/* Length (1..4) of the well-formed UTF-8 sequence starting at p, or 0. */
-static size_t utf8_seq(const unsigned char *p)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t n = p[0] >= 0xC2 && p[0] <= 0xDF ? 2 : p[0] >= 0xE0 && p[0] <= 0xEF ? 3
-               : p[0] >= 0xF0 && p[0] <= 0xF4                                ? 4
-                                                                             : 0;
-    for (size_t i = 1; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    /* Overlong 3- and 4-byte forms, UTF-16 surrogates, above U+10FFFF. */
-    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] > 0x9F) ||
-        (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] > 0x8F))
-        return 0;
-    return n;
-}
-
-int cp_utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t n; *p; p += n)
-        if (!(n = utf8_seq(p)))
-            return 0;
-    return 1;
-}
-
-void cp_utf8_scrub(char *s)
-{
-    unsigned char *p = (unsigned char *)s;
-    for (size_t n; *p; p += n) {
-        if (!(n = utf8_seq(p))) {
-            *p = '?';
-            n = 1;
-        }
-    }
-}
-
-/* 1 when s holds a control character: C0, DEL, or C1 (U+0080..U+009F,
- * encoded as C2 80..C2 9F). */
-static int has_control(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F))
-            return 1;
-    return 0;
-}
-
-int cp_check_no_control(const char *s, const char *field, struct gw_err *err)
-{
-    if (has_control(s))
-        return gw_err_set(err, GW_ERR_INVALID, "invalid_field", field,
-                          "%s must not contain control characters", field);
-    return 0;
-}
-
-int cp_check_name(const char *s, const char *field, size_t max, struct gw_err *err)
-{
-    if (!cp_utf8_valid(s))
-        return gw_err_set(err, GW_ERR_INVALID, "invalid_field", field,
-                          "%s must be valid UTF-8", field);
-    size_t len = cp_utf8_len(s);
-    if (len == 0 || (max && len > max))
-        return gw_err_set(err, GW_ERR_INVALID, "invalid_field", field,
-                          "%s must be 1 to %zu characters", field, max);
-    return cp_check_no_control(s, field, err);
-}
-
-int cp_check_header_name(const char *s, const char *field, size_t max, struct gw_err *err)
-{
-    size_t n = strlen(s);
-    int ok = n >= 1 && (!max || n <= max);
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
-             (s[i] >= 'A' && s[i] <= 'Z') || (s[i] && strchr("!#$%&'*+-.^_`|~", s[i]));
-    if (!ok)
-        return gw_err_set(err, GW_ERR_INVALID, "invalid_field", field,
-                          "%s must be an HTTP header name (letters, digits, !#$%%&'*+-.^_`|~)",
-                          field);
-    return 0;
-}
-
 int cp_jf_str(json_t *obj, const char *key, const char *prefix, unsigned flags, size_t max,
               const char **out, struct gw_err *err)
 {
@@ -135,15 +47,15 @@ int cp_jf_str(json_t *obj, const char *key, const char *prefix, unsigned flags, 
         return gw_err_set(err, GW_ERR_INVALID, "invalid_field", path,
                           "%s must not contain NUL characters", path);
     if (flags & CP_JF_TOKEN) {
-        if (cp_check_header_name(s, path, max, err) < 0)
+        if (gw_rule_header_name(s, path, max, err) < 0)
             return -1;
     } else if (flags & CP_JF_NAME) {
-        if (cp_check_name(s, path, max, err) < 0)
+        if (gw_rule_name(s, path, max, err) < 0)
             return -1;
-    } else if (max && cp_utf8_len(s) > max) {
+    } else if (max && gw_utf8_len(s) > max) {
         return gw_err_set(err, GW_ERR_INVALID, "invalid_field", path,
                           "%s must be at most %zu characters", path, max);
-    } else if ((flags & CP_JF_NO_CTL) && cp_check_no_control(s, path, err) < 0) {
+    } else if ((flags & CP_JF_NO_CTL) && gw_rule_no_control(s, path, err) < 0) {
         return -1;
     }
     *out = s;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "common/rules.h"
+#include "common/utf8.h"
 
 enum cp_jf_flags {
     CP_JF_REQUIRED = 1, /* absent (or null) is an error */
@@ -35,32 +37,6 @@ int cp_jf_bool(json_t *obj, const char *key, const char *prefix, int def, int *o
 /* Integer field in [min, max]; def when absent and not required. */
 int cp_jf_int(json_t *obj, const char *key, const char *prefix, int required, json_int_t def,
               json_int_t min, json_int_t max, json_int_t *out, struct gw_err *err);
-
-/* Checks that s is a valid name: valid UTF-8, 1..max code points, none of
- * them a control character (C0, DEL, C1). field names it in the error.
- * Returns 0, or -1 with err (GW_ERR_INVALID). */
-int cp_check_name(const char *s, const char *field, size_t max, struct gw_err *err);
-
-/* Checks that s holds no control character (C0, DEL, C1), as a header
- * value needs (the data plane refuses a snapshot with one). s is valid
- * UTF-8. The error names field, never the value. Returns 0 or -1. */
-int cp_check_no_control(const char *s, const char *field, struct gw_err *err);
-
-/* Checks that s is an HTTP header name (RFC 9110 token, 1..max bytes), so
- * nothing can be injected into the upstream request. Returns 0 or -1. */
-int cp_check_header_name(const char *s, const char *field, size_t max, struct gw_err *err);
-
-/* Number of UTF-8 code points of s (s is valid UTF-8). */
-size_t cp_utf8_len(const char *s);
-
-/* 1 when s is well-formed UTF-8 (no overlong forms, surrogates or values
- * above U+10FFFF), else 0. Text from jansson always is; URL parameters
- * and headers need checking. */
-int cp_utf8_valid(const char *s);
-
-/* Replaces every byte of s that is not part of valid UTF-8 with '?', in
- * place, so s can go into a JSON reply. */
-void cp_utf8_scrub(char *s);
 
 /* Deepest nesting of arrays/objects in the n bytes of text (strings are
  * skipped), stopping early once it passes limit. Returns the depth. */

@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/config.h"
+#include "common/limits.h"
 #include "jfield.h"
 
-#define MAX_TARGETS 64
-#define MAX_SUSPEND_S 86400
-#define MAX_TIMEOUT_MS 600000
-#define MAX_LIMIT ((json_int_t)1 << 50)
+#define MAX_TARGETS GW_TARGETS_MAX
+#define MAX_SUSPEND_S GW_SUSPEND_MAX_S
+#define MAX_TIMEOUT_MS GW_TIMEOUT_MAX_MS
+#define MAX_LIMIT ((json_int_t)GW_RATE_LIMIT_MAX)
 
 enum ptype {
     P_RR,       /* modelRoundRobin */
@@ -69,9 +71,12 @@ static int check_target(json_t *t, const char *path, const char *env, int weight
     char field[96];
     if (!json_is_object(t))
         return gw_err_set(err, GW_ERR_INVALID, "invalid_type", path, "%s must be an object", path);
-    if (cp_jf_str(t, "model", path, CP_JF_REQUIRED | CP_JF_NAME, 128, &model, err) < 0 ||
-        cp_jf_str(t, "endpoint", path, CP_JF_REQUIRED | CP_JF_NAME, 64, &endpoint, err) < 0 ||
-        (weighted && cp_jf_int(t, "weight", path, 1, 1, 1, 1000, &weight, err) < 0))
+    if (cp_jf_str(t, "model", path, CP_JF_REQUIRED | CP_JF_NAME, GW_NAME_MAX_CHARS, &model, err) <
+            0 ||
+        cp_jf_str(t, "endpoint", path, CP_JF_REQUIRED | CP_JF_NAME, GW_ID_MAX_BYTES, &endpoint,
+                  err) < 0 ||
+        (weighted && cp_jf_int(t, "weight", path, 1, 1, GW_WEIGHT_MIN, GW_WEIGHT_MAX, &weight,
+                               err) < 0))
         return -1;
     if (!model_known(ctx, model)) {
         cp_jf_path(field, sizeof(field), path, "model");
@@ -172,6 +177,79 @@ out:
     return rc;
 }
 
+/* --- routing options (SPEC revision 2) ------------------------------------------ */
+
+/* Copies into out each optional routing field of body that is set, after
+ * checking it: retries, maxRetryAfterWaitSec, firstTokenTimeoutMs,
+ * streamIdleTimeoutMs, midStreamFailover. Absent fields stay absent (the
+ * model's defaults apply), so existing policies read back unchanged. */
+static int check_routing_options(json_t *body, json_t *out, struct gw_err *err)
+{
+    static const struct {
+        const char *key;
+        json_int_t min, max;
+    } ints[] = {{"retries", 0, GW_RETRIES_MAX},
+                {"maxRetryAfterWaitSec", 0, GW_RETRY_AFTER_WAIT_MAX_S},
+                {"firstTokenTimeoutMs", 0, GW_STREAM_TIMEOUT_MAX_MS},
+                {"streamIdleTimeoutMs", 0, GW_STREAM_TIMEOUT_MAX_MS}};
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        json_int_t v;
+        if (cp_jf_int(body, ints[i].key, NULL, 0, -1, ints[i].min, ints[i].max, &v, err) < 0)
+            return -1;
+        if (v < 0)
+            continue;
+        if (i >= 2 && gw_rule_stream_timeout(v, ints[i].key, err) < 0)
+            return -1;
+        if (json_object_set_new(out, ints[i].key, json_integer(v)) < 0)
+            return nomem(err);
+    }
+    const char *mode;
+    if (cp_jf_str(body, "midStreamFailover", NULL, 0, 16, &mode, err) < 0)
+        return -1;
+    if (mode && gw_rule_enum(mode, gw_cfg_midstream_names, GW_MIDSTREAM_COUNT,
+                             "midStreamFailover", err) < 0)
+        return -1;
+    if (mode && json_object_set_new(out, "midStreamFailover", json_string(mode)) < 0)
+        return nomem(err);
+    return 0;
+}
+
+/* "operations" of a round-robin policy: operation targets of the API, no
+ * duplicates. Copied into out only when given. */
+static int check_policy_operations(json_t *body, const struct cp_policy_ctx *ctx, json_t *out,
+                                   struct gw_err *err)
+{
+    json_t *ops = json_object_get(body, "operations");
+    if (!ops || json_is_null(ops))
+        return 0;
+    if (!json_is_array(ops) || json_array_size(ops) == 0 ||
+        json_array_size(ops) > GW_POLICY_OPERATIONS_MAX)
+        return gw_err_set(err, GW_ERR_INVALID, "invalid_type", "operations",
+                          "operations must be an array of 1 to %d operation targets",
+                          GW_POLICY_OPERATIONS_MAX);
+    size_t i, j;
+    json_t *o, *op;
+    json_array_foreach (ops, i, o) {
+        char path[48];
+        int found = 0;
+        snprintf(path, sizeof(path), "operations[%zu]", i);
+        if (!json_is_string(o))
+            return gw_err_set(err, GW_ERR_INVALID, "invalid_type", path, "%s must be a string",
+                              path);
+        json_array_foreach (ctx->operations, j, op)
+            found |= json_equal(json_object_get(op, "target"), o);
+        if (!found)
+            return gw_err_set(err, GW_ERR_INVALID, "unknown_operation", path,
+                              "%s: '%s' is not an operation of this API", path,
+                              json_string_value(o));
+        for (j = 0; j < i; j++)
+            if (json_equal(json_array_get(ops, j), o))
+                return gw_err_set(err, GW_ERR_INVALID, "duplicate", path,
+                                  "%s: this operation is listed twice", path);
+    }
+    return json_object_set(out, "operations", ops) < 0 ? nomem(err) : 0;
+}
+
 /* --- the four types ----------------------------------------------------------- */
 
 static int check_round_robin(json_t *body, enum ptype type, const struct cp_policy_ctx *ctx,
@@ -193,6 +271,12 @@ static int check_round_robin(json_t *body, enum ptype type, const struct cp_poli
     *out = json_pack("{s:s,s:I,s:O,s:O}", "type", type_names[type], "suspendDurationSec", suspend,
                      "production", prod, "sandbox", sand);
     rc = *out ? 0 : nomem(err);
+    if (rc == 0 && (check_routing_options(body, *out, err) < 0 ||
+                    check_policy_operations(body, ctx, *out, err) < 0)) {
+        json_decref(*out);
+        *out = NULL;
+        rc = -1;
+    }
 out:
     json_decref(prod);
     json_decref(sand);
@@ -218,6 +302,11 @@ static int check_failover(json_t *body, const struct cp_policy_ctx *ctx, json_t 
     *out = json_pack("{s:s,s:I,s:I,s:O?,s:O?}", "type", type_names[P_FAILOVER], "requestTimeoutMs",
                      timeout, "suspendDurationSec", suspend, "production", prod, "sandbox", sand);
     rc = *out ? 0 : nomem(err);
+    if (rc == 0 && check_routing_options(body, *out, err) < 0) {
+        json_decref(*out);
+        *out = NULL;
+        rc = -1;
+    }
 out:
     json_decref(prod);
     json_decref(sand);
@@ -268,17 +357,30 @@ fail:
 
 /* --- combination rules -------------------------------------------------------- */
 
-/* The model a failover policy is chosen by: its production target's, or
- * the sandbox target's when it has no production chain. */
-static const char *failover_key(json_t *p, const char **env)
+/* The model a failover policy is chosen by in env (its chain's target
+ * model), or NULL when it has no chain there. */
+static const char *failover_model(json_t *p, const char *env)
 {
-    json_t *chain = json_object_get(p, "production");
-    *env = "production";
-    if (!json_is_object(chain)) {
-        chain = json_object_get(p, "sandbox");
-        *env = "sandbox";
-    }
+    json_t *chain = json_object_get(p, env);
     return json_string_value(json_object_get(json_object_get(chain, "target"), "model"));
+}
+
+/* Two failover policies collide when, in either environment, both have a
+ * chain and their target models are equal: a request for that model could
+ * follow only one of them (SPEC 2.2: 409). */
+static int failover_collision(json_t *a, json_t *b, struct gw_err *err)
+{
+    static const char *const envs[] = {"production", "sandbox"};
+    for (int e = 0; e < 2; e++) {
+        const char *m = failover_model(a, envs[e]), *om = failover_model(b, envs[e]);
+        char field[48];
+        snprintf(field, sizeof(field), "%s.target.model", envs[e]);
+        if (m && om && strcmp(m, om) == 0)
+            return gw_err_set(err, GW_ERR_CONFLICT, "policy_conflict", field,
+                              "another failover policy already targets model '%s' in %s", m,
+                              envs[e]);
+    }
+    return 0;
 }
 
 static int check_combination(json_t *norm, const struct cp_policy_ctx *ctx, struct gw_err *err)
@@ -298,14 +400,8 @@ static int check_combination(json_t *norm, const struct cp_policy_ctx *ctx, stru
         if (t == P_RATE && ot == P_RATE)
             return gw_err_set(err, GW_ERR_CONFLICT, "policy_conflict", "type",
                               "the API already has an aiRateLimit policy");
-        if (t == P_FAILOVER && ot == P_FAILOVER) {
-            const char *env, *oenv;
-            const char *m = failover_key(norm, &env), *om = failover_key(o, &oenv);
-            if (m && om && strcmp(env, oenv) == 0 && strcmp(m, om) == 0)
-                return gw_err_set(err, GW_ERR_CONFLICT, "policy_conflict",
-                                  "production.target.model",
-                                  "another failover policy already targets model '%s'", m);
-        }
+        if (t == P_FAILOVER && ot == P_FAILOVER && failover_collision(norm, o, err) < 0)
+            return -1;
     }
     return 0;
 }

@@ -15,6 +15,7 @@ struct cp_policy_ctx {
     json_t *models;    /* array of the API's vendor's model names */
     json_t *endpoints; /* array of the API's endpoints ({"id", "environment", ...}) */
     json_t *others;    /* array of the API's other policies (REST shape) */
+    json_t *operations; /* array of the API's operations ({"target", "verb", ...}) */
 };
 
 /* Validates body (borrowed) against ctx. Returns 0 with *out the normalized

@@ -1,10 +1,13 @@
 /* Database -> config snapshot (see snapshot.h). */
 #include "snapshot.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/config.h"
+#include "common/log.h"
 #include "common/crypto.h"
 #include "crud.h"
 #include "db.h"
@@ -28,17 +31,7 @@
 
 int cp_snapshot_hash(json_t *doc, char out[65])
 {
-    json_t *body = json_pack("{s:O,s:O,s:O}", "vendors", json_object_get(doc, "vendors"), "apis",
-                             json_object_get(doc, "apis"), "keys", json_object_get(doc, "keys"));
-    if (!body)
-        return -1;
-    char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(body);
-    if (!text)
-        return -1;
-    gw_sha256_hex(text, strlen(text), out);
-    gw_free(text);
-    return 0;
+    return gw_cfg_hash(doc, out);
 }
 
 /* Adds "endpoints" and "policies" to each API of apis. */
@@ -92,6 +85,26 @@ out:
     return rc;
 }
 
+/* Reads doc back with the data plane's own code (the shared config model)
+ * so that a snapshot a data plane would refuse is never published. A
+ * failure here is a bug of the control plane's REST validation: it is
+ * logged and the data planes keep their current revision. */
+static int check_snapshot(json_t *doc, struct gw_err *err)
+{
+    struct gw_cfg *model = gw_cfg_from_json(doc, err);
+    if (!model) {
+        if (err->kind == GW_ERR_NOMEM)
+            return -1;
+        char why[sizeof(err->message)];
+        snprintf(why, sizeof(why), "%s", err->message);
+        gw_error("snapshot: refusing to publish a snapshot a data plane would refuse: %s", why);
+        return gw_err_set(err, GW_ERR_INTERNAL, "invalid_snapshot", NULL,
+                          "the config snapshot is invalid: %s", why);
+    }
+    gw_cfg_free(model);
+    return 0;
+}
+
 int cp_snapshot_build(struct cp_db *db, json_t **out, int64_t *revision, struct gw_err *err)
 {
     char hash[65];
@@ -110,6 +123,8 @@ int cp_snapshot_build(struct cp_db *db, json_t **out, int64_t *revision, struct 
         cp_nomem(err);
         goto fail;
     }
+    if (check_snapshot(doc, err) < 0)
+        goto fail;
     *out = doc;
     return 0;
 fail:

@@ -9,6 +9,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/config.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "config.h"
@@ -48,13 +49,21 @@ struct dp_cfgsync {
 /* ---- applying a document --------------------------------------------------- */
 
 /* Validates, compiles and publishes doc (borrowed). 0 applied, 1 unchanged
- * (same sha256), -1 invalid (err). */
+ * (same sha256), -1 invalid (err).
+ *
+ * The sha256 is recomputed from the content and must match the one the
+ * document states: a snapshot edited by hand (a --config file) without
+ * updating it is refused like any invalid snapshot, with a log line saying
+ * so, and the running revision stays. Only then is "unchanged" decided, on
+ * the verified hash. */
 static int apply_doc(struct dp_cfgsync *cs, json_t *doc, struct gw_err *err)
 {
     json_t *sv = json_object_get(doc, "schemaVersion");
     if (json_is_object(doc) && (!json_is_integer(sv) || json_integer_value(sv) != 1))
         return gw_err_set(err, GW_ERR_INVALID, "schema_version", "schemaVersion",
                           "unsupported schemaVersion (this data plane knows 1)");
+    if (json_is_object(doc) && gw_cfg_check_hash(doc, err) < 0)
+        return -1;
     const char *sha = json_string_value(json_object_get(doc, "sha256"));
     if (sha && cs->revision >= 0 && strcmp(sha, cs->sha256) == 0) {
         json_t *rev = json_object_get(doc, "revision");

@@ -1,11 +1,17 @@
 /* The compiled, immutable config snapshot of the data plane.
  *
  * dp_config_compile() turns one snapshot document (schema/config.schema.json)
- * into lookup tables, once, when the snapshot is applied: operations by
- * method + path, API keys by hash, vendors and endpoints resolved to
- * pointers, each load-balancing policy's smooth weighted round-robin schedule
- * precomputed, failover chains by model, the rate-limit policy parsed. No
- * request ever parses JSON config.
+ * into lookup tables, once, when the snapshot is applied. Reading and
+ * checking the document is the shared config model's job
+ * (common/config.h, gw_cfg_from_json: the same code the control plane runs
+ * before publishing); this module only compiles the model: operations by
+ * method + path (match.h), API keys by hash (keys.h), vendors and endpoints
+ * resolved to pointers, each load-balancing policy's balancer (balance.h),
+ * failover chains by model, the rate-limit policy. No request ever parses
+ * JSON config.
+ *
+ * Strings in these structs are borrowed from the model the config keeps
+ * (cfg->model), except auth_line; nobody may change them.
  *
  * Ownership: a struct dp_config is reference counted (atomically) and never
  * changes after compile. A request takes a reference when it starts
@@ -20,7 +26,10 @@
 #ifndef DP_CONFIG_H
 #define DP_CONFIG_H
 
+#include "balance.h"
+#include "common/config.h"
 #include "common/err.h"
+#include "common/limits.h"
 
 #include <jansson.h>
 #include <stdatomic.h>
@@ -58,16 +67,16 @@ struct dp_endpoint {
     enum dp_env env;
     char *url;           /* base URL; the request target is appended */
     int url_has_model;   /* url contains "{model}" */
-    int64_t timeout_ms;  /* total time allowed for one upstream try */
+    int64_t timeout_ms;  /* header deadline, then the longest gap between reads */
     char *auth_header;   /* NULL: send no credential */
     char *auth_value;    /* value for auth_header (prefix + secret), or NULL */
     char *missing_secret;/* non-NULL: the secret is missing; answer 502 */
     char *auth_line;     /* "Header: value", ready for a curl_slist, or NULL */
 };
 
-/* Most targets one load-balancing list or failover chain may hold (the
- * router's tried set and the uint16_t schedule are sized by it). */
-#define DP_CONFIG_MAX_TARGETS 256
+/* Most targets one load-balancing list may hold (the router's tried set and
+ * the uint16_t schedule are sized by it); a failover chain holds one more. */
+#define DP_CONFIG_MAX_TARGETS GW_TARGETS_MAX
 
 /* One (model, endpoint) pair a request can be routed to. */
 struct dp_target {
@@ -81,14 +90,16 @@ struct dp_target {
 struct dp_lb {
     struct dp_target *targets;
     size_t ntargets;
-    /* Smooth weighted round robin (nginx's algorithm) unrolled over one
-     * cycle: schedule[i] is the index of the target of the i-th request of a
-     * cycle; schedule_len = sum of weights. Request n of the policy takes
-     * schedule[n % schedule_len]. */
-    uint16_t *schedule;
-    size_t schedule_len;
+    /* Which target request n of the policy takes (balance.h: smooth
+     * weighted round robin over the targets' weights). */
+    struct dp_balancer bal;
     int64_t suspend_ms;
     struct dp_lb_state *state; /* the shared sequence counter, see state.h */
+    struct gw_cfg_routing routing; /* SPEC revision 2 options (carried, see router.h) */
+    /* The operation targets the policy routes; others go to the first
+     * endpoint. Borrowed from the model. */
+    char *const *operations;
+    size_t noperations;
 };
 
 /* A failover chain for one environment: chain[0] is the target, the rest
@@ -98,6 +109,7 @@ struct dp_failover {
     size_t nchain;
     int64_t request_timeout_ms; /* no response headers within this: failed try */
     int64_t suspend_ms;
+    struct gw_cfg_routing routing; /* SPEC revision 2 options (carried, see router.h) */
 };
 
 enum dp_rl_unit {
@@ -160,6 +172,7 @@ struct dp_key {
 
 struct dp_config {
     atomic_long refs;
+    struct gw_cfg *model; /* owned: the checked snapshot the strings point into */
     int64_t revision;
     char sha256[65];
     struct dp_vendor *vendors;
@@ -168,19 +181,25 @@ struct dp_config {
     size_t napis;
     struct dp_key *keys;
     size_t nkeys;
-    /* Lookup tables (private to config.c): routes and keys hash maps. */
-    void *routes;
-    void *keyindex;
+    /* Lookup tables: match.c's route table, keys.c's key index. */
+    struct dp_route_table *routes;
+    struct dp_key_index *keyindex;
 };
 
-/* Compiles a snapshot document (borrowed reference) into a new config with
- * one reference, linking targets and policies to their entries in state
- * (created when new, kept when they exist: that is how round-robin positions
- * and suspensions carry over a reload). Validates everything the schema says
- * plus references (vendor ids, endpoint ids, environments, weights); on any
- * problem returns NULL and fills err (kind GW_ERR_INVALID, field = JSON path)
- * and the caller keeps its current config. */
+/* Reads a snapshot document (borrowed reference) with the shared model
+ * (gw_cfg_from_json: every rule of the contract) and compiles it. Returns
+ * NULL with err (kind GW_ERR_INVALID, field = JSON path) on any problem;
+ * the caller then keeps its current config. Does not check sha256 (the
+ * caller does, gw_cfg_check_hash). */
 struct dp_config *dp_config_compile(json_t *doc, struct dp_state *state, struct gw_err *err);
+
+/* Compiles a checked model into a new config with one reference, linking
+ * targets and policies to their entries in state (created when new, kept
+ * when they exist: that is how round-robin positions and suspensions carry
+ * over a reload). Takes ownership of model, also on failure. NULL with err
+ * (GW_ERR_NOMEM) on out of memory. */
+struct dp_config *dp_config_compile_model(struct gw_cfg *model, struct dp_state *state,
+                                          struct gw_err *err);
 
 /* Takes a reference; returns cfg. Any thread. */
 struct dp_config *dp_config_ref(struct dp_config *cfg);
@@ -188,29 +207,9 @@ struct dp_config *dp_config_ref(struct dp_config *cfg);
 /* Drops a reference; frees on the last one. NULL is a no-op. Any thread. */
 void dp_config_unref(struct dp_config *cfg);
 
-enum dp_match {
-    DP_MATCH_OK,        /* *api and *op are set */
-    DP_MATCH_NOT_FOUND, /* no API serves the path (404) */
-    DP_MATCH_METHOD     /* the path exists for another verb (405) */
-};
-
-/* Matches method + path (no query string) against basePath/version/target
- * and, for default-version APIs, basePath/target. O(1) hash lookups. */
-enum dp_match dp_config_match(const struct dp_config *cfg, const char *method, const char *path,
-                              const struct dp_api **api, const struct dp_operation **op);
-
-enum dp_key_check {
-    DP_KEY_OK,            /* *key is set */
-    DP_KEY_UNKNOWN,       /* no such key, or revoked (401) */
-    DP_KEY_EXPIRED,       /* expires_at passed (401) */
-    DP_KEY_NOT_SUBSCRIBED /* subscription validation on, no subscription (403) */
-};
-
-/* Hashes the presented key and looks it up; checks expiry against now_s
- * (Unix seconds) and, when the API validates subscriptions, the key's
- * application's subscriptions. */
-enum dp_key_check dp_config_check_key(const struct dp_config *cfg, const struct dp_api *api,
-                                      const char *presented, int64_t now_s,
-                                      const struct dp_key **key);
+/* The runtime lookups on a compiled config (path match: 404/405; API-key
+ * authentication) live in their own modules. */
+#include "keys.h"
+#include "match.h"
 
 #endif

@@ -1,5 +1,6 @@
 /* Routing of one request over the compiled policies (router.h, SPEC 3.1
- * step 4): picks targets and judges upstream outcomes.
+ * step 4): picks targets (load balancing through the policy's balancer,
+ * balance.h; failover chains in order) and judges upstream outcomes.
  *
  * Owns nothing: a struct dp_route lives inside its request and points into
  * the request's config snapshot. Runs on the request's worker thread; the
@@ -62,28 +63,28 @@ int dp_route_begin(struct dp_route *r, const struct dp_api *api, enum dp_env env
     return 0;
 }
 
+/* Skip rule of the balancer for one request: tried or suspended. */
+struct lb_skip {
+    const struct dp_route *r;
+    int64_t now_ms;
+};
+
+static int lb_skip(size_t idx, void *arg)
+{
+    const struct lb_skip *k = arg;
+    return tried(k->r, idx) || suspended(&k->r->lb->targets[idx], k->now_ms);
+}
+
 static const struct dp_target *next_lb(struct dp_route *r, int64_t now_ms,
                                        enum dp_route_end *why)
 {
     const struct dp_lb *lb = r->lb;
-    /* Cheap check first, so that a request finding everything suspended
-     * does not walk a schedule of up to 256000 entries. */
-    int any = 0;
-    for (size_t i = 0; i < lb->ntargets && !any; i++)
-        any = !tried(r, i) && !suspended(&lb->targets[i], now_ms);
-    if (any) {
-        /* Every target occurs in every cycle, so one cycle from where this
-         * request stopped finds it. */
-        for (size_t j = 0; j < lb->schedule_len; j++) {
-            size_t k = r->step + j;
-            size_t idx = lb->schedule[(r->seq + k) % lb->schedule_len];
-            if (tried(r, idx) || suspended(&lb->targets[idx], now_ms))
-                continue;
-            r->step = k + 1;
-            mark_tried(r, idx);
-            r->attempts++;
-            return &lb->targets[idx];
-        }
+    struct lb_skip k = {r, now_ms};
+    long idx = lb->bal.ops->select(&lb->bal, r->seq, &r->step, lb_skip, &k);
+    if (idx >= 0) {
+        mark_tried(r, (size_t)idx);
+        r->attempts++;
+        return &lb->targets[idx];
     }
     *why = r->attempts ? DP_ROUTE_EXHAUSTED : DP_ROUTE_ALL_SUSPENDED;
     return NULL;

@@ -166,56 +166,56 @@ TEST("names: length in characters, no control characters")
     char name[200];
     memset(name, 'a', 128);
     name[128] = '\0';
-    CHECK_INT(cp_check_name(name, "n", 128, &err), 0);
+    CHECK_INT(gw_rule_name(name, "n", 128, &err), 0);
     name[128] = 'a';
     name[129] = '\0';
-    CHECK_INT(cp_check_name(name, "n", 128, &err), -1);
-    CHECK_INT(cp_check_name("", "n", 128, &err), -1);
-    CHECK_INT(cp_check_name("a\tb", "n", 128, &err), -1);
-    CHECK_INT(cp_check_name("a\x7f", "n", 128, &err), -1);
-    CHECK_INT(cp_check_name("a\xc2\x85", "n", 128, &err), -1);      /* U+0085, C1 */
-    CHECK_INT(cp_check_name("\xc3\xa9t\xc3\xa9", "n", 3, &err), 0); /* "été": 3 chars */
-    CHECK_INT(cp_check_name("'); DROP TABLE x;--", "n", 128, &err), 0);
-    CHECK_INT((int)cp_utf8_len("\xe5\x90\x8d\xe5\x89\x8d"), 2);
+    CHECK_INT(gw_rule_name(name, "n", 128, &err), -1);
+    CHECK_INT(gw_rule_name("", "n", 128, &err), -1);
+    CHECK_INT(gw_rule_name("a\tb", "n", 128, &err), -1);
+    CHECK_INT(gw_rule_name("a\x7f", "n", 128, &err), -1);
+    CHECK_INT(gw_rule_name("a\xc2\x85", "n", 128, &err), -1);      /* U+0085, C1 */
+    CHECK_INT(gw_rule_name("\xc3\xa9t\xc3\xa9", "n", 3, &err), 0); /* "été": 3 chars */
+    CHECK_INT(gw_rule_name("'); DROP TABLE x;--", "n", 128, &err), 0);
+    CHECK_INT((int)gw_utf8_len("\xe5\x90\x8d\xe5\x89\x8d"), 2);
 }
 
 TEST("UTF-8: well-formed only; scrub keeps a reply encodable")
 {
     struct gw_err err;
-    CHECK(cp_utf8_valid("plain \xc3\xa9 \xe5\x90\x8d \xf0\x9f\x98\x80"));
-    CHECK(!cp_utf8_valid("\xff"));
-    CHECK(!cp_utf8_valid("caf\xe9"));         /* Latin-1 */
-    CHECK(!cp_utf8_valid("\xc3"));            /* truncated */
-    CHECK(!cp_utf8_valid("\xc0\xaf"));        /* overlong '/' */
-    CHECK(!cp_utf8_valid("\xe0\x80\xaf"));    /* overlong, 3 bytes */
-    CHECK(!cp_utf8_valid("\xed\xa0\x80"));    /* surrogate U+D800 */
-    CHECK(!cp_utf8_valid("\xf4\x90\x80\x80")); /* above U+10FFFF */
-    CHECK(cp_utf8_valid("\xf4\x8f\xbf\xbf"));  /* U+10FFFF */
-    CHECK_INT(cp_check_name("caf\xe9", "n", 128, &err), -1);
+    CHECK(gw_utf8_valid("plain \xc3\xa9 \xe5\x90\x8d \xf0\x9f\x98\x80", strlen("plain \xc3\xa9 \xe5\x90\x8d \xf0\x9f\x98\x80")));
+    CHECK(!gw_utf8_valid("\xff", strlen("\xff")));
+    CHECK(!gw_utf8_valid("caf\xe9", strlen("caf\xe9")));         /* Latin-1 */
+    CHECK(!gw_utf8_valid("\xc3", strlen("\xc3")));            /* truncated */
+    CHECK(!gw_utf8_valid("\xc0\xaf", strlen("\xc0\xaf")));        /* overlong '/' */
+    CHECK(!gw_utf8_valid("\xe0\x80\xaf", strlen("\xe0\x80\xaf")));    /* overlong, 3 bytes */
+    CHECK(!gw_utf8_valid("\xed\xa0\x80", strlen("\xed\xa0\x80")));    /* surrogate U+D800 */
+    CHECK(!gw_utf8_valid("\xf4\x90\x80\x80", strlen("\xf4\x90\x80\x80"))); /* above U+10FFFF */
+    CHECK(gw_utf8_valid("\xf4\x8f\xbf\xbf", strlen("\xf4\x8f\xbf\xbf")));  /* U+10FFFF */
+    CHECK_INT(gw_rule_name("caf\xe9", "n", 128, &err), -1);
     CHECK(strstr(err.message, "UTF-8") != NULL);
     char s[] = "a\xff\xc3\xa9\xc3";
-    cp_utf8_scrub(s);
+    gw_utf8_scrub(s);
     CHECK_STR(s, "a?\xc3\xa9?");
 }
 
 TEST("header names are tokens; header value parts have no control characters")
 {
     struct gw_err err;
-    CHECK_INT(cp_check_header_name("Authorization", "h", 128, &err), 0);
-    CHECK_INT(cp_check_header_name("x-api_key.v1!#$%&'*+^`|~", "h", 128, &err), 0);
-    CHECK_INT(cp_check_header_name("", "h", 128, &err), -1);
-    CHECK_INT(cp_check_header_name("X Key", "h", 128, &err), -1);
-    CHECK_INT(cp_check_header_name("a:b", "h", 128, &err), -1);
-    CHECK_INT(cp_check_header_name("a\r\nb", "h", 128, &err), -1);
-    CHECK_INT(cp_check_header_name("\xc3\xa9", "h", 128, &err), -1);
-    CHECK_INT(cp_check_header_name("abcd", "h", 3, &err), -1);
+    CHECK_INT(gw_rule_header_name("Authorization", "h", 128, &err), 0);
+    CHECK_INT(gw_rule_header_name("x-api_key.v1!#$%&'*+^`|~", "h", 128, &err), 0);
+    CHECK_INT(gw_rule_header_name("", "h", 128, &err), -1);
+    CHECK_INT(gw_rule_header_name("X Key", "h", 128, &err), -1);
+    CHECK_INT(gw_rule_header_name("a:b", "h", 128, &err), -1);
+    CHECK_INT(gw_rule_header_name("a\r\nb", "h", 128, &err), -1);
+    CHECK_INT(gw_rule_header_name("\xc3\xa9", "h", 128, &err), -1);
+    CHECK_INT(gw_rule_header_name("abcd", "h", 3, &err), -1);
     CHECK_STR(err.field, "h");
-    CHECK_INT(cp_check_no_control("Bearer \xc3\xbc", "p", &err), 0);
-    CHECK_INT(cp_check_no_control("", "p", &err), 0);
-    CHECK_INT(cp_check_no_control("sk-1\n", "apiKey", &err), -1);
+    CHECK_INT(gw_rule_no_control("Bearer \xc3\xbc", "p", &err), 0);
+    CHECK_INT(gw_rule_no_control("", "p", &err), 0);
+    CHECK_INT(gw_rule_no_control("sk-1\n", "apiKey", &err), -1);
     CHECK(strstr(err.message, "apiKey") != NULL && strstr(err.message, "sk-1") == NULL);
-    CHECK_INT(cp_check_no_control("a\tb", "p", &err), -1);
-    CHECK_INT(cp_check_no_control("\xc2\x90", "p", &err), -1);
+    CHECK_INT(gw_rule_no_control("a\tb", "p", &err), -1);
+    CHECK_INT(gw_rule_no_control("\xc2\x90", "p", &err), -1);
     json_t *o = js("{\"h\": \"x y\", \"p\": \"a\\r\\n\"}");
     const char *out;
     CHECK_INT(cp_jf_str(o, "h", "auth", CP_JF_TOKEN, 128, &out, &err), -1);

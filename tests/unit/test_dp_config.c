@@ -49,9 +49,9 @@ TEST("sample snapshot compiles with every field resolved")
     CHECK(wrr->first_endpoint[DP_ENV_SANDBOX] == &wrr->endpoints[2]);
     CHECK(wrr->lb[DP_ENV_PRODUCTION] != NULL && wrr->lb[DP_ENV_SANDBOX] != NULL);
     CHECK_INT(wrr->lb[0]->ntargets, 3);
-    CHECK_INT(wrr->lb[0]->schedule_len, 9);
+    CHECK_INT(wrr->lb[0]->bal.schedule_len, 9);
     CHECK_INT(wrr->lb[0]->suspend_ms, 60000);
-    CHECK_INT(wrr->lb[1]->schedule_len, 2);
+    CHECK_INT(wrr->lb[1]->bal.schedule_len, 2);
     CHECK(wrr->lb[0]->targets[2].endpoint == &wrr->endpoints[1]);
     CHECK(wrr->needs_model && wrr->needs_model_env[0] && wrr->needs_model_env[1]);
     CHECK(wrr->ratelimit != NULL);
@@ -180,7 +180,7 @@ TEST("weighted schedule: 5:3:1 is smooth and exact; weight 1000; 256 targets")
     /* nginx's smooth WRR for a=5 b=3 c=1: a b a c a b a b a. */
     static const int want[9] = {0, 1, 0, 2, 0, 1, 0, 1, 0};
     for (int i = 0; i < 9; i++)
-        CHECK_INT(lb->schedule[i], want[i]);
+        CHECK_INT(lb->bal.schedule[i], want[i]);
     dp_config_unref(cfg);
 
     json_t *doc = snap_load("basic.json");
@@ -200,9 +200,9 @@ TEST("weighted schedule: 5:3:1 is smooth and exact; weight 1000; 256 targets")
         size_t total = 0, counts[DP_CONFIG_MAX_TARGETS] = {0};
         for (size_t i = 0; i < lb->ntargets; i++)
             total += (size_t)lb->targets[i].weight;
-        CHECK_INT(lb->schedule_len, total);
-        for (size_t i = 0; i < lb->schedule_len; i++)
-            counts[lb->schedule[i]]++;
+        CHECK_INT(lb->bal.schedule_len, total);
+        for (size_t i = 0; i < lb->bal.schedule_len; i++)
+            counts[lb->bal.schedule[i]]++;
         for (size_t i = 0; i < lb->ntargets; i++)
             CHECK_INT(counts[i], lb->targets[i].weight);
         dp_config_unref(cfg);
@@ -229,7 +229,7 @@ TEST("round robin ignores weights; empty target list means no routing there")
     struct dp_config *cfg = dp_config_compile(doc, st, &err);
     CHECK(cfg != NULL);
     if (cfg) {
-        CHECK_INT(cfg->apis[0].lb[0]->schedule_len, 3);
+        CHECK_INT(cfg->apis[0].lb[0]->bal.schedule_len, 3);
         CHECK(cfg->apis[0].lb[1] == NULL);
         CHECK(cfg->apis[0].needs_model_env[0] && !cfg->apis[0].needs_model_env[1]);
         dp_config_unref(cfg);
@@ -420,7 +420,7 @@ TEST("reload: round-robin positions and suspensions carry over, also after remov
     CHECK_INT(atomic_load(&b->apis[0].lb[0]->state->seq), 5);
     CHECK(b->apis[0].lb[0]->targets[2].state == ts);
     CHECK(dp_target_suspended(b->apis[0].lb[0]->targets[2].state, 2000));
-    CHECK_INT(b->apis[0].lb[0]->schedule_len, 6);
+    CHECK_INT(b->apis[0].lb[0]->bal.schedule_len, 6);
 
     /* C: the suspended target removed; D: added back. */
     snap_edit(doc, "apis[0].policies[0].production[2]", NULL);

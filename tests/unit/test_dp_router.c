@@ -428,15 +428,21 @@ TEST("failover: Retry-After, remaining_zero, chains by model, others direct")
 
 TEST("one request tries at most DP_ROUTE_MAX_TRIES targets")
 {
-    /* 100 round-robin targets all answering 429. */
+    /* The longest failover chain (a target and GW_TARGETS_MAX fallbacks,
+     * one more than DP_ROUTE_MAX_TRIES), every target answering 429. */
     json_t *doc = snap_load("basic.json");
-    json_t *prod = json_array();
-    for (int i = 0; i < 100; i++) {
+    json_t *fallbacks = json_array();
+    for (int i = 1; i <= GW_TARGETS_MAX; i++) {
         char model[16];
         snprintf(model, sizeof(model), "m%d", i);
-        json_array_append_new(prod, json_pack("{s:s, s:s}", "model", model, "endpoint", "ep-prod"));
+        json_array_append_new(fallbacks,
+                              json_pack("{s:s, s:s}", "model", model, "endpoint", "ep-prod"));
     }
-    snap_edit(doc, "apis[0].policies[0].production", prod);
+    snap_edit(doc, "apis[0].policies[0]",
+              json_pack("{s:s, s:s, s:i, s:i, s:{s:{s:s, s:s}, s:o}, s:n}", "id", "p-fo", "type",
+                        "modelFailover", "requestTimeoutMs", 1000, "suspendDurationSec", 60,
+                        "production", "target", "model", "m", "endpoint", "ep-prod", "fallbacks",
+                        fallbacks, "sandbox"));
     struct gw_err err;
     st = dp_state_new();
     struct dp_config *cfg = dp_config_compile(doc, st, &err);
@@ -454,14 +460,14 @@ TEST("one request tries at most DP_ROUTE_MAX_TRIES targets")
     }
     CHECK_INT(n, DP_ROUTE_MAX_TRIES);
     CHECK_INT(why, DP_ROUTE_EXHAUSTED);
-    /* The 36 left are still available to the next request. */
+    /* The one left is still available to the next request. */
     dp_route_begin(&r, &cfg->apis[0], DP_ENV_PRODUCTION, "m", &err);
     n = 0;
     while ((t = dp_route_next(&r, NOW, &why)) != NULL && n < 1000) {
         n++;
         dp_route_report(&r, t, &o, NOW);
     }
-    CHECK_INT(n, 100 - DP_ROUTE_MAX_TRIES);
+    CHECK_INT(n, GW_TARGETS_MAX + 1 - DP_ROUTE_MAX_TRIES);
     done(cfg);
 }
 

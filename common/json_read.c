@@ -1,12 +1,14 @@
-/* Path-aware JSON field readers for the config compiler (config_read.h).
+/* Path-aware JSON field readers for the config model (json_read.h).
  * Stateless; any thread. */
-#include "config_read.h"
+#include "json_read.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-void dp_cr_path(char *out, size_t outsz, const char *base, const char *key)
+#include "common/utf8.h"
+
+void gw_jr_path(char *out, size_t outsz, const char *base, const char *key)
 {
     if (base && *base)
         snprintf(out, outsz, "%s.%s", base, key);
@@ -14,16 +16,16 @@ void dp_cr_path(char *out, size_t outsz, const char *base, const char *key)
         snprintf(out, outsz, "%s", key);
 }
 
-void dp_cr_index(char *out, size_t outsz, const char *base, size_t i)
+void gw_jr_index(char *out, size_t outsz, const char *base, size_t i)
 {
     snprintf(out, outsz, "%s[%zu]", base, i);
 }
 
-int dp_cr_fail(struct gw_err *err, const char *base, const char *key, const char *fmt, ...)
+int gw_jr_fail(struct gw_err *err, const char *base, const char *key, const char *fmt, ...)
 {
-    char path[DP_CR_PATH_MAX], why[256];
+    char path[GW_JR_PATH_MAX], why[256];
     if (key)
-        dp_cr_path(path, sizeof(path), base, key);
+        gw_jr_path(path, sizeof(path), base, key);
     else
         snprintf(path, sizeof(path), "%s", base);
     va_list ap;
@@ -38,36 +40,34 @@ static int member(json_t *obj, const char *base, const char *key, int flags, jso
                   struct gw_err *err)
 {
     *out = json_object_get(obj, key);
-    if (!*out && !(flags & DP_CR_OPTIONAL))
-        return dp_cr_fail(err, base, key, "is required");
+    if (!*out && !(flags & GW_JR_OPTIONAL))
+        return gw_jr_fail(err, base, key, "is required");
     return 0;
 }
 
-int dp_cr_string(json_t *obj, const char *base, const char *key, int flags, size_t minlen,
+int gw_jr_string(json_t *obj, const char *base, const char *key, int flags, size_t minlen,
                  size_t maxlen, const char **out, struct gw_err *err)
 {
     json_t *v;
     if (member(obj, base, key, flags, &v, err) < 0)
         return -1;
-    if (!v || (json_is_null(v) && (flags & DP_CR_OPTIONAL)))
+    if (!v || (json_is_null(v) && (flags & GW_JR_OPTIONAL)))
         return 0;
     if (!json_is_string(v))
-        return dp_cr_fail(err, base, key, "must be a string");
+        return gw_jr_fail(err, base, key, "must be a string");
     const char *s = json_string_value(v);
     size_t len = json_string_length(v);
     if (strlen(s) != len)
-        return dp_cr_fail(err, base, key, "must not contain NUL characters");
+        return gw_jr_fail(err, base, key, "must not contain NUL characters");
     if (len < minlen || len > maxlen)
-        return dp_cr_fail(err, base, key, "must be %zu to %zu characters long", minlen, maxlen);
-    if (flags & DP_CR_NO_CTL)
-        for (size_t i = 0; i < len; i++)
-            if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-                return dp_cr_fail(err, base, key, "must not contain control characters");
+        return gw_jr_fail(err, base, key, "must be %zu to %zu characters long", minlen, maxlen);
+    if ((flags & GW_JR_NO_CTL) && gw_has_control(s))
+        return gw_jr_fail(err, base, key, "must not contain control characters");
     *out = s;
     return 0;
 }
 
-int dp_cr_int(json_t *obj, const char *base, const char *key, int flags, int64_t min,
+int gw_jr_int(json_t *obj, const char *base, const char *key, int flags, int64_t min,
               int64_t max, int64_t *out, struct gw_err *err)
 {
     json_t *v;
@@ -76,13 +76,13 @@ int dp_cr_int(json_t *obj, const char *base, const char *key, int flags, int64_t
     if (!v)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return dp_cr_fail(err, base, key, "must be an integer from %lld to %lld",
+        return gw_jr_fail(err, base, key, "must be an integer from %lld to %lld",
                           (long long)min, (long long)max);
     *out = json_integer_value(v);
     return 0;
 }
 
-int dp_cr_bool(json_t *obj, const char *base, const char *key, int flags, int *out,
+int gw_jr_bool(json_t *obj, const char *base, const char *key, int flags, int *out,
                struct gw_err *err)
 {
     json_t *v;
@@ -91,12 +91,12 @@ int dp_cr_bool(json_t *obj, const char *base, const char *key, int flags, int *o
     if (!v)
         return 0;
     if (!json_is_boolean(v))
-        return dp_cr_fail(err, base, key, "must be true or false");
+        return gw_jr_fail(err, base, key, "must be true or false");
     *out = json_is_true(v);
     return 0;
 }
 
-int dp_cr_enum(json_t *obj, const char *base, const char *key, int flags,
+int gw_jr_enum(json_t *obj, const char *base, const char *key, int flags,
                const char *const *names, size_t n, int *out, struct gw_err *err)
 {
     json_t *v;
@@ -115,7 +115,7 @@ int dp_cr_enum(json_t *obj, const char *base, const char *key, int flags,
     for (size_t i = 0; i < n && used < sizeof(list); i++)
         used += (size_t)snprintf(list + used, sizeof(list) - used, "%s\"%s\"", i ? ", " : "",
                                  names[i]);
-    return dp_cr_fail(err, base, key, "must be one of %s", list);
+    return gw_jr_fail(err, base, key, "must be one of %s", list);
 }
 
 static int is_array(const json_t *v)
@@ -139,26 +139,26 @@ static int typed_member(json_t *obj, const char *base, const char *key, int flag
     if (!v)
         return 0;
     if (!is(v))
-        return dp_cr_fail(err, base, key, "must be %s", what);
+        return gw_jr_fail(err, base, key, "must be %s", what);
     *out = v;
     return 0;
 }
 
-int dp_cr_array(json_t *obj, const char *base, const char *key, int flags, json_t **out,
+int gw_jr_array(json_t *obj, const char *base, const char *key, int flags, json_t **out,
                 struct gw_err *err)
 {
     return typed_member(obj, base, key, flags, is_array, "an array", out, err);
 }
 
-int dp_cr_object(json_t *obj, const char *base, const char *key, int flags, json_t **out,
+int gw_jr_object(json_t *obj, const char *base, const char *key, int flags, json_t **out,
                  struct gw_err *err)
 {
     return typed_member(obj, base, key, flags, is_object, "an object", out, err);
 }
 
-int dp_cr_is_object(json_t *v, const char *path, struct gw_err *err)
+int gw_jr_is_object(json_t *v, const char *path, struct gw_err *err)
 {
     if (!json_is_object(v))
-        return dp_cr_fail(err, path, NULL, "must be an object");
+        return gw_jr_fail(err, path, NULL, "must be an object");
     return 0;
 }

@@ -1,0 +1,195 @@
+/* The config model: the C form of the snapshot document the control plane
+ * publishes and every data plane applies (schema/config.schema.json, SPEC
+ * 2.3). One definition for both binaries.
+ *
+ *   JSON snapshot --gw_cfg_from_json--> struct gw_cfg --(dataplane/config.c)--> lookup tables
+ *
+ * gw_cfg_from_json() checks the whole document against the contract: each
+ * field with the rules of common/rules.h and the bounds of common/limits.h
+ * (the same functions the control plane applies to REST input), then the
+ * references (vendor and endpoint ids, environments, operations) and the
+ * combination rules of policies. The control plane runs it on every
+ * snapshot before publishing (controlplane/snapshot.c); the data plane runs
+ * it before compiling (dataplane/cfgsync.c). gw_cfg_check_hash() recomputes
+ * the document's sha256.
+ *
+ * Ownership: a struct gw_cfg owns every string and array in it (copied out
+ * of the document); gw_cfg_free() releases all of it. Immutable once built;
+ * pure functions, any thread. */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+#define GW_CFG_SCHEMA_VERSION 1
+
+enum gw_env {
+    GW_ENV_PRODUCTION = 0, /* production keys, unsecured operations */
+    GW_ENV_SANDBOX = 1     /* sandbox keys */
+};
+#define GW_ENV_COUNT 2
+extern const char *const gw_cfg_env_names[GW_ENV_COUNT];
+
+enum gw_model_in {
+    GW_MODEL_IN_BODY = 0, /* a top-level JSON field of the request body */
+    GW_MODEL_IN_PATH = 1  /* the endpoint URL holds {model} (Azure deployments) */
+};
+
+enum gw_policy_type {
+    GW_POLICY_RR = 0,       /* modelRoundRobin */
+    GW_POLICY_WRR = 1,      /* modelWeightedRoundRobin */
+    GW_POLICY_FAILOVER = 2, /* modelFailover */
+    GW_POLICY_RATELIMIT = 3 /* aiRateLimit */
+};
+#define GW_POLICY_TYPE_COUNT 4
+extern const char *const gw_cfg_policy_type_names[GW_POLICY_TYPE_COUNT];
+
+enum gw_midstream {
+    GW_MIDSTREAM_OFF = 0,     /* "off": a broken stream ends with an error event */
+    GW_MIDSTREAM_CONTINUE = 1 /* "continue": continue on the next target */
+};
+#define GW_MIDSTREAM_COUNT 2
+extern const char *const gw_cfg_midstream_names[GW_MIDSTREAM_COUNT];
+
+enum gw_rl_unit {
+    GW_RL_MINUTE = 0, /* windows aligned to the UTC minute */
+    GW_RL_HOUR = 1,   /* ... the UTC hour */
+    GW_RL_DAY = 2     /* ... the UTC day */
+};
+extern const char *const gw_cfg_rl_unit_names[3];
+
+/* The routed operations of a round-robin policy without "operations". */
+extern const char *const gw_cfg_default_lb_operations[3];
+
+struct gw_cfg_vendor {
+    char *id;
+    char *name;
+    char *api_version; /* "" when absent */
+    char **models;
+    size_t nmodels;
+    enum gw_model_in request_in, response_in;
+    char *request_field, *response_field;
+    char *usage_prompt, *usage_completion, *usage_total; /* dotted paths */
+    char *auth_header, *auth_prefix;
+};
+
+struct gw_cfg_endpoint {
+    char *id;
+    char *name;
+    enum gw_env env;
+    char *url;
+    int64_t timeout_ms;
+    /* auth: header NULL = send no credential; else exactly one of value
+     * (prefix + secret value, resolved) and missing_secret. */
+    char *auth_header;
+    char *auth_value;
+    char *missing_secret;
+};
+
+struct gw_cfg_operation {
+    char *verb;   /* "POST" */
+    char *target; /* "/chat/completions" */
+    int secured;
+};
+
+/* One (model, endpoint) target of a policy. */
+struct gw_cfg_target {
+    char *model;
+    char *endpoint;        /* endpoint id */
+    size_t endpoint_index; /* into the API's endpoints */
+    int weight;            /* 1 unless weighted round robin */
+};
+
+/* The optional routing fields of SPEC revision 2 (defaults: all 0 / off). */
+struct gw_cfg_routing {
+    int retries;                     /* 0..GW_RETRIES_MAX */
+    int max_retry_after_wait_s;      /* 0..GW_RETRY_AFTER_WAIT_MAX_S */
+    int64_t first_token_timeout_ms;  /* 0 = off */
+    int64_t stream_idle_timeout_ms;  /* 0 = off */
+    enum gw_midstream midstream;
+};
+
+struct gw_cfg_policy {
+    char *id;
+    enum gw_policy_type type;
+    /* Routing policies (RR, WRR, FAILOVER). */
+    int64_t suspend_s;
+    struct gw_cfg_routing routing;
+    /* Per environment: RR/WRR the target list; FAILOVER the chain (target
+     * first, then the fallbacks), has_chain 0 when the environment has none. */
+    struct gw_cfg_target *targets[GW_ENV_COUNT];
+    size_t ntargets[GW_ENV_COUNT];
+    int has_chain[GW_ENV_COUNT];
+    int64_t request_timeout_ms; /* FAILOVER */
+    /* RR/WRR: the operation targets routed (defaults filled in). */
+    char **operations;
+    size_t noperations;
+    /* RATELIMIT: limits are -1 when not set. */
+    enum gw_rl_unit unit;
+    int per_application; /* scope "application" */
+    int64_t requests, request_tokens, response_tokens, total_tokens;
+};
+
+struct gw_cfg_api {
+    char *id;
+    char *name;
+    char *base_path;
+    char *version;
+    int default_version;
+    int subscription_validation;
+    char *vendor;        /* vendor id */
+    size_t vendor_index; /* into cfg->vendors */
+    struct gw_cfg_operation *operations;
+    size_t noperations;
+    struct gw_cfg_endpoint *endpoints;
+    size_t nendpoints;
+    struct gw_cfg_policy *policies;
+    size_t npolicies;
+};
+
+struct gw_cfg_key {
+    char *id;
+    char hash[65]; /* sha256 hex of the key */
+    char *application;
+    enum gw_env type;
+    int64_t expires_at; /* Unix seconds, 0 = never */
+    char **subscriptions; /* API ids, in document order */
+    size_t nsubscriptions;
+};
+
+struct gw_cfg {
+    int64_t revision;
+    char sha256[65];
+    struct gw_cfg_vendor *vendors;
+    size_t nvendors;
+    struct gw_cfg_api *apis;
+    size_t napis;
+    struct gw_cfg_key *keys;
+    size_t nkeys;
+};
+
+/* Reads and checks a snapshot document (borrowed). Returns a new model, or
+ * NULL with err: GW_ERR_INVALID (code "invalid_config", err->field the JSON
+ * path of the first problem, e.g. "apis[0].policies[1].production[2].weight",
+ * the message starting with it) or GW_ERR_NOMEM. Does not check sha256
+ * against the content (gw_cfg_check_hash does). */
+struct gw_cfg *gw_cfg_from_json(json_t *doc, struct gw_err *err);
+
+/* Frees a model; NULL is a no-op. */
+void gw_cfg_free(struct gw_cfg *cfg);
+
+/* The snapshot hash: lowercase hex SHA-256 of the compact JSON (keys
+ * sorted) of {"vendors", "apis", "keys"} of doc (borrowed), into out.
+ * Returns 0, or -1 on out of memory. */
+int gw_cfg_hash(json_t *doc, char out[65]);
+
+/* Recomputes doc's hash and compares it with its "sha256" member. Returns
+ * 0, or -1 with err (GW_ERR_INVALID, field "sha256": missing, or does not
+ * match the content; GW_ERR_NOMEM). */
+int gw_cfg_check_hash(json_t *doc, struct gw_err *err);
+
+#endif

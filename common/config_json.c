@@ -1,0 +1,812 @@
+/* Reading and checking a snapshot document into the config model
+ * (config.h). Every field is checked with the shared rules (rules.h) and
+ * bounds (limits.h), so what the control plane accepts on its REST API
+ * always passes here, in both binaries. Errors name the JSON path of the
+ * first problem. Pure functions, any thread. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/json_read.h"
+#include "common/limits.h"
+#include "common/rules.h"
+
+#define PATH GW_JR_PATH_MAX
+#define ANY_LEN ((size_t)-1)
+
+const char *const gw_cfg_env_names[GW_ENV_COUNT] = {"production", "sandbox"};
+const char *const gw_cfg_policy_type_names[GW_POLICY_TYPE_COUNT] = {
+    "modelRoundRobin", "modelWeightedRoundRobin", "modelFailover", "aiRateLimit"};
+const char *const gw_cfg_midstream_names[GW_MIDSTREAM_COUNT] = {"off", "continue"};
+const char *const gw_cfg_rl_unit_names[3] = {"minute", "hour", "day"};
+const char *const gw_cfg_default_lb_operations[3] = {"/chat/completions", "/completions",
+                                                     "/responses"};
+
+/* The verbs an operation may have. */
+static const char *const verbs[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+#define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+static int nomem(struct gw_err *err)
+{
+    return gw_err_set(err, GW_ERR_NOMEM, "out_of_memory", NULL, "out of memory reading config");
+}
+
+/* Copies s into *dst. -1 (err set) on out of memory. */
+static int dup_into(char **dst, const char *s, struct gw_err *err)
+{
+    *dst = gw_strdup(s);
+    return *dst ? 0 : nomem(err);
+}
+
+/* ---- freeing ----------------------------------------------------------- */
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        gw_free(v[i]);
+    gw_free(v);
+}
+
+static void free_policy(struct gw_cfg_policy *p)
+{
+    gw_free(p->id);
+    for (int e = 0; e < GW_ENV_COUNT; e++) {
+        for (size_t i = 0; p->targets[e] && i < p->ntargets[e]; i++) {
+            gw_free(p->targets[e][i].model);
+            gw_free(p->targets[e][i].endpoint);
+        }
+        gw_free(p->targets[e]);
+    }
+    free_strv(p->operations, p->noperations);
+}
+
+static void free_api(struct gw_cfg_api *a)
+{
+    gw_free(a->id);
+    gw_free(a->name);
+    gw_free(a->base_path);
+    gw_free(a->version);
+    gw_free(a->vendor);
+    for (size_t i = 0; a->operations && i < a->noperations; i++) {
+        gw_free(a->operations[i].verb);
+        gw_free(a->operations[i].target);
+    }
+    gw_free(a->operations);
+    for (size_t i = 0; a->endpoints && i < a->nendpoints; i++) {
+        struct gw_cfg_endpoint *e = &a->endpoints[i];
+        gw_free(e->id);
+        gw_free(e->name);
+        gw_free(e->url);
+        gw_free(e->auth_header);
+        gw_free(e->auth_value);
+        gw_free(e->missing_secret);
+    }
+    gw_free(a->endpoints);
+    for (size_t i = 0; a->policies && i < a->npolicies; i++)
+        free_policy(&a->policies[i]);
+    gw_free(a->policies);
+}
+
+static void free_vendor(struct gw_cfg_vendor *v)
+{
+    gw_free(v->id);
+    gw_free(v->name);
+    gw_free(v->api_version);
+    free_strv(v->models, v->nmodels);
+    gw_free(v->request_field);
+    gw_free(v->response_field);
+    gw_free(v->usage_prompt);
+    gw_free(v->usage_completion);
+    gw_free(v->usage_total);
+    gw_free(v->auth_header);
+    gw_free(v->auth_prefix);
+}
+
+void gw_cfg_free(struct gw_cfg *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; cfg->vendors && i < cfg->nvendors; i++)
+        free_vendor(&cfg->vendors[i]);
+    gw_free(cfg->vendors);
+    for (size_t i = 0; cfg->apis && i < cfg->napis; i++)
+        free_api(&cfg->apis[i]);
+    gw_free(cfg->apis);
+    for (size_t i = 0; cfg->keys && i < cfg->nkeys; i++) {
+        gw_free(cfg->keys[i].id);
+        gw_free(cfg->keys[i].application);
+        free_strv(cfg->keys[i].subscriptions, cfg->keys[i].nsubscriptions);
+    }
+    gw_free(cfg->keys);
+    gw_free(cfg);
+}
+
+/* ---- typed readers that apply the shared rules ---------------------------- */
+
+/* A name member (rules.h gw_rule_name, max_chars code points). */
+static int read_name(json_t *o, const char *base, const char *key, int flags, size_t max_chars,
+                     const char **out, struct gw_err *err)
+{
+    char path[PATH];
+    *out = NULL;
+    if (gw_jr_string(o, base, key, flags, 0, ANY_LEN, out, err) < 0)
+        return -1;
+    gw_jr_path(path, sizeof(path), base, key);
+    return *out ? gw_rule_name(*out, path, max_chars, err) : 0;
+}
+
+/* An id member: 1..GW_ID_MAX_BYTES bytes. */
+static int read_id(json_t *o, const char *base, const char *key, const char **out,
+                   struct gw_err *err)
+{
+    return gw_jr_string(o, base, key, 0, 1, GW_ID_MAX_BYTES, out, err);
+}
+
+/* A string member checked by rule(s, path, err). */
+static int read_ruled(json_t *o, const char *base, const char *key,
+                      int (*rule)(const char *, const char *, struct gw_err *), const char **out,
+                      struct gw_err *err)
+{
+    char path[PATH];
+    if (gw_jr_string(o, base, key, 0, 0, ANY_LEN, out, err) < 0)
+        return -1;
+    gw_jr_path(path, sizeof(path), base, key);
+    return rule(*out, path, err);
+}
+
+static int url_rule(const char *s, const char *path, struct gw_err *err)
+{
+    return gw_rule_url(s, path, err);
+}
+
+static int base_path_rule(const char *s, const char *path, struct gw_err *err)
+{
+    return gw_rule_path(s, path, 0, err);
+}
+
+static int target_rule(const char *s, const char *path, struct gw_err *err)
+{
+    return gw_rule_path(s, path, 1, err);
+}
+
+static int header_rule(const char *s, const char *path, struct gw_err *err)
+{
+    return gw_rule_header_name(s, path, GW_NAME_MAX_CHARS, err);
+}
+
+/* Allocates *arr for the elements of array member key of obj. */
+static int alloc_array(json_t *obj, const char *base, const char *key, int flags, size_t elem,
+                       void **arr, size_t *n, json_t **j, struct gw_err *err)
+{
+    *j = NULL;
+    *n = 0;
+    if (gw_jr_array(obj, base, key, flags, j, err) < 0)
+        return -1;
+    if (!*j || json_array_size(*j) == 0)
+        return 0;
+    *arr = gw_calloc(json_array_size(*j), elem);
+    if (!*arr)
+        return nomem(err);
+    *n = json_array_size(*j);
+    return 0;
+}
+
+/* ---- vendors ----------------------------------------------------------- */
+
+static int read_model_location(json_t *v, const char *base, const char *key,
+                               enum gw_model_in *in, char **field, struct gw_err *err)
+{
+    static const char *const ins[] = {"body", "path"};
+    char path[PATH];
+    json_t *loc;
+    const char *f;
+    int i;
+    gw_jr_path(path, sizeof(path), base, key);
+    if (gw_jr_object(v, base, key, 0, &loc, err) < 0 ||
+        gw_jr_enum(loc, path, "in", 0, ins, 2, &i, err) < 0 ||
+        read_name(loc, path, "field", 0, GW_NAME_MAX_CHARS, &f, err) < 0)
+        return -1;
+    *in = (enum gw_model_in)i;
+    return dup_into(field, f, err);
+}
+
+static int read_vendor(json_t *v, const char *path, struct gw_cfg_vendor *out,
+                       struct gw_err *err)
+{
+    static const char *const usage_keys[] = {"promptTokens", "completionTokens", "totalTokens"};
+    char **usage_out[] = {&out->usage_prompt, &out->usage_completion, &out->usage_total};
+    const char *id, *name, *apiver = NULL, *s;
+    json_t *models, *usage, *auth;
+    char sub[PATH];
+    if (gw_jr_is_object(v, path, err) < 0 || read_id(v, path, "id", &id, err) < 0 ||
+        read_name(v, path, "name", 0, GW_NAME_MAX_CHARS, &name, err) < 0 ||
+        gw_jr_string(v, path, "apiVersion", GW_JR_OPTIONAL, 0, 4 * GW_API_VERSION_MAX_CHARS,
+                     &apiver, err) < 0 ||
+        dup_into(&out->id, id, err) < 0 || dup_into(&out->name, name, err) < 0 ||
+        dup_into(&out->api_version, apiver ? apiver : "", err) < 0 ||
+        alloc_array(v, path, "models", 0, sizeof(char *), (void **)&out->models, &out->nmodels,
+                    &models, err) < 0)
+        return -1;
+    gw_jr_path(sub, sizeof(sub), path, "models");
+    for (size_t i = 0; i < out->nmodels; i++) {
+        char ipath[PATH];
+        json_t *m = json_array_get(models, i);
+        gw_jr_index(ipath, sizeof(ipath), sub, i);
+        if (!json_is_string(m) || strlen(json_string_value(m)) != json_string_length(m))
+            return gw_jr_fail(err, ipath, NULL, "must be a model name (a string)");
+        if (gw_rule_name(json_string_value(m), ipath, GW_NAME_MAX_CHARS, err) < 0 ||
+            dup_into(&out->models[i], json_string_value(m), err) < 0)
+            return -1;
+    }
+    if (read_model_location(v, path, "requestModel", &out->request_in, &out->request_field,
+                            err) < 0 ||
+        read_model_location(v, path, "responseModel", &out->response_in, &out->response_field,
+                            err) < 0 ||
+        gw_jr_object(v, path, "usage", 0, &usage, err) < 0)
+        return -1;
+    gw_jr_path(sub, sizeof(sub), path, "usage");
+    for (int i = 0; i < 3; i++)
+        if (read_name(usage, sub, usage_keys[i], 0, GW_USAGE_PATH_MAX_CHARS, &s, err) < 0 ||
+            dup_into(usage_out[i], s, err) < 0)
+            return -1;
+    if (gw_jr_object(v, path, "auth", 0, &auth, err) < 0)
+        return -1;
+    gw_jr_path(sub, sizeof(sub), path, "auth");
+    if (read_ruled(auth, sub, "header", header_rule, &s, err) < 0 ||
+        dup_into(&out->auth_header, s, err) < 0 ||
+        gw_jr_string(auth, sub, "prefix", GW_JR_NO_CTL, 0, 4 * GW_NAME_MAX_CHARS, &s, err) < 0 ||
+        dup_into(&out->auth_prefix, s, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* ---- endpoints and operations ------------------------------------------ */
+
+static int read_endpoint_auth(json_t *ep, const char *path, struct gw_cfg_endpoint *out,
+                              struct gw_err *err)
+{
+    char apath[PATH];
+    json_t *auth = json_object_get(ep, "auth");
+    gw_jr_path(apath, sizeof(apath), path, "auth");
+    if (!auth)
+        return gw_jr_fail(err, path, "auth", "is required");
+    if (json_is_null(auth))
+        return 0;
+    if (!json_is_object(auth))
+        return gw_jr_fail(err, apath, NULL, "must be null or an object");
+    const char *header = NULL, *value = NULL, *missing = NULL, *k;
+    json_t *unused;
+    if (read_ruled(auth, apath, "header", header_rule, &header, err) < 0 ||
+        gw_jr_string(auth, apath, "value", GW_JR_OPTIONAL | GW_JR_NO_CTL, 0,
+                     GW_AUTH_VALUE_MAX_BYTES, &value, err) < 0 ||
+        read_name(auth, apath, "missingSecret", GW_JR_OPTIONAL, GW_NAME_MAX_CHARS, &missing,
+                  err) < 0)
+        return -1;
+    if (!value == !missing)
+        return gw_jr_fail(err, apath, NULL,
+                          "must have exactly one of \"value\" and \"missingSecret\"");
+    json_object_foreach (auth, k, unused) {
+        if (strcmp(k, "header") != 0 && strcmp(k, "value") != 0 && strcmp(k, "missingSecret") != 0)
+            return gw_jr_fail(err, apath, k, "is not allowed");
+    }
+    if (dup_into(&out->auth_header, header, err) < 0)
+        return -1;
+    return missing ? dup_into(&out->missing_secret, missing, err)
+                   : dup_into(&out->auth_value, value, err);
+}
+
+static int read_endpoint(json_t *ep, const char *path, struct gw_cfg_endpoint *out,
+                         struct gw_err *err)
+{
+    const char *id, *name, *url;
+    int env;
+    if (gw_jr_is_object(ep, path, err) < 0 || read_id(ep, path, "id", &id, err) < 0 ||
+        read_name(ep, path, "name", 0, GW_NAME_MAX_CHARS, &name, err) < 0 ||
+        gw_jr_enum(ep, path, "environment", 0, gw_cfg_env_names, GW_ENV_COUNT, &env, err) < 0 ||
+        read_ruled(ep, path, "url", url_rule, &url, err) < 0 ||
+        gw_jr_int(ep, path, "timeoutMs", 0, 1, GW_TIMEOUT_MAX_MS, &out->timeout_ms, err) < 0)
+        return -1;
+    out->env = (enum gw_env)env;
+    if (dup_into(&out->id, id, err) < 0 || dup_into(&out->name, name, err) < 0 ||
+        dup_into(&out->url, url, err) < 0)
+        return -1;
+    return read_endpoint_auth(ep, path, out, err);
+}
+
+static int read_operation(json_t *o, const char *path, struct gw_cfg_operation *out,
+                          struct gw_err *err)
+{
+    const char *target;
+    int verb;
+    if (gw_jr_is_object(o, path, err) < 0 ||
+        read_ruled(o, path, "target", target_rule, &target, err) < 0 ||
+        gw_jr_enum(o, path, "verb", 0, verbs, NVERBS, &verb, err) < 0 ||
+        gw_jr_bool(o, path, "secured", 0, &out->secured, err) < 0)
+        return -1;
+    if (dup_into(&out->verb, verbs[verb], err) < 0 || dup_into(&out->target, target, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* ---- policies ---------------------------------------------------------- */
+
+/* Parses one {model, endpoint, weight} of env, resolving the endpoint. */
+static int read_target(json_t *t, const char *path, const struct gw_cfg_api *a, enum gw_env env,
+                       int weighted, struct gw_cfg_target *out, struct gw_err *err)
+{
+    const char *model, *epid;
+    int64_t weight = 1;
+    size_t i;
+    if (gw_jr_is_object(t, path, err) < 0 ||
+        read_name(t, path, "model", 0, GW_NAME_MAX_CHARS, &model, err) < 0 ||
+        read_id(t, path, "endpoint", &epid, err) < 0 ||
+        gw_jr_int(t, path, "weight", GW_JR_OPTIONAL, GW_WEIGHT_MIN, GW_WEIGHT_MAX, &weight, err) <
+            0)
+        return -1;
+    for (i = 0; i < a->nendpoints && strcmp(a->endpoints[i].id, epid) != 0; i++)
+        ;
+    if (i == a->nendpoints)
+        return gw_jr_fail(err, path, "endpoint", "no endpoint \"%s\" in this API", epid);
+    if (a->endpoints[i].env != env)
+        return gw_jr_fail(err, path, "endpoint", "endpoint \"%s\" is not a %s endpoint", epid,
+                          gw_cfg_env_names[env]);
+    out->endpoint_index = i;
+    out->weight = weighted ? (int)weight : 1;
+    if (dup_into(&out->model, model, err) < 0 || dup_into(&out->endpoint, epid, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* Reads the n targets of arr (path) into p->targets[env]; first is stored at
+ * offset at (1 for failover fallbacks). */
+static int read_targets(json_t *arr, const char *path, const struct gw_cfg_api *a,
+                        enum gw_env env, int weighted, size_t at, struct gw_cfg_policy *p,
+                        struct gw_err *err)
+{
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        char ipath[PATH];
+        gw_jr_index(ipath, sizeof(ipath), path, i);
+        if (read_target(json_array_get(arr, i), ipath, a, env, weighted, &p->targets[env][at + i],
+                        err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The optional routing fields of SPEC revision 2 (defaults: 0 / off). */
+static int read_routing(json_t *j, const char *path, struct gw_cfg_routing *r, struct gw_err *err)
+{
+    int64_t retries = 0, wait = 0;
+    int mode = GW_MIDSTREAM_OFF;
+    char fpath[PATH];
+    if (gw_jr_int(j, path, "retries", GW_JR_OPTIONAL, 0, GW_RETRIES_MAX, &retries, err) < 0 ||
+        gw_jr_int(j, path, "maxRetryAfterWaitSec", GW_JR_OPTIONAL, 0, GW_RETRY_AFTER_WAIT_MAX_S,
+                  &wait, err) < 0 ||
+        gw_jr_int(j, path, "firstTokenTimeoutMs", GW_JR_OPTIONAL, 0, GW_STREAM_TIMEOUT_MAX_MS,
+                  &r->first_token_timeout_ms, err) < 0 ||
+        gw_jr_int(j, path, "streamIdleTimeoutMs", GW_JR_OPTIONAL, 0, GW_STREAM_TIMEOUT_MAX_MS,
+                  &r->stream_idle_timeout_ms, err) < 0 ||
+        gw_jr_enum(j, path, "midStreamFailover", GW_JR_OPTIONAL, gw_cfg_midstream_names,
+                   GW_MIDSTREAM_COUNT, &mode, err) < 0)
+        return -1;
+    gw_jr_path(fpath, sizeof(fpath), path, "firstTokenTimeoutMs");
+    if (gw_rule_stream_timeout(r->first_token_timeout_ms, fpath, err) < 0)
+        return -1;
+    gw_jr_path(fpath, sizeof(fpath), path, "streamIdleTimeoutMs");
+    if (gw_rule_stream_timeout(r->stream_idle_timeout_ms, fpath, err) < 0)
+        return -1;
+    r->retries = (int)retries;
+    r->max_retry_after_wait_s = (int)wait;
+    r->midstream = (enum gw_midstream)mode;
+    return 0;
+}
+
+/* "operations" of a round-robin policy: targets of the API's operations;
+ * the default set when absent. */
+static int read_lb_operations(json_t *j, const char *path, const struct gw_cfg_api *a,
+                              struct gw_cfg_policy *p, struct gw_err *err)
+{
+    json_t *ops = NULL;
+    char opath[PATH];
+    if (gw_jr_array(j, path, "operations", GW_JR_OPTIONAL, &ops, err) < 0)
+        return -1;
+    size_t n = ops ? json_array_size(ops) : 3;
+    gw_jr_path(opath, sizeof(opath), path, "operations");
+    if (ops && (n == 0 || n > GW_POLICY_OPERATIONS_MAX))
+        return gw_jr_fail(err, opath, NULL, "must hold 1 to %d operation targets",
+                          GW_POLICY_OPERATIONS_MAX);
+    p->operations = gw_calloc(n, sizeof(char *));
+    if (!p->operations)
+        return nomem(err);
+    p->noperations = n;
+    for (size_t i = 0; i < n; i++) {
+        const char *t = ops ? json_string_value(json_array_get(ops, i))
+                            : gw_cfg_default_lb_operations[i];
+        char ipath[PATH];
+        size_t k;
+        gw_jr_index(ipath, sizeof(ipath), opath, i);
+        if (!t)
+            return gw_jr_fail(err, ipath, NULL, "must be an operation target (a string)");
+        for (k = 0; ops && k < a->noperations && strcmp(a->operations[k].target, t) != 0; k++)
+            ;
+        if (ops && k == a->noperations)
+            return gw_jr_fail(err, ipath, NULL, "\"%s\" is not an operation of this API", t);
+        if (dup_into(&p->operations[i], t, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int read_lb(json_t *j, const char *path, int weighted, const struct gw_cfg_api *a,
+                   struct gw_cfg_policy *p, struct gw_err *err)
+{
+    if (gw_jr_int(j, path, "suspendDurationSec", 0, 0, GW_SUSPEND_MAX_S, &p->suspend_s, err) < 0 ||
+        read_routing(j, path, &p->routing, err) < 0 || read_lb_operations(j, path, a, p, err) < 0)
+        return -1;
+    for (int env = 0; env < GW_ENV_COUNT; env++) {
+        json_t *arr;
+        char epath[PATH];
+        gw_jr_path(epath, sizeof(epath), path, gw_cfg_env_names[env]);
+        if (alloc_array(j, path, gw_cfg_env_names[env], 0, sizeof(struct gw_cfg_target),
+                        (void **)&p->targets[env], &p->ntargets[env], &arr, err) < 0)
+            return -1;
+        if (p->ntargets[env] > GW_TARGETS_MAX)
+            return gw_jr_fail(err, epath, NULL, "at most %d targets", GW_TARGETS_MAX);
+        if (read_targets(arr, epath, a, (enum gw_env)env, weighted, 0, p, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int read_failover_env(json_t *chain, const char *path, enum gw_env env,
+                             const struct gw_cfg_api *a, struct gw_cfg_policy *p,
+                             struct gw_err *err)
+{
+    json_t *target, *fallbacks;
+    char tpath[PATH], fpath[PATH];
+    if (gw_jr_is_object(chain, path, err) < 0 ||
+        gw_jr_object(chain, path, "target", 0, &target, err) < 0 ||
+        gw_jr_array(chain, path, "fallbacks", 0, &fallbacks, err) < 0)
+        return -1;
+    gw_jr_path(tpath, sizeof(tpath), path, "target");
+    gw_jr_path(fpath, sizeof(fpath), path, "fallbacks");
+    if (json_array_size(fallbacks) > GW_TARGETS_MAX)
+        return gw_jr_fail(err, fpath, NULL, "at most %d fallbacks", GW_TARGETS_MAX);
+    size_t n = 1 + json_array_size(fallbacks);
+    p->targets[env] = gw_calloc(n, sizeof(struct gw_cfg_target));
+    if (!p->targets[env])
+        return nomem(err);
+    p->ntargets[env] = n;
+    p->has_chain[env] = 1;
+    if (read_target(target, tpath, a, env, 0, &p->targets[env][0], err) < 0)
+        return -1;
+    return read_targets(fallbacks, fpath, a, env, 0, 1, p, err);
+}
+
+static int read_failover(json_t *j, const char *path, const struct gw_cfg_api *a,
+                         struct gw_cfg_policy *p, struct gw_err *err)
+{
+    if (gw_jr_int(j, path, "requestTimeoutMs", 0, 1, GW_TIMEOUT_MAX_MS, &p->request_timeout_ms,
+                  err) < 0 ||
+        gw_jr_int(j, path, "suspendDurationSec", 0, 0, GW_SUSPEND_MAX_S, &p->suspend_s, err) < 0 ||
+        read_routing(j, path, &p->routing, err) < 0)
+        return -1;
+    for (int env = 0; env < GW_ENV_COUNT; env++) {
+        json_t *chain = json_object_get(j, gw_cfg_env_names[env]);
+        char epath[PATH];
+        if (!chain || json_is_null(chain))
+            continue;
+        gw_jr_path(epath, sizeof(epath), path, gw_cfg_env_names[env]);
+        if (read_failover_env(chain, epath, (enum gw_env)env, a, p, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int read_ratelimit(json_t *j, const char *path, struct gw_cfg_policy *p,
+                          struct gw_err *err)
+{
+    static const char *const scopes[] = {"api", "application"};
+    int unit, scope;
+    p->requests = p->request_tokens = p->response_tokens = p->total_tokens = -1;
+    if (gw_jr_enum(j, path, "unit", 0, gw_cfg_rl_unit_names, 3, &unit, err) < 0 ||
+        gw_jr_enum(j, path, "scope", 0, scopes, 2, &scope, err) < 0 ||
+        gw_jr_int(j, path, "requests", GW_JR_OPTIONAL, 0, GW_RATE_LIMIT_MAX, &p->requests, err) <
+            0 ||
+        gw_jr_int(j, path, "requestTokens", GW_JR_OPTIONAL, 0, GW_RATE_LIMIT_MAX,
+                  &p->request_tokens, err) < 0 ||
+        gw_jr_int(j, path, "responseTokens", GW_JR_OPTIONAL, 0, GW_RATE_LIMIT_MAX,
+                  &p->response_tokens, err) < 0 ||
+        gw_jr_int(j, path, "totalTokens", GW_JR_OPTIONAL, 0, GW_RATE_LIMIT_MAX, &p->total_tokens,
+                  err) < 0)
+        return -1;
+    p->unit = (enum gw_rl_unit)unit;
+    p->per_application = scope == 1;
+    return 0;
+}
+
+/* The combination rules of SPEC 2.2 for policy i against policies 0..i-1:
+ * at most one load-balancing policy and then no failover policy, failover
+ * policies whose target models differ in each environment, at most one
+ * aiRateLimit. */
+static int check_combination(const struct gw_cfg_api *a, size_t i, const char *path,
+                             struct gw_err *err)
+{
+    const struct gw_cfg_policy *p = &a->policies[i];
+    int lb = p->type == GW_POLICY_RR || p->type == GW_POLICY_WRR;
+    for (size_t k = 0; k < i; k++) {
+        const struct gw_cfg_policy *o = &a->policies[k];
+        int olb = o->type == GW_POLICY_RR || o->type == GW_POLICY_WRR;
+        if ((lb && (olb || o->type == GW_POLICY_FAILOVER)) ||
+            (p->type == GW_POLICY_FAILOVER && olb))
+            return gw_jr_fail(err, path, "type",
+                              "an API has at most one load-balancing policy and then no "
+                              "failover policy");
+        if (p->type == GW_POLICY_RATELIMIT && o->type == GW_POLICY_RATELIMIT)
+            return gw_jr_fail(err, path, "type", "an API has at most one aiRateLimit policy");
+        if (p->type != GW_POLICY_FAILOVER || o->type != GW_POLICY_FAILOVER)
+            continue;
+        for (int env = 0; env < GW_ENV_COUNT; env++) {
+            char epath[PATH];
+            if (!p->has_chain[env] || !o->has_chain[env] ||
+                strcmp(p->targets[env][0].model, o->targets[env][0].model) != 0)
+                continue;
+            gw_jr_path(epath, sizeof(epath), path, gw_cfg_env_names[env]);
+            return gw_jr_fail(err, epath, "target.model",
+                              "another failover policy already targets model \"%s\"",
+                              p->targets[env][0].model);
+        }
+    }
+    return 0;
+}
+
+static int read_policy(json_t *j, const char *path, const struct gw_cfg_api *a,
+                       struct gw_cfg_policy *p, struct gw_err *err)
+{
+    const char *id;
+    int type;
+    if (gw_jr_is_object(j, path, err) < 0 || read_id(j, path, "id", &id, err) < 0 ||
+        gw_jr_enum(j, path, "type", 0, gw_cfg_policy_type_names, GW_POLICY_TYPE_COUNT, &type,
+                   err) < 0 ||
+        dup_into(&p->id, id, err) < 0)
+        return -1;
+    p->type = (enum gw_policy_type)type;
+    switch (p->type) {
+    case GW_POLICY_RR:
+    case GW_POLICY_WRR:
+        return read_lb(j, path, p->type == GW_POLICY_WRR, a, p, err);
+    case GW_POLICY_FAILOVER:
+        return read_failover(j, path, a, p, err);
+    case GW_POLICY_RATELIMIT:
+        return read_ratelimit(j, path, p, err);
+    }
+    return 0;
+}
+
+/* ---- APIs -------------------------------------------------------------- */
+
+static int read_api(json_t *j, const char *path, const struct gw_cfg *cfg, struct gw_cfg_api *a,
+                    struct gw_err *err)
+{
+    const char *id, *name, *base, *version, *vendor;
+    json_t *ops, *eps, *pols;
+    char sub[PATH], vpath[PATH];
+    if (gw_jr_is_object(j, path, err) < 0 || read_id(j, path, "id", &id, err) < 0 ||
+        read_name(j, path, "name", 0, GW_NAME_MAX_CHARS, &name, err) < 0 ||
+        read_ruled(j, path, "basePath", base_path_rule, &base, err) < 0 ||
+        gw_jr_string(j, path, "version", 0, 0, ANY_LEN, &version, err) < 0)
+        return -1;
+    gw_jr_path(vpath, sizeof(vpath), path, "version");
+    if (gw_rule_version(version, vpath, err) < 0 ||
+        gw_jr_bool(j, path, "defaultVersion", 0, &a->default_version, err) < 0 ||
+        read_id(j, path, "vendor", &vendor, err) < 0 ||
+        gw_jr_bool(j, path, "subscriptionValidation", 0, &a->subscription_validation, err) < 0)
+        return -1;
+    for (a->vendor_index = 0;
+         a->vendor_index < cfg->nvendors && strcmp(cfg->vendors[a->vendor_index].id, vendor) != 0;
+         a->vendor_index++)
+        ;
+    if (a->vendor_index == cfg->nvendors)
+        return gw_jr_fail(err, path, "vendor", "no vendor \"%s\"", vendor);
+    if (dup_into(&a->id, id, err) < 0 || dup_into(&a->name, name, err) < 0 ||
+        dup_into(&a->base_path, base, err) < 0 || dup_into(&a->version, version, err) < 0 ||
+        dup_into(&a->vendor, vendor, err) < 0)
+        return -1;
+
+    if (alloc_array(j, path, "operations", 0, sizeof(*a->operations), (void **)&a->operations,
+                    &a->noperations, &ops, err) < 0)
+        return -1;
+    gw_jr_path(sub, sizeof(sub), path, "operations");
+    if (a->noperations > GW_OPERATIONS_MAX)
+        return gw_jr_fail(err, sub, NULL, "at most %d operations", GW_OPERATIONS_MAX);
+    for (size_t i = 0; i < a->noperations; i++) {
+        char ipath[PATH];
+        gw_jr_index(ipath, sizeof(ipath), sub, i);
+        if (read_operation(json_array_get(ops, i), ipath, &a->operations[i], err) < 0)
+            return -1;
+    }
+
+    if (alloc_array(j, path, "endpoints", 0, sizeof(*a->endpoints), (void **)&a->endpoints,
+                    &a->nendpoints, &eps, err) < 0)
+        return -1;
+    gw_jr_path(sub, sizeof(sub), path, "endpoints");
+    for (size_t i = 0; i < a->nendpoints; i++) {
+        char ipath[PATH];
+        gw_jr_index(ipath, sizeof(ipath), sub, i);
+        if (read_endpoint(json_array_get(eps, i), ipath, &a->endpoints[i], err) < 0)
+            return -1;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(a->endpoints[k].id, a->endpoints[i].id) == 0)
+                return gw_jr_fail(err, ipath, "id", "duplicate endpoint id \"%s\"",
+                                  a->endpoints[i].id);
+    }
+
+    if (alloc_array(j, path, "policies", 0, sizeof(*a->policies), (void **)&a->policies,
+                    &a->npolicies, &pols, err) < 0)
+        return -1;
+    gw_jr_path(sub, sizeof(sub), path, "policies");
+    for (size_t i = 0; i < a->npolicies; i++) {
+        char ipath[PATH];
+        gw_jr_index(ipath, sizeof(ipath), sub, i);
+        if (read_policy(json_array_get(pols, i), ipath, a, &a->policies[i], err) < 0 ||
+            check_combination(a, i, ipath, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- keys -------------------------------------------------------------- */
+
+static int read_key(json_t *j, const char *path, struct gw_cfg_key *k, struct gw_err *err)
+{
+    const char *id, *hash, *app, *appname;
+    int type;
+    json_t *subs, *exp;
+    char spath[PATH];
+    if (gw_jr_is_object(j, path, err) < 0 || read_id(j, path, "id", &id, err) < 0 ||
+        gw_jr_string(j, path, "hash", 0, 64, 64, &hash, err) < 0 ||
+        read_id(j, path, "application", &app, err) < 0 ||
+        gw_jr_string(j, path, "applicationName", GW_JR_OPTIONAL, 0, ANY_LEN, &appname, err) < 0 ||
+        gw_jr_enum(j, path, "type", 0, gw_cfg_env_names, GW_ENV_COUNT, &type, err) < 0 ||
+        alloc_array(j, path, "subscriptions", 0, sizeof(char *), (void **)&k->subscriptions,
+                    &k->nsubscriptions, &subs, err) < 0)
+        return -1;
+    if (strspn(hash, "0123456789abcdef") != 64)
+        return gw_jr_fail(err, path, "hash", "must be 64 lowercase hex digits");
+    exp = json_object_get(j, "expiresAt");
+    if (!exp)
+        return gw_jr_fail(err, path, "expiresAt", "is required");
+    if (json_is_string(exp)) {
+        if (gw_parse_rfc3339(json_string_value(exp), &k->expires_at) < 0)
+            return gw_jr_fail(err, path, "expiresAt", "must be an RFC 3339 time");
+        if (k->expires_at == 0) /* 0 means never: the epoch itself is long past */
+            k->expires_at = 1;
+    } else if (!json_is_null(exp)) {
+        return gw_jr_fail(err, path, "expiresAt", "must be an RFC 3339 string or null");
+    }
+    memcpy(k->hash, hash, 65);
+    k->type = (enum gw_env)type;
+    if (dup_into(&k->id, id, err) < 0 || dup_into(&k->application, app, err) < 0)
+        return -1;
+    gw_jr_path(spath, sizeof(spath), path, "subscriptions");
+    for (size_t i = 0; i < k->nsubscriptions; i++) {
+        json_t *s = json_array_get(subs, i);
+        if (!json_is_string(s) || json_string_length(s) < 1 ||
+            json_string_length(s) > GW_ID_MAX_BYTES) {
+            char ipath[PATH];
+            gw_jr_index(ipath, sizeof(ipath), spath, i);
+            return gw_jr_fail(err, ipath, NULL, "must be an id (1 to %d characters)",
+                              GW_ID_MAX_BYTES);
+        }
+        if (dup_into(&k->subscriptions[i], json_string_value(s), err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- the document ------------------------------------------------------ */
+
+static int read_doc(json_t *doc, struct gw_cfg *cfg, struct gw_err *err)
+{
+    const char *sha, *gen;
+    json_t *vendors, *apis, *keys, *sv = json_object_get(doc, "schemaVersion");
+    if (!json_is_integer(sv) || json_integer_value(sv) != GW_CFG_SCHEMA_VERSION)
+        return gw_jr_fail(err, "", "schemaVersion",
+                          "must be %d (the only version this binary knows)",
+                          GW_CFG_SCHEMA_VERSION);
+    if (gw_jr_int(doc, "", "revision", 0, 0, INT64_MAX, &cfg->revision, err) < 0 ||
+        gw_jr_string(doc, "", "sha256", 0, 64, 64, &sha, err) < 0)
+        return -1;
+    if (strspn(sha, "0123456789abcdef") != 64)
+        return gw_jr_fail(err, "", "sha256", "must be 64 lowercase hex digits");
+    memcpy(cfg->sha256, sha, 65);
+    if (gw_jr_string(doc, "", "generatedAt", GW_JR_OPTIONAL, 0, ANY_LEN, &gen, err) < 0 ||
+        alloc_array(doc, "", "vendors", 0, sizeof(*cfg->vendors), (void **)&cfg->vendors,
+                    &cfg->nvendors, &vendors, err) < 0)
+        return -1;
+    for (size_t i = 0; i < cfg->nvendors; i++) {
+        char path[PATH];
+        gw_jr_index(path, sizeof(path), "vendors", i);
+        if (read_vendor(json_array_get(vendors, i), path, &cfg->vendors[i], err) < 0)
+            return -1;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(cfg->vendors[k].id, cfg->vendors[i].id) == 0)
+                return gw_jr_fail(err, path, "id", "duplicate vendor id \"%s\"",
+                                  cfg->vendors[i].id);
+    }
+    if (alloc_array(doc, "", "apis", 0, sizeof(*cfg->apis), (void **)&cfg->apis, &cfg->napis,
+                    &apis, err) < 0)
+        return -1;
+    for (size_t i = 0; i < cfg->napis; i++) {
+        char path[PATH];
+        gw_jr_index(path, sizeof(path), "apis", i);
+        if (read_api(json_array_get(apis, i), path, cfg, &cfg->apis[i], err) < 0)
+            return -1;
+    }
+    if (alloc_array(doc, "", "keys", 0, sizeof(*cfg->keys), (void **)&cfg->keys, &cfg->nkeys,
+                    &keys, err) < 0)
+        return -1;
+    for (size_t i = 0; i < cfg->nkeys; i++) {
+        char path[PATH];
+        gw_jr_index(path, sizeof(path), "keys", i);
+        if (read_key(json_array_get(keys, i), path, &cfg->keys[i], err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+struct gw_cfg *gw_cfg_from_json(json_t *doc, struct gw_err *err)
+{
+    gw_err_clear(err);
+    if (!json_is_object(doc)) {
+        gw_err_set(err, GW_ERR_INVALID, "invalid_config", "", "the snapshot must be a JSON object");
+        return NULL;
+    }
+    struct gw_cfg *cfg = gw_calloc(1, sizeof(*cfg));
+    if (!cfg) {
+        nomem(err);
+        return NULL;
+    }
+    if (read_doc(doc, cfg, err) < 0) {
+        gw_cfg_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+/* ---- the hash ---------------------------------------------------------- */
+
+int gw_cfg_hash(json_t *doc, char out[65])
+{
+    json_t *body = json_pack("{s:O*,s:O*,s:O*}", "vendors", json_object_get(doc, "vendors"),
+                             "apis", json_object_get(doc, "apis"), "keys",
+                             json_object_get(doc, "keys"));
+    if (!body)
+        return -1;
+    char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(body);
+    if (!text)
+        return -1;
+    gw_sha256_hex(text, strlen(text), out);
+    gw_free(text);
+    return 0;
+}
+
+int gw_cfg_check_hash(json_t *doc, struct gw_err *err)
+{
+    char have[65];
+    const char *claimed = json_string_value(json_object_get(doc, "sha256"));
+    if (!claimed)
+        return gw_err_set(err, GW_ERR_INVALID, "invalid_config", "sha256", "sha256: is required");
+    if (gw_cfg_hash(doc, have) < 0)
+        return nomem(err);
+    if (strcmp(have, claimed) != 0)
+        return gw_err_set(err, GW_ERR_INVALID, "sha256_mismatch", "sha256",
+                          "sha256: does not match the snapshot's content (computed %s)", have);
+    return 0;
+}

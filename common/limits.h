@@ -1,0 +1,61 @@
+/* Every bound of the config contract (SPEC 2.2 and 5), defined once.
+ *
+ * The control plane enforces these on REST input, and the config model
+ * (common/config.h) enforces the same ones on every snapshot, in the control
+ * plane before it publishes and in the data plane before it applies: so a
+ * snapshot built from anything the admin API accepted is never refused by a
+ * data plane. "CHARS" bounds count UTF-8 code points, "BYTES" bounds bytes.
+ * Header only; no code. */
+#ifndef GW_LIMITS_H
+#define GW_LIMITS_H
+
+/* Names: vendors, APIs, endpoints, applications, secrets and their keys,
+ * model names, vendor auth header and prefix. SPEC 2.2: "1-128 characters". */
+#define GW_NAME_MAX_CHARS 128
+/* Server-made ids (32 hex digits today; the snapshot allows up to this). */
+#define GW_ID_MAX_BYTES 64
+/* Endpoint URLs (http:// or https://, bytes). */
+#define GW_URL_MAX_BYTES 2048
+/* API basePath and operation targets (bytes of printable ASCII). */
+#define GW_PATH_MAX_BYTES 256
+/* API version (A-Z a-z 0-9 . - _). */
+#define GW_VERSION_MAX_BYTES 32
+/* Operations per API. */
+#define GW_OPERATIONS_MAX 100
+/* Vendor: api version, description, usage paths, models per vendor. */
+#define GW_API_VERSION_MAX_CHARS 64
+#define GW_DESCRIPTION_MAX_CHARS 1024
+#define GW_USAGE_PATH_MAX_CHARS 256
+#define GW_MODELS_MAX 1000
+
+/* Targets of one round-robin list, and fallbacks of one failover chain (the
+ * chain holds the target plus at most this many fallbacks). */
+#define GW_TARGETS_MAX 64
+/* Operations a round-robin policy may route ("operations"). */
+#define GW_POLICY_OPERATIONS_MAX GW_OPERATIONS_MAX
+#define GW_WEIGHT_MIN 1
+#define GW_WEIGHT_MAX 1000
+#define GW_SUSPEND_MAX_S 86400
+#define GW_SUSPEND_DEFAULT_S 60
+#define GW_TIMEOUT_MAX_MS 600000 /* endpoint timeoutMs, failover requestTimeoutMs */
+#define GW_ENDPOINT_TIMEOUT_DEFAULT_MS 60000
+#define GW_REQUEST_TIMEOUT_DEFAULT_MS 30000
+/* SPEC revision 2 routing fields. */
+#define GW_RETRIES_MAX 3
+#define GW_RETRY_AFTER_WAIT_MAX_S 60
+#define GW_STREAM_TIMEOUT_MIN_MS 100    /* firstTokenTimeoutMs, streamIdleTimeoutMs: 0 = off */
+#define GW_STREAM_TIMEOUT_MAX_MS 600000
+/* aiRateLimit counts. */
+#define GW_RATE_LIMIT_MAX ((long long)1 << 50)
+
+/* Secrets: keys per secret and the bytes of one value. An endpoint's header
+ * value is its prefix (at most GW_NAME_MAX_CHARS characters, 4 bytes each)
+ * plus one secret value, so GW_AUTH_VALUE_MAX_BYTES holds every value the
+ * control plane can make. */
+#define GW_SECRET_KEYS_MAX 64
+#define GW_SECRET_VALUE_MAX_BYTES (64 * 1024)
+#define GW_AUTH_VALUE_MAX_BYTES (GW_SECRET_VALUE_MAX_BYTES + 4 * GW_NAME_MAX_CHARS)
+/* PEM text of an endpoint's tls.caCert / tls.clientCert. */
+#define GW_PEM_MAX_BYTES (64 * 1024)
+
+#endif
