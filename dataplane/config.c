@@ -309,7 +309,8 @@ static int compile_key(struct gw_cfg_key *m, struct dp_key *k, struct gw_err *er
     if (!k->subscriptions)
         return nomem(err);
     k->nsubscriptions = m->nsubscriptions;
-    memcpy(k->subscriptions, m->subscriptions, m->nsubscriptions * sizeof(char *));
+    if (m->nsubscriptions)
+        memcpy(k->subscriptions, m->subscriptions, m->nsubscriptions * sizeof(char *));
     qsort(k->subscriptions, k->nsubscriptions, sizeof(char *), cmp_str);
     return 0;
 }
