@@ -145,8 +145,11 @@ static int run(const struct options *o, const sigset_t *sigs)
         goto out;
     if (cp_admin_token_setup(db, getenv("MODELMUX_ADMIN_TOKEN"), cfg.admin_hash, &err) < 0)
         goto out;
-    if (!(dp = cp_dp_new(db, getenv("MODELMUX_DP_TOKEN"), &err)))
+    const char *dp_token = getenv("MODELMUX_DP_TOKEN");
+    if (!(dp = cp_dp_new(db, dp_token, &err)))
         goto out;
+    if (!dp_token || !*dp_token)
+        gw_warn("MODELMUX_DP_TOKEN is not set: every data plane will be refused (401 on /dp/v1)");
     cp_db_set_commit_hook(db, cp_dp_notify, dp);
     if (o->web) {
         snprintf(web, sizeof(web), "%s", o->web);

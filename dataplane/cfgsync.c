@@ -43,6 +43,7 @@ struct dp_cfgsync {
     pthread_cond_t cv;
     int64_t revision; /* last applied (or skipped as invalid) revision, -1 none */
     char sha256[65];
+    long last_status; /* HTTP status of the last POLL_REFUSED answer */
     int quiet; /* the first load of --config: main reports it once listening */
 };
 
@@ -204,7 +205,8 @@ enum poll_result {
     POLL_APPLIED,   /* a new snapshot was applied */
     POLL_UNCHANGED, /* 304, or nothing new */
     POLL_REJECTED,  /* a snapshot came but was invalid (skipped) */
-    POLL_FAILED     /* the control plane could not be asked (network, 401, 5xx) */
+    POLL_REFUSED,   /* the control plane answered with an error status (401, 5xx, ...) */
+    POLL_FAILED     /* the control plane could not be reached (network, timeout) */
 };
 
 static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
@@ -250,12 +252,15 @@ static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
     long status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     enum poll_result res = POLL_FAILED;
+    cs->last_status = 0;
     if (rc != CURLE_OK) {
         if (!atomic_load(&cs->stop))
             gw_warn("control plane %s: %s", cs->cp_url, curl_easy_strerror(rc));
     } else if (status == 304) {
         res = POLL_UNCHANGED;
     } else if (status != 200) {
+        res = POLL_REFUSED;
+        cs->last_status = status;
         gw_warn("control plane %s answered %ld%s", cs->cp_url, status,
                 status == 401 ? " (check MODELMUX_DP_TOKEN)" : "");
     } else {
@@ -305,20 +310,28 @@ static int nap(struct dp_cfgsync *cs, int64_t ms)
     return atomic_load(&cs->stop);
 }
 
-static void load_cache(struct dp_cfgsync *cs)
+/* Falls back to the cache after the first poll failed. The log says what
+ * happened: a control plane that answered (a wrong token gets 401) is not
+ * "unreachable", and telling the two apart is what the operator needs. */
+static void load_cache(struct dp_cfgsync *cs, enum poll_result why)
 {
+    char what[64];
+    if (why == POLL_REFUSED)
+        snprintf(what, sizeof(what), "control plane answered %ld", cs->last_status);
+    else
+        snprintf(what, sizeof(what), "control plane unreachable");
     struct gw_err err;
     gw_err_clear(&err);
     if (access(cs->cache_path, F_OK) != 0) {
-        gw_warn("control plane unreachable and no cache at %s: not ready yet", cs->cache_path);
+        gw_warn("%s and no cache at %s: not ready yet", what, cs->cache_path);
         return;
     }
     int rc = apply_file(cs, cs->cache_path, &err);
     if (rc < 0)
         gw_error("cache %s not usable: %s", cs->cache_path, err.message);
     else
-        gw_info("control plane unreachable: serving revision %lld from the cache %s",
-                (long long)cs->revision, cs->cache_path);
+        gw_info("%s: serving revision %lld from the cache %s", what, (long long)cs->revision,
+                cs->cache_path);
 }
 
 static void *poll_main(void *arg)
@@ -334,8 +347,8 @@ static void *poll_main(void *arg)
     unsigned seed = (unsigned)gw_now_ms() ^ (unsigned)getpid();
     while (!atomic_load(&cs->stop)) {
         enum poll_result r = poll_once(cs, e, first ? 0 : POLL_WAIT_S);
-        if (first && r == POLL_FAILED && cs->revision < 0)
-            load_cache(cs);
+        if (first && (r == POLL_FAILED || r == POLL_REFUSED) && cs->revision < 0)
+            load_cache(cs, r);
         first = 0;
         if (r == POLL_APPLIED || r == POLL_UNCHANGED) {
             backoff = BACKOFF_MIN_MS;
