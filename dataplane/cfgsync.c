@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/secret_file.h"
 #include "config.h"
 #include "worker.h"
 
@@ -146,43 +147,6 @@ static int apply_file(struct dp_cfgsync *cs, const char *path, struct gw_err *er
     return rc;
 }
 
-/* ---- the cache ---------------------------------------------------------------- */
-
-static int write_cache(const char *path, const char *data, size_t len)
-{
-    char tmp[4096];
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        return -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            goto fail;
-        off += (size_t)w;
-    }
-    if (fchmod(fd, 0600) != 0 || fsync(fd) != 0)
-        goto fail;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0)
-        goto fail;
-    return 0;
-fail:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    return -1;
-}
-
 /* ---- the long poll ------------------------------------------------------------ */
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
@@ -270,7 +234,7 @@ static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
         int a = doc ? apply_doc(cs, doc, &err) : -1;
         if (a == 0) {
             res = POLL_APPLIED;
-            if (write_cache(cs->cache_path, body.data, body.len) != 0)
+            if (gw_secret_file_write(cs->cache_path, body.data, body.len) != 0)
                 gw_warn("cannot write the cache %s: %s", cs->cache_path, strerror(errno));
         } else if (a == 1) {
             res = POLL_UNCHANGED;
