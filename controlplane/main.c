@@ -148,8 +148,6 @@ static int run(const struct options *o, const sigset_t *sigs)
     const char *dp_token = getenv("MODELMUX_DP_TOKEN");
     if (!(dp = cp_dp_new(db, dp_token, &err)))
         goto out;
-    if (!dp_token || !*dp_token)
-        gw_warn("MODELMUX_DP_TOKEN is not set: every data plane will be refused (401 on /dp/v1)");
     cp_db_set_commit_hook(db, cp_dp_notify, dp);
     if (o->web) {
         snprintf(web, sizeof(web), "%s", o->web);
@@ -166,6 +164,9 @@ static int run(const struct options *o, const sigset_t *sigs)
     }
     gw_info("listening on %s (database %s, revision %lld, web %s)", o->listen, o->db,
             (long long)cp_db_revision(db), web);
+    /* Once serving (a failed start stays one line on stderr). */
+    if (!dp_token || !*dp_token)
+        gw_warn("MODELMUX_DP_TOKEN is not set: every data plane will be refused (401 on /dp/v1)");
     int sig = 0;
     sigwait(sigs, &sig);
     gw_info("signal %d: shutting down", sig);
