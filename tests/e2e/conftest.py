@@ -1,4 +1,6 @@
-"""pytest glue: every test ends with all the processes it started stopped."""
+"""pytest glue shared by every e2e test file: every test ends with all the
+processes it started stopped, and the fixtures most files need (a mock LLM
+upstream, a control plane, a redis-server) are defined once here."""
 import pytest
 
 import mm
@@ -8,3 +10,27 @@ import mm
 def _stop_processes():
     yield
     mm.stop_all()
+
+
+@pytest.fixture
+def mock():
+    """A mock LLM upstream (tests/mockllm) named m1; it must exit cleanly."""
+    m = mm.MockLLM(extra_args=["--name", "m1"])
+    yield m
+    assert m.stop() == 0
+
+
+@pytest.fixture
+def cp():
+    """A control plane on a fresh database; it must exit cleanly."""
+    c = mm.ControlPlane()
+    yield c
+    assert c.stop() == 0
+
+
+@pytest.fixture
+def redis():
+    """A redis-server without persistence (tests may stop and restart it)."""
+    r = mm.Redis()
+    yield r
+    r.stop(check=False)

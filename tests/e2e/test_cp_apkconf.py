@@ -45,13 +45,6 @@ def error_message(r):
     return r.json()["error"]["message"]
 
 
-@pytest.fixture
-def cp():
-    c = mm.ControlPlane()
-    yield c
-    c.stop()
-
-
 # --- the SPEC example --------------------------------------------------------
 
 def test_spec_example_imports_as_it_stands(cp):

@@ -9,20 +9,12 @@ import stat
 import subprocess
 import time
 
-import pytest
 
 import dp_util as du
 import mm
 
 KEY = "key-basic-0123456789"
 P = "/api/1.0" + du.CHAT
-
-
-@pytest.fixture
-def mock():
-    m = mm.MockLLM(extra_args=["--name", "m1"])
-    yield m
-    m.stop()
 
 
 def simple_config(mock, policies=None, **kw):

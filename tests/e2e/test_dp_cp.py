@@ -5,17 +5,9 @@ import os
 import stat
 import time
 
-import pytest
 
 import dp_util as du
 import mm
-
-
-@pytest.fixture
-def mock():
-    m = mm.MockLLM(extra_args=["--name", "m1"])
-    yield m
-    m.stop()
 
 
 def configure(cp, mock):

@@ -18,13 +18,6 @@ P = "/api/1.0" + du.CHAT
 
 
 @pytest.fixture
-def mock():
-    m = mm.MockLLM(extra_args=["--name", "m1"])
-    yield m
-    m.stop()
-
-
-@pytest.fixture
 def dp(mock):
     eps = [du.endpoint("e1", mock.url + "/v1", name="prod"),
            du.endpoint("e2", mock.url + "/sandbox/v1", name="sand", env="sandbox")]

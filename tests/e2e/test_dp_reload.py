@@ -6,20 +6,12 @@ import signal
 import threading
 import time
 
-import pytest
 
 import dp_util as du
 import mm
 
 KEY = "key-reload-0123456789"
 P = "/api/1.0" + du.CHAT
-
-
-@pytest.fixture
-def mock():
-    m = mm.MockLLM(extra_args=["--name", "m1"])
-    yield m
-    m.stop()
 
 
 def config(mock, revision, weights):

@@ -16,13 +16,6 @@ P = "/api/1.0" + du.CHAT
 CLOSED = "http://127.0.0.1:%d/v1"  # a port nothing listens on
 
 
-@pytest.fixture
-def mock():
-    m = mm.MockLLM(extra_args=["--name", "m1"])
-    yield m
-    m.stop()
-
-
 def start(mock, policies, endpoints=None, workers=2):
     eps = endpoints or [du.endpoint("e1", mock.url + "/v1", name="good")]
     cfg = du.write_snapshot(du.snapshot([du.api("a1", "/api", eps, policies, name="chat")],

@@ -6,20 +6,12 @@ import json
 import socket
 import time
 
-import pytest
 
 import dp_util as du
 import mm
 
 KEY = "key-stream-0123456789"
 P = "/api/1.0" + du.CHAT
-
-
-@pytest.fixture
-def mock():
-    m = mm.MockLLM(extra_args=["--name", "m1"])
-    yield m
-    m.stop()
 
 
 def start(mock, policies=None, workers=2, url=None):

@@ -16,13 +16,6 @@ import mm
 CHAT = "/v1/chat/completions"
 
 
-@pytest.fixture
-def mock():
-    m = mm.MockLLM(extra_args=["--name", "m1"])
-    yield m
-    assert m.stop() == 0
-
-
 def post(m, path, body, headers=None, timeout=30.0):
     return mm.request(m.port, "POST", path, body=body, headers=headers, timeout=timeout)
 

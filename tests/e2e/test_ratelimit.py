@@ -18,13 +18,6 @@ from rl_util import (API_NAME, CHAT, KEYS, OPEN, chat, clock_offset, run_concurr
                      metric, mock_faults, mock_requests, snapshot, sse_events, write_snapshot)
 
 
-@pytest.fixture
-def mock():
-    m = mm.MockLLM()
-    yield m
-    m.stop()
-
-
 def start_dp(mock, limit, workers=2, offset=None):
     offset = clock_offset() if offset is None else offset
     path = write_snapshot(snapshot(mock.url, limit))

@@ -10,24 +10,9 @@ started while Redis is down serves and reports it."""
 import itertools
 import time
 
-import pytest
 
 import mm
 from rl_util import chat, clock_offset, run_concurrently, metric, snapshot, write_snapshot
-
-
-@pytest.fixture
-def mock():
-    m = mm.MockLLM()
-    yield m
-    m.stop()
-
-
-@pytest.fixture
-def redis():
-    r = mm.Redis()
-    yield r
-    r.stop(check=False)
 
 
 def start_pair(mock, redis_url, limit, offset):

@@ -73,13 +73,6 @@ def test_browser_ui():
     assert cp.stop() == 0
 
 
-@pytest.fixture
-def cp():
-    c = mm.ControlPlane()
-    yield c
-    assert c.stop() == 0
-
-
 def test_every_web_file_served_with_its_type(cp):
     files = web_files()
     assert "index.html" in files and "app.js" in files and "style.css" in files
