@@ -110,8 +110,11 @@ static int is_model_part(const char *h, size_t n)
     return 0;
 }
 
-/* Walks the parts; sets val and vlen to the first "model" part's content.
- * Returns 0 found, 1 absent, -1 malformed (err set). */
+/* Walks the parts; sets val and vlen to the "model" part's content.
+ * Returns 0 found, 1 absent, -1 malformed or more than one "model" part
+ * (err set): the gateway routes one model part, and an upstream reading
+ * another (Starlette takes the last) must never see a model we did not
+ * choose (SPEC 3.1 step 7). */
 static int find_model(const char *body, size_t len, const char *content_type, const char **val,
                       size_t *vlen, struct gw_err *err)
 {
@@ -161,7 +164,10 @@ static int find_model(const char *body, size_t len, const char *content_type, co
         int m = is_model_part(body + h, hlen);
         if (m < 0)
             goto malformed;
-        if (m && !found) {
+        if (m && found)
+            return gw_err_set(err, GW_ERR_INVALID, "invalid_request_error", "model",
+                              "multipart/form-data with more than one model field");
+        if (m) {
             *val = body + content;
             *vlen = (size_t)(next - (body + content));
             found = 1;

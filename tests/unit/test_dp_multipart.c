@@ -85,14 +85,13 @@ TEST("boundary forms: quoted, other parameters, case, preamble and epilogue")
     CHECK(mlen == 2 && memcmp(m, "m3", 2) == 0);
 }
 
-TEST("name matching: unquoted, not filename=, first of two, empty value")
+TEST("name matching: unquoted, not filename=, empty value")
 {
     const char *m;
     size_t mlen;
     struct gw_err err;
     const char *b1 = "--B\r\nContent-Disposition: form-data; filename=\"model\"; name=x\r\n\r\nno"
                      "\r\n--B\r\nContent-Disposition: form-data; name=model\r\n\r\nyes"
-                     "\r\n--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nsecond"
                      "\r\n--B--";
     CHECK_INT(dp_multipart_find_model(b1, strlen(b1), "multipart/form-data; boundary=B", &m, &mlen,
                                       &err),
@@ -111,6 +110,31 @@ TEST("name matching: unquoted, not filename=, first of two, empty value")
     CHECK_INT(dp_multipart_find_model(b3, strlen(b3), "multipart/form-data; boundary=B", &m, &mlen,
                                       &err),
               1);
+}
+
+/* Issue 11 item 14: the first model part was routed and rewritten while a
+ * second one passed through, and an upstream reading the last one served a
+ * model the gateway never chose. */
+TEST("two model parts: refused by find and by replace (SPEC 3.1 step 7)")
+{
+    const char *m;
+    size_t mlen;
+    struct gw_err err;
+    const char *b = "--B\r\nContent-Disposition: form-data; name=model\r\n\r\ncheap"
+                    "\r\n--B\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nxx"
+                    "\r\n--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\ndear"
+                    "\r\n--B--";
+    memset(&err, 0, sizeof(err));
+    CHECK_INT(dp_multipart_find_model(b, strlen(b), "multipart/form-data; boundary=B", &m, &mlen,
+                                      &err),
+              -1);
+    CHECK_STR(err.field, "model");
+    CHECK(strstr(err.message, "more than one model") != NULL);
+    struct gw_buf out;
+    gw_buf_init(&out, 1 << 16);
+    CHECK_INT(dp_multipart_replace_model(b, strlen(b), "multipart/form-data; boundary=B", "x", &out),
+              -1);
+    gw_buf_cleanup(&out);
 }
 
 TEST("a model value with control characters is refused")

