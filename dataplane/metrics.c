@@ -449,8 +449,10 @@ int dp_metrics_render(struct dp_metrics *m, struct dp_state *state, const struct
                               "(too many series).\n# TYPE modelmux_metrics_dropped_total "
                               "counter\nmodelmux_metrics_dropped_total %llu\n",
                               (long long)revision, (unsigned long long)dropped));
-    if (rc == 0 && rl)
+    if (rc == 0 && rl) {
         dp_rl_metrics(rl, out);
+        dp_rl_table_metrics(rl, out);
+    }
     for (int f = 0; f < FAM_COUNT; f++)
         table_cleanup(&agg[f]);
     return rc;

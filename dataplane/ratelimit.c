@@ -24,8 +24,13 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Windows of all policies and scopes held at once by the local table. */
+/* Windows of all policies and scopes held at once by the local table: its
+ * first generation, and the most it grows to (about 1M live windows, some
+ * 56 MiB; a window is one API, or one application of it, in one unit). */
 #define LOCAL_SLOTS 65536
+#define LOCAL_MAX_SLOTS (1u << 20)
+/* At most one "table full" log line per this many ms. */
+#define FULL_LOG_EVERY_MS 60000
 /* Ids longer than this are replaced by their SHA-256 in keys. */
 #define KEY_ID_MAX 128
 #define KEY_MAX 384
@@ -33,7 +38,8 @@
 struct dp_rl {
     struct dp_rl_local *local;
     struct dp_rl_redis *redis; /* NULL without --redis */
-    atomic_int warned_full;
+    atomic_uint_fast64_t full;      /* counts the local table could not store */
+    _Atomic int64_t full_logged_ms; /* when the last "table full" line was logged */
 };
 
 struct dp_rl_worker {
@@ -173,17 +179,30 @@ static void fill_result(const int64_t limits[DP_RL_NCOUNTERS],
     }
 }
 
+/* The local table had no room for a window: what it could not count is
+ * counted as over the limit (a request is refused, never admitted
+ * uncounted). Says so in the log (at most once a minute) and in
+ * modelmux_ratelimit_local_full_total. */
+static void table_full(struct dp_rl *rl, int64_t now_ms, const char *what)
+{
+    atomic_fetch_add(&rl->full, 1);
+    int64_t last = atomic_load(&rl->full_logged_ms);
+    if ((last == 0 || now_ms - last >= FULL_LOG_EVERY_MS) &&
+        atomic_compare_exchange_strong(&rl->full_logged_ms, &last, now_ms ? now_ms : 1))
+        gw_warn("rate limit: local counter table full (%llu windows live), %s",
+                (unsigned long long)dp_rl_local_capacity(rl->local), what);
+}
+
 static void decide_locally(struct dp_rl *rl, const int64_t limits[DP_RL_NCOUNTERS],
                            const struct window *win, int64_t now_ms, struct dp_rl_result *res)
 {
     int64_t counts[DP_RL_NCOUNTERS] = {0, 0, 0, 0};
     int r = dp_rl_local_admit(rl->local, win->hash, win->end_s, now_ms / 1000, limits, counts);
     if (r < 0) {
-        /* No room for one more live window: fail open rather than refuse
-         * traffic that no limit refused. */
-        if (!atomic_exchange(&rl->warned_full, 1))
-            gw_warn("rate limit: local counter table full, admitting without counting");
-        r = 1;
+        table_full(rl, now_ms, "refusing requests it cannot count (429)");
+        for (int i = 0; i < DP_RL_NCOUNTERS; i++)
+            counts[i] = limits[i] >= 0 ? limits[i] : 0; /* reported as spent */
+        r = 0;
     }
     fill_result(limits, counts, r, win->end_s, now_ms, res);
 }
@@ -195,7 +214,7 @@ struct dp_rl *dp_rl_new(const char *redis_url, struct gw_err *err)
     struct dp_rl *rl = gw_calloc(1, sizeof(*rl));
     if (!rl)
         goto nomem;
-    rl->local = dp_rl_local_new(LOCAL_SLOTS);
+    rl->local = dp_rl_local_new(LOCAL_SLOTS, LOCAL_MAX_SLOTS);
     if (!rl->local)
         goto nomem;
     if (redis_url) {
@@ -280,8 +299,14 @@ void dp_rl_admit(struct dp_rl_worker *w, const struct dp_ratelimit *p, const cha
             pd->now_ms = now_ms;
             pd->done = done;
             pd->arg = arg;
+            /* Once per window and Redis incarnation: raise Redis's counters to
+             * what this process counted, so a Redis that came back empty does
+             * not reopen a spent window (issue 11 item 16). */
+            int64_t seed[DP_RL_NCOUNTERS];
+            int seeding = dp_rl_local_seed(w->rl->local, win.hash, win.end_s, now_ms / 1000,
+                                           dp_rl_redis_epoch(w->rl->redis), seed);
             if (dp_rl_redis_admit(w->conn, win.key, secs_to_end(win.end_s, now_ms), limits,
-                                  on_redis_admit, pd) == 0)
+                                  seeding ? seed : NULL, on_redis_admit, pd) == 0)
                 return;
             gw_free(pd);
         }
@@ -302,7 +327,8 @@ void dp_rl_settle(struct dp_rl_worker *w, const struct dp_ratelimit *p, const ch
         return;
     struct window win;
     window_of(p, api_id, app_id, now_ms, &win);
-    dp_rl_local_add(w->rl->local, win.hash, win.end_s, now_ms / 1000, add);
+    if (dp_rl_local_add(w->rl->local, win.hash, win.end_s, now_ms / 1000, add) != 0)
+        table_full(w->rl, now_ms, "token usage not counted locally");
     if (w->conn)
         dp_rl_redis_settle(w->conn, win.key, secs_to_end(win.end_s, now_ms), add);
 }
@@ -312,6 +338,21 @@ int dp_rl_backend_up(const struct dp_rl *rl)
     if (!rl->redis)
         return -1;
     return dp_rl_redis_up(rl->redis);
+}
+
+void dp_rl_table_metrics(const struct dp_rl *rl, struct gw_buf *out)
+{
+    gw_buf_printf(out,
+                  "# HELP modelmux_ratelimit_local_windows Windows the local rate-limit "
+                  "counter table can hold now (it grows up to a bound).\n"
+                  "# TYPE modelmux_ratelimit_local_windows gauge\n"
+                  "modelmux_ratelimit_local_windows %llu\n"
+                  "# HELP modelmux_ratelimit_local_full_total Requests refused (and token "
+                  "counts dropped) because the local counter table had no room.\n"
+                  "# TYPE modelmux_ratelimit_local_full_total counter\n"
+                  "modelmux_ratelimit_local_full_total %llu\n",
+                  (unsigned long long)dp_rl_local_capacity(rl->local),
+                  (unsigned long long)atomic_load(&rl->full));
 }
 
 void dp_rl_metrics(const struct dp_rl *rl, struct gw_buf *out)

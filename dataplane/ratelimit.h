@@ -12,7 +12,11 @@
  * driven by its event loop (loop.h), so admission may complete later, from
  * the loop, without ever blocking it. When Redis is unreachable the module
  * falls back to the local counters, logs once per outage, reports
- * modelmux_ratelimit_backend_up 0, and reconnects with backoff.
+ * modelmux_ratelimit_backend_up 0, and reconnects with backoff. Once Redis is
+ * back (or after any reconnect), the first admission of each window raises
+ * Redis's counters to the local ones, so a restarted, empty Redis does not
+ * reopen a window already spent. When the local table has no room for a
+ * window, the request counts as over its limit (429), never as admitted.
  *
  * Threads: dp_rl_new/free on the main thread; a struct dp_rl_worker belongs
  * to one worker thread and is used only from it. */
@@ -76,7 +80,11 @@ void dp_rl_settle(struct dp_rl_worker *w, const struct dp_ratelimit *p, const ch
 int dp_rl_backend_up(const struct dp_rl *rl);
 
 /* Appends the limiter's Prometheus lines (modelmux_ratelimit_backend_up ...)
- * to out. */
+ * to out; nothing without --redis. */
 void dp_rl_metrics(const struct dp_rl *rl, struct gw_buf *out);
+
+/* Appends the local table's lines (modelmux_ratelimit_local_windows,
+ * modelmux_ratelimit_local_full_total) to out. */
+void dp_rl_table_metrics(const struct dp_rl *rl, struct gw_buf *out);
 
 #endif

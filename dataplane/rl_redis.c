@@ -36,8 +36,10 @@
 
 /* The one script. KEYS[1] is the window's hash (fields r, p, c, t);
  * ARGV[1] is "admit" or "settle", ARGV[2] the seconds to the window's end.
- * admit: ARGV[3..6] are the limits of r, p, c, t (-1: none); when none has
- * been reached, counts the request; answers {admitted, r, p, c, t}.
+ * admit: ARGV[3..6] are the limits of r, p, c, t (-1: none); ARGV[7..10],
+ * when present, are floors: counters below them are first raised to them
+ * (the data plane's own counts, after Redis came back empty). Then, when no
+ * limit has been reached, counts the request; answers {admitted, r, p, c, t}.
  * settle: ARGV[3..5] are the prompt, completion, total tokens to add.
  * Coupled: the field order is enum dp_rl_counter's. */
 static const char SCRIPT[] =
@@ -51,17 +53,26 @@ static const char SCRIPT[] =
     "  redis.call('EXPIRE', k, ARGV[2])\n"
     "  return 0\n"
     "end\n"
+    "local f = {'r', 'p', 'c', 't'}\n"
     "local v = redis.call('HMGET', k, 'r', 'p', 'c', 't')\n"
     "local ok = 1\n"
+    "local wrote = 0\n"
     "for i = 1, 4 do\n"
     "  v[i] = tonumber(v[i]) or 0\n"
+    "  local floor = tonumber(ARGV[6 + i] or '-1')\n"
+    "  if floor > v[i] then\n"
+    "    redis.call('HSET', k, f[i], floor)\n"
+    "    v[i] = floor\n"
+    "    wrote = 1\n"
+    "  end\n"
     "  local lim = tonumber(ARGV[2 + i])\n"
     "  if lim >= 0 and v[i] >= lim then ok = 0 end\n"
     "end\n"
     "if ok == 1 then\n"
     "  v[1] = redis.call('HINCRBY', k, 'r', 1)\n"
-    "  redis.call('EXPIRE', k, ARGV[2])\n"
+    "  wrote = 1\n"
     "end\n"
+    "if wrote == 1 then redis.call('EXPIRE', k, ARGV[2]) end\n"
     "return {ok, v[1], v[2], v[3], v[4]}\n";
 
 struct dp_rl_redis {
@@ -71,6 +82,7 @@ struct dp_rl_redis {
     atomic_int nconns;
     atomic_int nready;
     atomic_int outage; /* 1 between the "unreachable" and "back" log lines */
+    atomic_uint epoch; /* handshakes completed so far (see dp_rl_redis_epoch) */
 };
 
 enum conn_state {
@@ -107,6 +119,8 @@ struct op {
     enum op_kind kind;
     int answered;
     int retried; /* NOSCRIPT: resent once with EVAL */
+    int seeding; /* admissions: floors holds the counts to raise Redis's to */
+    int64_t floors[DP_RL_NCOUNTERS];
     dp_rl_redis_admit_fn fn;
     void *arg;
     struct dp_timer *timer; /* command timeout (admissions only) */
@@ -132,6 +146,11 @@ static void report_ready(struct dp_rl_redis *r)
     int ready = atomic_fetch_add(&r->nready, 1) + 1;
     if (ready == atomic_load(&r->nconns) && atomic_exchange(&r->outage, 0))
         gw_info("rate limit: Redis %s reachable again: counters shared", r->name);
+}
+
+uint32_t dp_rl_redis_epoch(struct dp_rl_redis *r)
+{
+    return atomic_load(&r->epoch);
 }
 
 int dp_rl_redis_up(const struct dp_rl_redis *r)
@@ -352,8 +371,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
 static int send_op(struct dp_rl_redis_conn *c, struct op *op)
 {
-    char ttl[24], n[DP_RL_NCOUNTERS][24];
-    const char *argv[10];
+    char ttl[24], n[DP_RL_NCOUNTERS][24], fl[DP_RL_NCOUNTERS][24];
+    const char *argv[6 + 2 * DP_RL_NCOUNTERS];
     int argc = 0;
     int eval = op->retried || !c->sha[0];
     argv[argc++] = eval ? "EVAL" : "EVALSHA";
@@ -367,6 +386,10 @@ static int send_op(struct dp_rl_redis_conn *c, struct op *op)
     for (int i = from; i < DP_RL_NCOUNTERS; i++) {
         snprintf(n[i], sizeof(n[i]), "%" PRId64, op->nums[i]);
         argv[argc++] = n[i];
+    }
+    for (int i = 0; op->seeding && i < DP_RL_NCOUNTERS; i++) {
+        snprintf(fl[i], sizeof(fl[i]), "%" PRId64, op->floors[i]);
+        argv[argc++] = fl[i];
     }
     if (redisAsyncCommandArgv(c->ac, on_reply, op, argc, argv, NULL) != REDIS_OK)
         return -1;
@@ -461,13 +484,18 @@ static struct op *op_new(struct dp_rl_redis_conn *c, enum op_kind kind, const ch
 }
 
 int dp_rl_redis_admit(struct dp_rl_redis_conn *c, const char *key, int64_t ttl_s,
-                      const int64_t limits[DP_RL_NCOUNTERS], dp_rl_redis_admit_fn fn, void *arg)
+                      const int64_t limits[DP_RL_NCOUNTERS],
+                      const int64_t floors[DP_RL_NCOUNTERS], dp_rl_redis_admit_fn fn, void *arg)
 {
     if (!usable(c))
         return -1;
     struct op *op = op_new(c, OP_ADMIT, key, ttl_s, limits);
     if (!op)
         return -1;
+    if (floors) {
+        op->seeding = 1;
+        memcpy(op->floors, floors, sizeof(op->floors));
+    }
     op->fn = fn;
     op->arg = arg;
     op->timer = dp_loop_timer_add(c->loop, DP_RL_REDIS_CMD_TIMEOUT_MS, on_op_timeout, op);
@@ -518,6 +546,9 @@ static void on_script_loaded(redisAsyncContext *ac, void *reply, void *privdata)
         c->handshake_timer = NULL;
     }
     c->state = ST_UP;
+    /* A new incarnation as far as we know (a restarted Redis is empty):
+     * windows seed it again with the local counts (dp_rl_redis_epoch). */
+    atomic_fetch_add(&c->r->epoch, 1);
     c->backoff_ms = DP_RL_REDIS_BACKOFF_MIN_MS;
     report_ready(c->r);
 }

@@ -10,7 +10,8 @@
  * hooks -> dp_loop_watch). Each admission or settle is one EVALSHA of one Lua
  * script (EVAL when the server answers NOSCRIPT), which checks the limits and
  * counts atomically in Redis and sets the window key to expire at the
- * window's end. Every command has a timeout (a loop timer); a connection that
+ * window's end. After every (re)connect, each window's first admission
+ * carries the local counts as floors (see dp_rl_redis_admit). Every command has a timeout (a loop timer); a connection that
  * makes no progress for a while, or fails, is dropped and re-established with
  * exponential backoff. Nothing here ever blocks the loop.
  *
@@ -65,10 +66,19 @@ struct dp_rl_redis_conn *dp_rl_redis_conn_new(struct dp_rl_redis *r, struct dp_l
 void dp_rl_redis_conn_free(struct dp_rl_redis_conn *c);
 
 /* Sends one admission for window key (ttl_s: seconds to the window's end)
- * under limits (-1: none). Returns 0 when sent (fn runs later, exactly once),
- * or -1 when the connection is not up or out of memory (fn never runs). */
+ * under limits (-1: none). floors (may be NULL): the window's counters in
+ * Redis are first raised to at least these (take the larger), so that a
+ * Redis that lost its data starts from what this process counted. Returns 0
+ * when sent (fn runs later, exactly once), or -1 when the connection is not
+ * up or out of memory (fn never runs). */
 int dp_rl_redis_admit(struct dp_rl_redis_conn *c, const char *key, int64_t ttl_s,
-                      const int64_t limits[DP_RL_NCOUNTERS], dp_rl_redis_admit_fn fn, void *arg);
+                      const int64_t limits[DP_RL_NCOUNTERS],
+                      const int64_t floors[DP_RL_NCOUNTERS], dp_rl_redis_admit_fn fn, void *arg);
+
+/* Which incarnation of Redis the connections talk to, as far as this
+ * process can tell: it changes whenever a connection (re)completes its
+ * handshake, which a restarted Redis forces. Any thread. */
+uint32_t dp_rl_redis_epoch(struct dp_rl_redis *r);
 
 /* Adds token usage add[DP_RL_C_PROMPT..DP_RL_C_TOTAL] (values <= 0 skipped)
  * to window key, fire and forget. Returns 0 when sent, -1 when not up. */

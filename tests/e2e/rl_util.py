@@ -135,3 +135,87 @@ def sse_events(resp_body):
         if line.startswith("data: "):
             out.append(line[6:])
     return out
+
+
+# --- many applications (issue 11 item 15) -----------------------------------
+
+LOCAL_FIRST_BUCKETS = 65536 // 8  # rl_local.c's first generation, in buckets
+
+
+def app_key(app):
+    return "mm-key-%s-0123456789" % app
+
+
+def apps_snapshot(mock_url, apps, limit):
+    """A snapshot of the rate-limited API with one production key per
+    application in apps (key app_key(app))."""
+    doc = snapshot(mock_url, limit)
+    doc["keys"] = [{"id": "k-" + app, "hash": hashlib.sha256(app_key(app).encode()).hexdigest(),
+                    "application": app, "applicationName": app, "type": "production",
+                    "expiresAt": None, "subscriptions": []} for app in apps]
+    body = {k: doc[k] for k in ("vendors", "apis", "keys")}
+    doc["sha256"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                              ensure_ascii=False).encode()).hexdigest()
+    return doc
+
+
+def _fnv_mix(data):
+    """ratelimit.c's hash_str: FNV-1a 64 with a final mix."""
+    h = 1469598103934665603
+    for b in data:
+        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    h ^= h >> 33
+    h = (h * 0xff51afd7ed558ccd) & 0xFFFFFFFFFFFFFFFF
+    h ^= h >> 33
+    return h or 1
+
+
+def local_bucket(app, day_start, api_id=API_ID):
+    """The first-generation bucket of rl_local.c that the day window of app
+    (scope application) lands in: ratelimit.c's key text and hash, then
+    rl_local.c's bucket hash. Coupled with both files; a test that relies
+    on it checks through /metrics that the table really grew."""
+    key = "mmrl:86400:%d:%d:%s:a%s" % (day_start, len(api_id), api_id, app)
+    k = _fnv_mix(key.encode())
+    bh = ((k * 0x9e3779b97f4a7c15) & 0xFFFFFFFFFFFFFFFF) >> 32
+    return bh & (LOCAL_FIRST_BUCKETS - 1)
+
+
+def day_start_with_margin(margin_s=120):
+    """The current UTC day's start, after waiting out its last margin_s
+    seconds (a test's windows must not change under it)."""
+    now = time.time()
+    left = 86400 - now % 86400
+    if left < margin_s:
+        time.sleep(left + 1)
+        now = time.time()
+    return int(now - now % 86400)
+
+
+def call_apps(dp, apps, threads=8):
+    """One chat request per application in apps, over keep-alive
+    connections from `threads` threads. Returns {app: status}."""
+    import http.client
+    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+
+    def run(chunk):
+        out = {}
+        conn = http.client.HTTPConnection("127.0.0.1", dp.port, timeout=30)
+        for app in chunk:
+            conn.request("POST", CHAT, body=body,
+                         headers={"Authorization": "Bearer " + app_key(app),
+                                  "Content-Type": "application/json"})
+            r = conn.getresponse()
+            r.read()
+            out[app] = r.status
+            if r.getheader("connection", "").lower() == "close":
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", dp.port, timeout=30)
+        conn.close()
+        return out
+    chunks = [apps[i::threads] for i in range(threads)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as ex:
+        result = {}
+        for part in ex.map(run, chunks):
+            result.update(part)
+        return result

@@ -6,6 +6,7 @@ counter table never admits what it could not count. The heavy variant of
 item 15 (tens of thousands of applications) is tests/e2e/test_heavy_rl_local.py."""
 import dp_util as du
 import mm
+import rl_util as rl
 
 KEY = "key-bounds-0123456789"
 
@@ -48,3 +49,32 @@ def test_multipart_with_two_model_parts_is_400_and_never_forwarded(mock):
                    headers={"Authorization": "Bearer " + KEY, "Content-Type": ctype})
     assert r.status == 200, r.text
     assert du.mock_requests(mock)[-1]["model"] == "gpt-4o-mini"
+
+
+# --- item 15: the local rate-limit table never fails open -------------------
+
+def test_local_counters_never_admit_uncounted_when_a_bucket_is_full(mock):
+    """40 applications whose day windows all land in one 8-slot bucket of the
+    local table (the attack of 20,000 applications, aimed): each gets exactly
+    one request, the table grows rather than admitting uncounted."""
+    day_start = rl.day_start_with_margin()
+    target = rl.local_bucket("app-0", day_start)
+    apps, i = [], 0
+    while len(apps) < 40:
+        app = "app-%d" % i
+        if rl.local_bucket(app, day_start) == target:
+            apps.append(app)
+        i += 1
+    path = rl.write_snapshot(rl.apps_snapshot(mock.url, apps,
+                                              {"unit": "day", "scope": "application", "requests": 1}))
+    dp = mm.DataPlane(config=path, workers=2)
+    first = rl.call_apps(dp, apps)
+    assert list(first.values()) == [200] * 40, first
+    second = rl.call_apps(dp, apps)
+    assert list(second.values()) == [429] * 40, second
+    text = dp.metrics()
+    # The aim was true: the table had to grow past its first generation.
+    assert rl.metric(text, "modelmux_ratelimit_local_windows") > 65536
+    assert rl.metric(text, "modelmux_ratelimit_local_full_total") == 0
+    assert "table full" not in dp.stderr()
+    assert dp.stop() == 0

@@ -5,9 +5,12 @@ upstream.
 A budget holds across both data planes under concurrency; token usage
 settled on one counts on the other; Redis killed mid-test: both keep serving
 on local counters and say so (log line, modelmux_ratelimit_backend_up 0);
-Redis restarted: both report it and share counters again; a data plane
-started while Redis is down serves and reports it."""
+Redis restarted: both report it and share counters again, and a window spent
+before the restart stays spent (issue 11 item 16: the data planes seed the
+empty Redis with their own counts); a data plane started while Redis is down
+serves and reports it."""
 import itertools
+import socket
 import time
 
 
@@ -30,6 +33,36 @@ def backend_up(dp):
 def wait_backend(dps, value, timeout=10.0):
     mm.wait_until(lambda: all(backend_up(d) == value for d in dps), timeout=timeout,
                   what="modelmux_ratelimit_backend_up == %s" % value)
+
+
+def redis_command(port, *args):
+    """One command over RESP on a fresh connection; the decoded reply
+    (bulk strings as str, arrays as lists)."""
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(out)
+        f = s.makefile("rb")
+
+        def read():
+            line = f.readline().rstrip(b"\r\n")
+            kind, rest = line[:1], line[1:]
+            if kind in (b"+", b"-"):
+                return rest.decode()
+            if kind == b":":
+                return int(rest)
+            if kind == b"$":
+                n = int(rest)
+                if n < 0:
+                    return None
+                data = f.read(n + 2)[:n]
+                return data.decode()
+            if kind == b"*":
+                return [read() for _ in range(int(rest))]
+            raise AssertionError("unexpected RESP reply %r" % line)
+        return read()
 
 
 def test_budget_of_10_holds_across_two_data_planes(mock, redis):
@@ -92,18 +125,53 @@ def test_redis_killed_then_restarted(mock, redis):
     for d in dps:
         assert d.stderr().count("unreachable") == 1, d.stderr()[-3000:]
 
-    # Redis back (empty: a fresh shared window): both share it again.
+    # Redis back (empty): both share it again, seeded with what each counted.
+    # dp-1 counted 1 (shared) + 2 (local) = 3, dp-2 2 + 2 = 4: the larger, 4
+    # of 6, is where the shared window resumes once both have seeded it (the
+    # outage itself let each data plane spend on its own budget).
     again = mm.Redis(port=port)
     try:
         wait_backend(dps, 1, timeout=15.0)
         for d in dps:
             assert "reachable again" in d.stderr()
         results = [chat(dps[i % 2]).status for i in range(10)]
-        assert results.count(200) == 6, results
-        assert results[6:] == [429] * 4, results
+        # dp-1 seeds 3 and takes the 4th; dp-2 seeds 4 (no change) and takes
+        # the 5th; dp-1 takes the 6th; then the window is spent.
+        assert results == [200] * 3 + [429] * 7, results
     finally:
         for d in dps:
             assert d.stop() == 0
+        again.stop(check=False)
+
+
+def test_spent_window_stays_spent_after_redis_restarts_empty(mock, redis):
+    """Issue 11 item 16: limit 50 spent, Redis restarted (empty): 50 more of
+    100 requests were admitted. Now none is, and Redis holds the count again."""
+    path = write_snapshot(snapshot(mock.url, {"unit": "hour", "scope": "api", "requests": 50}))
+    dp = mm.DataPlane(config=path, workers=2, redis=redis.url,
+                      env={"MODELMUX_FAKE_NOW_OFFSET_S": str(clock_offset())})
+    wait_backend([dp], 1)
+    results = run_concurrently(10, lambda: chat(dp).status, per_caller=5)
+    assert results.count(200) == 50, results
+    assert chat(dp).status == 429
+    port = redis.port
+    assert redis.stop() == 0
+    again = mm.Redis(port=port)
+    try:
+        mm.wait_until(lambda: "reachable again" in dp.stderr(), timeout=15.0,
+                      what="the data plane back on the restarted Redis")
+        wait_backend([dp], 1, timeout=15.0)
+        keys = redis_command(port, "KEYS", "mmrl:*")
+        assert keys == [], keys  # empty indeed
+        results = run_concurrently(10, lambda: chat(dp).status, per_caller=10)
+        assert results.count(429) == 100, results
+        keys = redis_command(port, "KEYS", "mmrl:*")
+        assert len(keys) == 1, keys
+        assert redis_command(port, "HGET", keys[0], "r") == "50"
+        assert 0 < redis_command(port, "TTL", keys[0]) <= 3600
+        assert metric(dp.metrics(), "modelmux_ratelimit_backend_up") == 1
+    finally:
+        assert dp.stop() == 0
         again.stop(check=False)
 
 

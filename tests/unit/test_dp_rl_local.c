@@ -1,6 +1,7 @@
 /* Unit tests of dataplane/rl_local.c: the shared counter table. Creation of
  * a window races (exactly one slot per key under 50 threads), reclaim of
- * ended windows after the grace period, a full bucket failing open, merge. */
+ * ended windows after the grace period, growth when buckets fill, a table
+ * at its maximum answering "no room" (never admitting), seeding, merge. */
 #include "testhelp.h"
 
 #include "dataplane/rl_local.h"
@@ -12,7 +13,7 @@ static const int64_t NO_LIMITS[DP_RL_NCOUNTERS] = {-1, -1, -1, -1};
 
 TEST("admit, add and merge count into the right counters")
 {
-    struct dp_rl_local *t = dp_rl_local_new(1024);
+    struct dp_rl_local *t = dp_rl_local_new(1024, 1024);
     int64_t lim[DP_RL_NCOUNTERS] = {2, -1, -1, 10};
     int64_t c[DP_RL_NCOUNTERS];
     CHECK_INT(dp_rl_local_admit(t, 42, 160, 100, lim, c), 1);
@@ -40,17 +41,19 @@ TEST("admit, add and merge count into the right counters")
     dp_rl_local_free(t);
 }
 
-TEST("a full bucket fails open; ended windows are reclaimed after the grace period")
+TEST("a table at its maximum has no room; ended windows are reclaimed after the grace")
 {
-    /* 64 slots = 8 buckets of 8: 200 live keys cannot all fit. */
-    struct dp_rl_local *t = dp_rl_local_new(64);
+    /* 512 slots, no growth: 2000 live keys cannot all fit. */
+    struct dp_rl_local *t = dp_rl_local_new(DP_RL_LOCAL_MIN_SLOTS, DP_RL_LOCAL_MIN_SLOTS);
+    CHECK_INT(dp_rl_local_capacity(t), DP_RL_LOCAL_MIN_SLOTS);
     int64_t c[DP_RL_NCOUNTERS];
     int full = 0;
-    for (uint64_t k = 1; k <= 200; k++)
+    for (uint64_t k = 1; k <= 2000; k++)
         if (dp_rl_local_admit(t, k * 0x9e3779b97f4a7c15ULL, 160, 100, NO_LIMITS, c) < 0)
             full++;
-    CHECK(full > 0);
-    CHECK(full <= 200 - 64);
+    CHECK(full >= 2000 - DP_RL_LOCAL_MIN_SLOTS);
+    CHECK(full < 2000);
+    CHECK_INT(dp_rl_local_capacity(t), DP_RL_LOCAL_MIN_SLOTS);
     /* Just after the windows end, within the grace: still no room. */
     CHECK_INT(dp_rl_local_admit(t, 777, 220, 160 + DP_RL_LOCAL_GRACE_S, NO_LIMITS, c) < 0, 1);
     /* After the grace, new windows find slots again and start at zero. */
@@ -60,6 +63,70 @@ TEST("a full bucket fails open; ended windows are reclaimed after the grace peri
         CHECK_INT(r, 1);
         CHECK_INT(c[DP_RL_C_REQUESTS], 1);
     }
+    dp_rl_local_free(t);
+}
+
+/* Issue 11 item 15: 8-slot buckets failed open when 9 live windows hashed
+ * to one. Now the table grows instead, and every window counts exactly. */
+TEST("full buckets grow the table: 30000 live windows of limit 1 each admit exactly once")
+{
+    struct dp_rl_local *t = dp_rl_local_new(DP_RL_LOCAL_MIN_SLOTS, 1u << 20);
+    int64_t lim[DP_RL_NCOUNTERS] = {1, -1, -1, -1};
+    int64_t c[DP_RL_NCOUNTERS];
+    int admitted = 0, refused = 0, full = 0;
+    for (int round = 0; round < 2; round++)
+        for (uint64_t k = 1; k <= 30000; k++) {
+            int r = dp_rl_local_admit(t, k, 86400, 100, lim, c);
+            admitted += r == 1;
+            refused += r == 0;
+            full += r < 0;
+        }
+    CHECK_INT(full, 0);
+    CHECK_INT(admitted, 30000);
+    CHECK_INT(refused, 30000);
+    CHECK(dp_rl_local_capacity(t) >= 30000);
+    CHECK(dp_rl_local_capacity(t) <= (1u << 20));
+    dp_rl_local_free(t);
+}
+
+TEST("growth stops at the maximum: then no room, never an admission")
+{
+    /* 512 + 1024 slots at most. */
+    struct dp_rl_local *t = dp_rl_local_new(DP_RL_LOCAL_MIN_SLOTS, 3 * DP_RL_LOCAL_MIN_SLOTS);
+    int64_t lim[DP_RL_NCOUNTERS] = {1, -1, -1, -1};
+    int64_t c[DP_RL_NCOUNTERS];
+    int stored = 0, full = 0;
+    for (uint64_t k = 1; k <= 5000; k++) {
+        int r = dp_rl_local_admit(t, k, 86400, 100, lim, c);
+        stored += r == 1;
+        full += r < 0;
+    }
+    CHECK_INT(dp_rl_local_capacity(t), 3 * DP_RL_LOCAL_MIN_SLOTS);
+    CHECK_INT(stored + full, 5000);
+    CHECK(stored <= 3 * DP_RL_LOCAL_MIN_SLOTS);
+    CHECK(full >= 5000 - 3 * DP_RL_LOCAL_MIN_SLOTS);
+    /* Every stored window refuses its second request. */
+    for (uint64_t k = 1; k <= 5000; k++)
+        CHECK(dp_rl_local_admit(t, k, 86400, 100, lim, c) != 1);
+    dp_rl_local_free(t);
+}
+
+TEST("seed: once per window and epoch, only when something was counted")
+{
+    struct dp_rl_local *t = dp_rl_local_new(1024, 1024);
+    int64_t c[DP_RL_NCOUNTERS];
+    CHECK_INT(dp_rl_local_seed(t, 5, 160, 100, 1, c), 0); /* nothing counted yet */
+    CHECK_INT(dp_rl_local_admit(t, 5, 160, 100, NO_LIMITS, c), 1);
+    CHECK_INT(dp_rl_local_seed(t, 5, 160, 100, 1, c), 0); /* epoch 1 seeded already */
+    CHECK_INT(dp_rl_local_admit(t, 5, 160, 100, NO_LIMITS, c), 1);
+    int64_t add[DP_RL_NCOUNTERS] = {0, 7, 0, 7};
+    CHECK_INT(dp_rl_local_add(t, 5, 160, 100, add), 0);
+    memset(c, 0, sizeof(c));
+    CHECK_INT(dp_rl_local_seed(t, 5, 160, 100, 2, c), 1);
+    CHECK_INT(c[DP_RL_C_REQUESTS], 2);
+    CHECK_INT(c[DP_RL_C_PROMPT], 7);
+    CHECK_INT(c[DP_RL_C_TOTAL], 7);
+    CHECK_INT(dp_rl_local_seed(t, 5, 160, 100, 2, c), 0);
     dp_rl_local_free(t);
 }
 
@@ -91,7 +158,7 @@ TEST("50 threads creating the same windows: one slot per key, exact counts")
 {
     struct race r;
     memset(&r, 0, sizeof(r));
-    r.t = dp_rl_local_new(4096);
+    r.t = dp_rl_local_new(4096, 4096);
     pthread_t th[50];
     for (int i = 0; i < 50; i++)
         pthread_create(&th[i], NULL, race_thread, &r);

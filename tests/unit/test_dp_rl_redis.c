@@ -401,6 +401,50 @@ TEST("Redis killed: local counters (carrying the shared counts on), logged once;
     CHECK_INT(count(log, "reachable again"), 2);
 }
 
+/* Issue 11 item 16: with a limit of 50 spent, a Redis restarted empty let
+ * 50 more of 100 requests through. The local counters (raised to the shared
+ * counts by every answer) now seed the new Redis. */
+TEST("Redis restarted empty: a spent window stays spent (seeded from local counts)")
+{
+    struct rl_fixture ds[2];
+    rl_fixture_open(&ds[0], redis_url);
+    rl_fixture_open(&ds[1], redis_url);
+    CHECK(wait_up(ds, 2, 1, 3000));
+    struct dp_ratelimit p = policy(50, -1);
+    for (int i = 0; i < 50; i++)
+        CHECK_INT(admit(&ds[i % 2], &p, "spent", T0_MS, NULL).limited, 0);
+    CHECK_INT(admit(&ds[0], &p, "spent", T0_MS, NULL).limited, 1);
+
+    redis_kill();
+    redis_start(); /* same port, empty */
+    /* Let the limiters see the restart (they may also see it only on their
+     * next command), then wait until both are connected again. */
+    wait_up(ds, 2, 0, 1000);
+    CHECK(wait_up(ds, 2, 1, 5000));
+    int admitted = 0, async_all = 1;
+    for (int i = 0; i < 100; i++) {
+        int async;
+        admitted += !admit(&ds[i % 2], &p, "spent", T0_MS, &async).limited;
+        async_all &= async;
+    }
+    CHECK_INT(admitted, 0);
+    CHECK(async_all); /* decided by Redis, not by a local fallback */
+    /* The new Redis holds the window's count again. */
+    redisReply *keys = redis_cmd("KEYS %s", "mmrl:*spent*");
+    CHECK(keys && keys->type == REDIS_REPLY_ARRAY && keys->elements == 1);
+    if (keys && keys->type == REDIS_REPLY_ARRAY && keys->elements == 1) {
+        redisReply *r = redis_cmd("HGET %s r", keys->element[0]->str);
+        CHECK(r && r->type == REDIS_REPLY_STRING && strcmp(r->str, "50") == 0);
+        freeReplyObject(r);
+    }
+    freeReplyObject(keys);
+    /* A window nobody counted before the restart starts from zero. */
+    struct dp_ratelimit q = policy(2, -1);
+    CHECK_INT(admit(&ds[1], &q, "fresh", T0_MS, NULL).remaining_requests, 1);
+    rl_fixture_close(&ds[0]);
+    rl_fixture_close(&ds[1]);
+}
+
 TEST("Redis unreachable from the start: local decisions at once, backend 0")
 {
     char url[64];
