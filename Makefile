@@ -1,6 +1,6 @@
 # The two commands of the README: `make test` and `make demo`.
 # Both install what is missing first (scripts/install-deps.sh), then build.
-#   make build   release build in build/ (binaries in build/bin/)
+#   make build   Release build (-O3, -Werror) in build/ (binaries in build/bin/)
 #   make asan    ASan+UBSan build in build-asan/
 #   make test    both builds, every unit and end-to-end test in each
 #   make demo    the whole system locally, see README
@@ -22,7 +22,7 @@ node-deps:
 	@bash scripts/install-node-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 asan: deps

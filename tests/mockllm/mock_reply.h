@@ -7,11 +7,13 @@
 #ifndef MOCK_REPLY_H
 #define MOCK_REPLY_H
 
+#include "common/limits.h"
+
 #include "common/buf.h"
 #include "mock_route.h"
 
 /* The longest model name and mock name the mock accepts (bytes). */
-#define MOCK_MODEL_MAX 256
+#define MOCK_MODEL_MAX (4 * GW_NAME_MAX_CHARS) /* bytes: any model name the contract allows */
 #define MOCK_NAME_MAX 64
 
 /* What a reply says. Strings are borrowed, valid UTF-8, NUL-terminated. */
