@@ -77,6 +77,11 @@ static int set_model(struct mock_req *req, const char *s, size_t n, struct refus
         return refuse(why, 400, "model: too long");
     if (memchr(s, '\0', n) || mock_utf8_valid_len(s, n) != n)
         return refuse(why, 400, "model: not valid text");
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++)
+        chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+    if (chars > GW_NAME_MAX_CHARS) /* the contract's bound is in characters */
+        return refuse(why, 400, "model: too long");
     memcpy(req->model, s, n);
     req->model[n] = '\0';
     return 0;
