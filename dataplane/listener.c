@@ -10,6 +10,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "loop.h"
+#include "portclaim.h"
 #include "request.h"
 #include "worker.h"
 
@@ -18,7 +19,6 @@
 #include <netdb.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 /* Per-connection pool. MHD zeroes it for every request on a kept-alive
@@ -28,7 +28,6 @@
 #define CONN_MEMORY (16 * 1024)
 #define CONN_LIMIT 20000
 #define CONN_TIMEOUT_S 120       /* idle client connections */
-#define LISTEN_BACKLOG 1024
 
 struct dp_listener {
     struct dp_worker *w;
@@ -142,47 +141,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     gw_debug("mhd: %s", line);
 }
 
-int dp_listener_claim(const struct sockaddr *addr, socklen_t addrlen, struct gw_err *err)
-{
-    char host[NI_MAXHOST], port[NI_MAXSERV];
-    if (getnameinfo(addr, addrlen, host, sizeof(host), port, sizeof(port),
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        gw_err_set(err, GW_ERR_INVALID, "listen", NULL, "cannot listen: bad address");
-        return -1;
-    }
-    /* The claim: an abstract unix socket named after the address (gone with
-     * the process, however it ends). */
-    struct sockaddr_un un;
-    memset(&un, 0, sizeof(un));
-    un.sun_family = AF_UNIX;
-    int n = snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1, "modelmux-dp/%s/%s", host, port);
-    socklen_t unlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-    int lock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (lock < 0 || bind(lock, (struct sockaddr *)&un, unlen) != 0) {
-        int e = errno;
-        if (lock >= 0)
-            close(lock);
-        gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot listen: %s%s", strerror(e),
-                   e == EADDRINUSE ? " (by another modelmux-dp)" : "");
-        return -1;
-    }
-    /* Anything else on the port: a plain bind conflicts with any listener,
-     * SO_REUSEPORT or not. */
-    int probe = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (probe < 0 || setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        bind(probe, addr, addrlen) != 0) {
-        int e = errno;
-        if (probe >= 0)
-            close(probe);
-        close(lock);
-        gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot listen: %s", strerror(e));
-        return -1;
-    }
-    close(probe);
-    return lock;
-}
-
 struct dp_listener *dp_listener_new(struct dp_worker *w, const struct sockaddr *addr,
                                     socklen_t addrlen, struct gw_err *err)
 {
@@ -197,15 +155,18 @@ struct dp_listener *dp_listener_new(struct dp_worker *w, const struct sockaddr *
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
     if (addr->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* Worker 0 serves on the socket that claimed the port (portclaim.h),
+     * the others join it with SO_REUSEPORT. */
+    MHD_socket claimed = w->index == 0 ? w->sh->listen_fd : MHD_INVALID_SOCKET;
     errno = 0;
     l->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, addr,
+        MHD_OPTION_LISTEN_SOCKET, claimed, MHD_OPTION_SOCK_ADDR, addr,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, l, MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)CONN_TIMEOUT_S, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)LISTEN_BACKLOG,
+        (unsigned int)CONN_TIMEOUT_S, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)DP_LISTEN_BACKLOG,
         MHD_OPTION_END);
     if (!l->daemon) {
         int e = errno;
@@ -214,6 +175,8 @@ struct dp_listener *dp_listener_new(struct dp_worker *w, const struct sockaddr *
         gw_free(l);
         return NULL;
     }
+    if (claimed != MHD_INVALID_SOCKET)
+        w->sh->listen_fd = -1; /* the daemon's now: MHD_stop_daemon closes it */
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     if (!info || dp_loop_watch(w->loop, info->epoll_fd, EPOLLIN, on_epoll, l) != 0) {
         gw_err_set(err, GW_ERR_INTERNAL, "epoll", NULL, "cannot watch the HTTP daemon");

@@ -7,9 +7,10 @@
  * MHD_get_timeout() (MHD may hold work that no fd will announce). Each
  * worker binds its own daemon to the same address with
  * MHD_OPTION_LISTENING_ADDRESS_REUSE (SO_REUSEPORT), so the kernel spreads
- * connections over the workers; dp_listener_claim keeps other processes
- * off the port. The access handler and the completed callback hand
- * requests to request.c; the connection start/close notifications open
+ * connections over the workers; worker 0's daemon serves on the socket
+ * that claimed the port (portclaim.h), which keeps other processes off
+ * it. The access handler and the completed callback hand requests to
+ * request.c; the connection start/close notifications open
  * and close each connection's hang-up watch (struct dp_client, request.h).
  *
  * Thread: the worker's (created on the main thread before the worker runs). */
@@ -23,18 +24,9 @@
 struct dp_worker;
 struct dp_listener;
 
-/* Claims addr for this process before the workers bind it: takes a lock
- * named after the address (an abstract unix socket, so another modelmux-dp
- * on it fails) and checks that nothing else holds the port. Needed because
- * the workers bind with SO_REUSEPORT, which any process of the same user
- * may join: a second data plane would silently take part of the
- * connections. Returns the lock fd, to keep open while serving, or -1 with
- * err (address in use, ...). */
-int dp_listener_claim(const struct sockaddr *addr, socklen_t addrlen, struct gw_err *err);
-
 /* Starts the daemon of w listening on addr (SO_REUSEPORT, after
- * dp_listener_claim) and watches it from w->loop. NULL with err (address
- * in use, no memory). */
+ * dp_port_claim; worker 0 takes over sh->listen_fd) and watches it from
+ * w->loop. NULL with err (address in use, no memory). */
 struct dp_listener *dp_listener_new(struct dp_worker *w, const struct sockaddr *addr,
                                     socklen_t addrlen, struct gw_err *err);
 

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "listener.h"
 #include "metrics.h"
+#include "portclaim.h"
 #include "ratelimit.h"
 #include "state.h"
 #include "worker.h"
@@ -233,9 +234,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "modelmux-dp: --admin-listen %s: %s\n", o.admin_listen, err.message);
         goto out;
     }
-    sh.listen_lock =
-        dp_listener_claim((const struct sockaddr *)&sh.listen_addr, sh.listen_len, &err);
-    if (sh.listen_lock < 0) {
+    sh.listen_fd =
+        dp_port_claim((const struct sockaddr *)&sh.listen_addr, sh.listen_len, &err);
+    if (sh.listen_fd < 0) {
         fprintf(stderr, "modelmux-dp: --listen %s: %s\n", o.listen, err.message);
         goto out;
     }
@@ -292,8 +293,8 @@ out:
     sh.workers = NULL;
     dp_rl_free(sh.rl);
     dp_metrics_free(sh.metrics);
-    if (sh.listen_lock >= 0)
-        close(sh.listen_lock); /* after the workers closed their sockets */
+    if (sh.listen_fd >= 0)
+        close(sh.listen_fd); /* when no daemon took it (a failed start) */
     dp_shared_cleanup(&sh);
     dp_state_free(sh.state);
     curl_global_cleanup();

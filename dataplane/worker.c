@@ -26,7 +26,7 @@
 int dp_shared_init(struct dp_shared *sh)
 {
     memset(sh, 0, sizeof(*sh));
-    sh->listen_lock = -1;
+    sh->listen_fd = -1;
     atomic_store(&sh->revision, -1);
     return pthread_mutex_init(&sh->cfg_mu, NULL) == 0 ? 0 : -1;
 }

@@ -44,7 +44,7 @@ struct dp_shared {
     struct dp_metrics *metrics;
     struct sockaddr_storage listen_addr;
     socklen_t listen_len;
-    int listen_lock; /* dp_listener_claim's lock on --listen, or -1 */
+    int listen_fd;   /* dp_port_claim's socket until worker 0's daemon takes it, or -1 */
     pthread_mutex_t cfg_mu;
     struct dp_config *current;  /* under cfg_mu; one reference */
     _Atomic int64_t revision;   /* -1 until a snapshot is applied */
