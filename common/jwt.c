@@ -58,7 +58,7 @@ struct parts {
     size_t header_len, payload_len, sig_len;
 };
 
-/* Splits token at its two dots; every part non-empty. */
+/* Splits token at its two dots; header and claims non-empty. */
 static int split(const char *token, size_t len, struct parts *p)
 {
     const char *d1 = memchr(token, '.', len);
@@ -70,7 +70,9 @@ static int split(const char *token, size_t len, struct parts *p)
         return -1;
     *p = (struct parts){token, d1 + 1, d2 + 1, (size_t)(d1 - token), (size_t)(d2 - d1 - 1),
                         (size_t)(end - d2 - 1)};
-    return p->header_len && p->payload_len && p->sig_len ? 0 : -1;
+    /* An empty signature is left to the signature check, so that an
+     * unsigned "alg": "none" token is named as such. */
+    return p->header_len && p->payload_len ? 0 : -1;
 }
 
 /* 1 when the JSON text buf nests arrays/objects at most max deep. Strings
@@ -123,7 +125,9 @@ static enum gw_jwt_status decode_json(const char *part, size_t len, size_t max, 
     }
     json_error_t jerr;
     json_t *root = json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root && json_error_code(&jerr) == json_error_out_of_memory)
+    /* jansson reports some allocation failures with the code, others with
+     * no error text at all (lexer set-up). */
+    if (!root && (json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0]))
         return fail(err, GW_JWT_NOMEM, "out of memory");
     if (!json_is_object(root)) {
         json_decref(root);
@@ -256,8 +260,10 @@ static enum gw_jwt_status check_signature(const struct gw_jwt_issuer *is, const 
     if (gw_b64url_decoded_len(p->sig_len) > sizeof sig)
         return fail(err, GW_JWT_BAD_SIGNATURE, "bad signature: signature too long");
     long siglen = gw_b64url_decode(p->sig, p->sig_len, sig, sizeof sig);
-    if (siglen <= 0)
+    if (siglen < 0)
         return fail(err, GW_JWT_MALFORMED, "malformed token: signature is not unpadded base64url");
+    if (siglen == 0)
+        return fail(err, GW_JWT_MALFORMED, "malformed token: the signature is empty");
     size_t tbslen = (size_t)(p->sig - 1 - p->header);
     int by_kid = 0, fitting = 0, wrong_type = 0;
     if (h->kid[0])

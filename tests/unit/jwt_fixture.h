@@ -11,6 +11,7 @@
 #define MM_JWT_FIXTURE_H
 
 #include "common/b64url.h"
+#include "common/jwt.h"
 
 #include <jansson.h>
 #include <openssl/bn.h>
@@ -267,6 +268,46 @@ static __attribute__((unused)) struct fx_keys *fx_keys(void)
         k.ec384 = fx_ec("P-384");
     }
     return &k;
+}
+
+#define FX_ISS "https://km.example.com/oauth2/token"
+
+/* The "applications" the fixture's OAuth clients map to. */
+static const int fx_app_a = 1, fx_app_b = 2;
+
+/* A table with one issuer FX_ISS: the fixture's rsa (kid rsa-1), ec256
+ * (ec-256) and ec384 (ec-384) keys as JWKs, clients client-a -> &fx_app_a
+ * and client-b -> &fx_app_b, the given audiences (NULL-terminated, may be
+ * NULL) and client claim (NULL: the default). */
+static __attribute__((unused)) struct gw_jwt_issuers *fx_table(const char *const *audiences,
+                                                               const char *claim)
+{
+    struct fx_keys *fk = fx_keys();
+    struct gw_err err;
+    struct gw_jwt_issuer *is = gw_jwt_issuer_new(FX_ISS, claim, &err);
+    json_t *keys = json_pack("[o,o,o]", fx_jwk(fk->rsa, "rsa-1", NULL),
+                             fx_jwk(fk->ec256, "ec-256", NULL), fx_jwk(fk->ec384, "ec-384", NULL));
+    FX_CHECK(is && gw_jwt_issuer_add_keys_json(is, keys, &err) == 0);
+    json_decref(keys);
+    for (size_t i = 0; audiences && audiences[i]; i++)
+        FX_CHECK(gw_jwt_issuer_add_audience(is, audiences[i], &err) == 0);
+    FX_CHECK(gw_jwt_issuer_add_client(is, "client-b", &fx_app_b, &err) == 0);
+    FX_CHECK(gw_jwt_issuer_add_client(is, "client-a", &fx_app_a, &err) == 0);
+    struct gw_jwt_issuers *t = gw_jwt_issuers_new();
+    FX_CHECK(t && gw_jwt_issuers_add(t, is, &err) == 0);
+    return t;
+}
+
+/* Claims for FX_ISS and client-a, valid from now - 10 to now + ttl, with
+ * extra members appended (a JSON fragment starting with ',' or ""). Written
+ * into buf (cap bytes), returned. */
+static __attribute__((unused)) char *fx_claims(char *buf, size_t cap, long long now, long long ttl,
+                                               const char *extra)
+{
+    snprintf(buf, cap, "{\"iss\":\"%s\",\"sub\":\"alice\",\"exp\":%lld,\"iat\":%lld,"
+                       "\"azp\":\"client-a\",\"scope\":\"chat default\"%s}",
+             FX_ISS, now + ttl, now - 10, extra);
+    return buf;
 }
 
 #endif
