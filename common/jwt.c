@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/b64url.h"
+#include "common/json_depth.h"
 
 #include <math.h>
 #include <openssl/bn.h>
@@ -75,31 +76,6 @@ static int split(const char *token, size_t len, struct parts *p)
     return p->header_len && p->payload_len ? 0 : -1;
 }
 
-/* 1 when the JSON text buf nests arrays/objects at most max deep. Strings
- * are skipped (with their escapes), so brackets inside them do not count.
- * Runs before jansson, whose own limit is far deeper. */
-static int depth_ok(const unsigned char *buf, size_t len, int max)
-{
-    int depth = 0, in_string = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = buf[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = 0;
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max)
-                return 0;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return 1;
-}
-
 /* Decodes one base64url JSON part (at most max bytes once decoded) into an
  * object (new reference in *out). what is "header" or "claims". */
 static enum gw_jwt_status decode_json(const char *part, size_t len, size_t max, const char *what,
@@ -118,7 +94,7 @@ static enum gw_jwt_status decode_json(const char *part, size_t len, size_t max, 
         snprintf(msg, sizeof msg, "malformed token: %s is not unpadded base64url", what);
         return fail(err, GW_JWT_MALFORMED, msg);
     }
-    if (!depth_ok(buf, (size_t)n, GW_JWT_MAX_DEPTH)) {
+    if (!gw_json_depth_ok(buf, (size_t)n, GW_JWT_MAX_DEPTH)) {
         snprintf(msg, sizeof msg, "malformed token: %s nested deeper than %d levels", what,
                  GW_JWT_MAX_DEPTH);
         return fail(err, GW_JWT_MALFORMED, msg);
