@@ -13,7 +13,7 @@
  *   (an invalid new file keeps the old config, with a log line saying why).
  *
  * Publishing (dp_shared_publish) is atomic for the workers: requests keep
- * the snapshot they started with. Routing state carries over (state.h). */
+ * the snapshot they started with. Routing state carries over (suspension.h). */
 #ifndef DP_CFGSYNC_H
 #define DP_CFGSYNC_H
 

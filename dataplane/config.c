@@ -5,14 +5,14 @@
  * (the sync thread, or main for files). Everything it checks is the model's
  * job (gw_cfg_from_json, shared with the control plane); this file only
  * resolves references to pointers, links targets and policies to their
- * carried-over state (state.h), builds the balancers (balance.h), the path
+ * carried-over state (suspension.h), builds the balancers (balance.h), the path
  * table (match.h) and the key index (keys.h). Strings stay in the model,
  * which the config owns. The result is then read concurrently by all
  * workers with no locks; only the reference count changes (atomically). */
 #include "config.h"
 
 #include "common/alloc.h"
-#include "state.h"
+#include "suspension.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +126,7 @@ static int64_t suspend_ms(int64_t sec)
 /* Fills out[0..n-1] from the model's targets of env and links each to its
  * shared suspension state. */
 static int compile_targets(const struct gw_cfg_target *m, size_t n, struct dp_api *a,
-                           enum dp_env env, struct dp_state *st, struct dp_target *out,
+                           enum dp_env env, struct dp_suspensions *st, struct dp_target *out,
                            struct gw_err *err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -139,14 +139,14 @@ static int compile_targets(const struct gw_cfg_target *m, size_t n, struct dp_ap
         char key[4 * 160];
         snprintf(key, sizeof(key), "%s\x1f%s\x1f%s\x1f%s", a->id, gw_cfg_env_names[env],
                  m[i].model, ep->id);
-        out[i].state = dp_state_target(st, key, a->name, m[i].model, ep->name);
+        out[i].state = dp_suspensions_target(st, key, a->name, m[i].model, ep->name);
         if (!out[i].state)
             return nomem(err);
     }
     return 0;
 }
 
-static int compile_lb(struct gw_cfg_policy *p, struct dp_api *a, struct dp_state *st,
+static int compile_lb(struct gw_cfg_policy *p, struct dp_api *a, struct dp_suspensions *st,
                       struct gw_err *err)
 {
     for (int env = 0; env < DP_ENV_COUNT; env++) {
@@ -174,14 +174,14 @@ static int compile_lb(struct gw_cfg_policy *p, struct dp_api *a, struct dp_state
             return nomem(err);
         char key[3 * 80];
         snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", a->id, p->id, gw_cfg_env_names[env]);
-        lb->state = dp_state_lb(st, key);
+        lb->state = dp_suspensions_lb(st, key);
         if (!lb->state)
             return nomem(err);
     }
     return 0;
 }
 
-static int compile_failover(struct gw_cfg_policy *p, struct dp_api *a, struct dp_state *st,
+static int compile_failover(struct gw_cfg_policy *p, struct dp_api *a, struct dp_suspensions *st,
                             struct gw_err *err)
 {
     for (int env = 0; env < DP_ENV_COUNT; env++) {
@@ -220,7 +220,7 @@ static int compile_ratelimit(struct gw_cfg_policy *p, struct dp_api *a, struct g
     return 0;
 }
 
-static int compile_policies(struct gw_cfg_api *m, struct dp_api *a, struct dp_state *st,
+static int compile_policies(struct gw_cfg_api *m, struct dp_api *a, struct dp_suspensions *st,
                             struct gw_err *err)
 {
     size_t nfail = 0;
@@ -263,7 +263,7 @@ static int compile_policies(struct gw_cfg_api *m, struct dp_api *a, struct dp_st
 /* ---- APIs and keys ----------------------------------------------------- */
 
 static int compile_api(struct dp_config *cfg, struct gw_cfg_api *m, struct dp_api *a,
-                       struct dp_state *st, struct gw_err *err)
+                       struct dp_suspensions *st, struct gw_err *err)
 {
     a->id = m->id;
     a->name = m->name;
@@ -317,7 +317,7 @@ static int compile_key(struct gw_cfg_key *m, struct dp_key *k, struct gw_err *er
 
 /* ---- compile ----------------------------------------------------------- */
 
-static int compile(struct dp_config *cfg, struct gw_cfg *m, struct dp_state *st,
+static int compile(struct dp_config *cfg, struct gw_cfg *m, struct dp_suspensions *st,
                    struct gw_err *err)
 {
     cfg->revision = m->revision;
@@ -343,7 +343,7 @@ static int compile(struct dp_config *cfg, struct gw_cfg *m, struct dp_state *st,
     return 0;
 }
 
-struct dp_config *dp_config_compile_model(struct gw_cfg *model, struct dp_state *state,
+struct dp_config *dp_config_compile_model(struct gw_cfg *model, struct dp_suspensions *state,
                                           struct gw_err *err)
 {
     struct dp_config *cfg = gw_calloc(1, sizeof(*cfg));
@@ -361,7 +361,7 @@ struct dp_config *dp_config_compile_model(struct gw_cfg *model, struct dp_state 
     return cfg;
 }
 
-struct dp_config *dp_config_compile(json_t *doc, struct dp_state *state, struct gw_err *err)
+struct dp_config *dp_config_compile(json_t *doc, struct dp_suspensions *state, struct gw_err *err)
 {
     struct gw_cfg *model = gw_cfg_from_json(doc, err);
     return model ? dp_config_compile_model(model, state, err) : NULL;

@@ -20,7 +20,7 @@
  *
  * Mutable routing state — the round-robin sequence of each policy and the
  * suspension deadline of each target — is NOT in the snapshot: it lives in
- * struct dp_state (state.h), shared by all snapshots, so that it carries over
+ * struct dp_suspensions (suspension.h), shared by all snapshots, so that it carries over
  * reloads for targets that still exist. compile() links each target and
  * policy to its state entry. */
 #ifndef DP_CONFIG_H
@@ -36,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct dp_state;
+struct dp_suspensions;
 struct dp_target_state;
 struct dp_lb_state;
 
@@ -83,7 +83,7 @@ struct dp_target {
     char *model;
     const struct dp_endpoint *endpoint;
     int weight;                    /* 1 for round robin */
-    struct dp_target_state *state; /* shared suspension state, see state.h */
+    struct dp_target_state *state; /* shared suspension state, see suspension.h */
 };
 
 /* A round-robin or weighted round-robin policy for one environment. */
@@ -94,7 +94,7 @@ struct dp_lb {
      * weighted round robin over the targets' weights). */
     struct dp_balancer bal;
     int64_t suspend_ms;
-    struct dp_lb_state *state; /* the shared sequence counter, see state.h */
+    struct dp_lb_state *state; /* the shared sequence counter, see suspension.h */
     struct gw_cfg_routing routing; /* SPEC revision 2 options (carried, see router.h) */
     /* The operation targets the policy routes; others go to the first
      * endpoint. Borrowed from the model. */
@@ -191,14 +191,14 @@ struct dp_config {
  * NULL with err (kind GW_ERR_INVALID, field = JSON path) on any problem;
  * the caller then keeps its current config. Does not check sha256 (the
  * caller does, gw_cfg_check_hash). */
-struct dp_config *dp_config_compile(json_t *doc, struct dp_state *state, struct gw_err *err);
+struct dp_config *dp_config_compile(json_t *doc, struct dp_suspensions *state, struct gw_err *err);
 
 /* Compiles a checked model into a new config with one reference, linking
  * targets and policies to their entries in state (created when new, kept
  * when they exist: that is how round-robin positions and suspensions carry
  * over a reload). Takes ownership of model, also on failure. NULL with err
  * (GW_ERR_NOMEM) on out of memory. */
-struct dp_config *dp_config_compile_model(struct gw_cfg *model, struct dp_state *state,
+struct dp_config *dp_config_compile_model(struct gw_cfg *model, struct dp_suspensions *state,
                                           struct gw_err *err);
 
 /* Takes a reference; returns cfg. Any thread. */

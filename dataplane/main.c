@@ -16,7 +16,7 @@
 #include "metrics.h"
 #include "portclaim.h"
 #include "ratelimit.h"
-#include "state.h"
+#include "suspension.h"
 #include "worker.h"
 
 #include <curl/curl.h>
@@ -195,7 +195,7 @@ int main(int argc, char **argv)
     struct dp_admin *admin = NULL;
     sh.nworkers = o.workers;
     sh.workers = gw_calloc((size_t)o.workers, sizeof(*sh.workers));
-    sh.state = dp_state_new();
+    sh.state = dp_suspensions_new();
     sh.metrics = dp_metrics_new(o.workers);
     sh.rl = dp_rl_new(o.redis, &err);
     if (!sh.rl && err.kind == GW_ERR_INVALID) {
@@ -296,7 +296,7 @@ out:
     if (sh.listen_fd >= 0)
         close(sh.listen_fd); /* when no daemon took it (a failed start) */
     dp_shared_cleanup(&sh);
-    dp_state_free(sh.state);
+    dp_suspensions_free(sh.state);
     curl_global_cleanup();
     if (rc == 0)
         gw_info("stopped");

@@ -13,7 +13,7 @@
 #include "common/alloc.h"
 #include "hashmap.h"
 #include "ratelimit.h"
-#include "state.h"
+#include "suspension.h"
 #include "common/clock.h"
 
 #include <pthread.h>
@@ -401,7 +401,7 @@ static void render_target(const struct dp_target_state *t, void *arg)
                                  dp_target_suspended(t, c->now) ? 1 : 0));
 }
 
-int dp_metrics_render(struct dp_metrics *m, struct dp_state *state, const struct dp_rl *rl,
+int dp_metrics_render(struct dp_metrics *m, struct dp_suspensions *state, const struct dp_rl *rl,
                       int64_t revision, struct gw_buf *out)
 {
     struct table agg[FAM_COUNT];
@@ -437,7 +437,7 @@ int dp_metrics_render(struct dp_metrics *m, struct dp_state *state, const struct
                               "suspended.\n# TYPE modelmux_target_suspended gauge\n"));
     if (rc == 0 && state) {
         struct suspended_ctx c = {out, gw_now_ms(), 0};
-        dp_state_foreach_target(state, render_target, &c);
+        dp_suspensions_foreach_target(state, render_target, &c);
         rc = c.rc;
     }
     if (rc == 0)

@@ -19,7 +19,7 @@
 
 struct dp_metrics;
 struct dp_metrics_shard;
-struct dp_state;
+struct dp_suspensions;
 struct dp_rl;
 
 /* Creates the registry with nshards shards. NULL when out of memory. */
@@ -47,7 +47,7 @@ void dp_metrics_ratelimited(struct dp_metrics_shard *s, const char *api);
 /* Appends the whole exposition: every family above (merged over shards),
  * modelmux_target_suspended from state (may be NULL), rl's lines (may be
  * NULL) and modelmux_config_revision. Returns 0 or -1 (out of memory). */
-int dp_metrics_render(struct dp_metrics *m, struct dp_state *state, const struct dp_rl *rl,
+int dp_metrics_render(struct dp_metrics *m, struct dp_suspensions *state, const struct dp_rl *rl,
                       int64_t revision, struct gw_buf *out);
 
 #endif

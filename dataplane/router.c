@@ -5,10 +5,10 @@
  * Owns nothing: a struct dp_route lives inside its request and points into
  * the request's config snapshot. Runs on the request's worker thread; the
  * only shared data it touches are the per-policy sequence and per-target
- * suspension deadlines in struct dp_state, with atomics (no lock). */
+ * suspension deadlines in struct dp_suspensions, with atomics (no lock). */
 #include "router.h"
 
-#include "state.h"
+#include "suspension.h"
 
 #include <string.h>
 

@@ -26,7 +26,7 @@
  * Any 2xx whose x-ratelimit-remaining-requests/tokens is 0 suspends its
  * target (the response still goes back). Suspension lasts the policy's
  * suspend time, or the upstream's Retry-After when longer.
- * No locks: suspension and sequence updates are atomics (state.h). */
+ * No locks: suspension and sequence updates are atomics (suspension.h). */
 #ifndef DP_ROUTER_H
 #define DP_ROUTER_H
 

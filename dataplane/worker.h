@@ -30,7 +30,7 @@ struct dp_rl;
 struct dp_rl_worker;
 struct dp_metrics;
 struct dp_metrics_shard;
-struct dp_state;
+struct dp_suspensions;
 struct dp_request;
 struct dp_timer;
 
@@ -39,7 +39,7 @@ struct dp_timer;
 struct dp_shared {
     int nworkers;
     struct dp_worker **workers;
-    struct dp_state *state;
+    struct dp_suspensions *state;
     struct dp_rl *rl;
     struct dp_metrics *metrics;
     struct sockaddr_storage listen_addr;

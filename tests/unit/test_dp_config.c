@@ -7,10 +7,10 @@
 #include "common/alloc.h"
 #include "common/crypto.h"
 #include "dataplane/config.h"
-#include "dataplane/state.h"
+#include "dataplane/suspension.h"
 #include "dp_snapshot.h"
 
-static struct dp_config *compile_basic(struct dp_state *st)
+static struct dp_config *compile_basic(struct dp_suspensions *st)
 {
     json_t *doc = snap_load("basic.json");
     struct gw_err err;
@@ -23,11 +23,11 @@ static struct dp_config *compile_basic(struct dp_state *st)
 
 TEST("sample snapshot compiles with every field resolved")
 {
-    struct dp_state *st = dp_state_new();
+    struct dp_suspensions *st = dp_suspensions_new();
     struct dp_config *cfg = compile_basic(st);
     CHECK(cfg != NULL);
     if (!cfg) {
-        dp_state_free(st);
+        dp_suspensions_free(st);
         return;
     }
     CHECK_INT(cfg->revision, 7);
@@ -91,12 +91,12 @@ TEST("sample snapshot compiles with every field resolved")
     CHECK(cfg->keys[1].expires_at > 0);
     CHECK_INT(cfg->keys[1].env, DP_ENV_SANDBOX);
     dp_config_unref(cfg);
-    dp_state_free(st);
+    dp_suspensions_free(st);
 }
 
 TEST("routes: versioned, default version, 404, 405, exact match only")
 {
-    struct dp_state *st = dp_state_new();
+    struct dp_suspensions *st = dp_suspensions_new();
     struct dp_config *cfg = compile_basic(st);
     const struct dp_api *api = NULL;
     const struct dp_operation *op = NULL;
@@ -126,12 +126,12 @@ TEST("routes: versioned, default version, 404, 405, exact match only")
     CHECK_INT(dp_config_match(cfg, "POST", "", &api, &op), DP_MATCH_NOT_FOUND);
     CHECK_INT(dp_config_match(cfg, "POST", "/", &api, &op), DP_MATCH_NOT_FOUND);
     dp_config_unref(cfg);
-    dp_state_free(st);
+    dp_suspensions_free(st);
 }
 
 TEST("routes: an API's versioned path wins over another's default-version path")
 {
-    struct dp_state *st = dp_state_new();
+    struct dp_suspensions *st = dp_suspensions_new();
     json_t *doc = snap_load("basic.json");
     /* API 1 (/fo, default version) would also serve /fo/chat/completions;
      * make API 2 claim it as its versioned path. */
@@ -147,12 +147,12 @@ TEST("routes: an API's versioned path wins over another's default-version path")
     CHECK(api == &cfg->apis[2]);
     dp_config_unref(cfg);
     json_decref(doc);
-    dp_state_free(st);
+    dp_suspensions_free(st);
 }
 
 TEST("API keys: known, unknown, expired, subscriptions, environment")
 {
-    struct dp_state *st = dp_state_new();
+    struct dp_suspensions *st = dp_suspensions_new();
     struct dp_config *cfg = compile_basic(st);
     const struct dp_api *wrr = &cfg->apis[0], *fo = &cfg->apis[1];
     const struct dp_key *k = NULL;
@@ -169,12 +169,12 @@ TEST("API keys: known, unknown, expired, subscriptions, environment")
     CHECK_INT(dp_config_check_key(cfg, wrr, "sk-test-nosub", now, &k), DP_KEY_OK);
     CHECK_INT(dp_config_check_key(cfg, fo, "sk-test-nosub", now, &k), DP_KEY_NOT_SUBSCRIBED);
     dp_config_unref(cfg);
-    dp_state_free(st);
+    dp_suspensions_free(st);
 }
 
 TEST("weighted schedule: 5:3:1 is smooth and exact; weight 1000; 256 targets")
 {
-    struct dp_state *st = dp_state_new();
+    struct dp_suspensions *st = dp_suspensions_new();
     struct dp_config *cfg = compile_basic(st);
     const struct dp_lb *lb = cfg->apis[0].lb[0];
     /* nginx's smooth WRR for a=5 b=3 c=1: a b a c a b a b a. */
@@ -216,12 +216,12 @@ TEST("weighted schedule: 5:3:1 is smooth and exact; weight 1000; 256 targets")
     CHECK(dp_config_compile(doc, st, &err) == NULL);
     CHECK_STR(err.field, "apis[0].policies[0].production");
     json_decref(doc);
-    dp_state_free(st);
+    dp_suspensions_free(st);
 }
 
 TEST("round robin ignores weights; empty target list means no routing there")
 {
-    struct dp_state *st = dp_state_new();
+    struct dp_suspensions *st = dp_suspensions_new();
     json_t *doc = snap_load("basic.json");
     snap_edit(doc, "apis[0].policies[0].type", json_string("modelRoundRobin"));
     snap_edit(doc, "apis[0].policies[0].sandbox", json_array());
@@ -235,7 +235,7 @@ TEST("round robin ignores weights; empty target list means no routing there")
         dp_config_unref(cfg);
     }
     json_decref(doc);
-    dp_state_free(st);
+    dp_suspensions_free(st);
 }
 
 struct bad_case {
@@ -355,7 +355,7 @@ TEST("names and models of 128 non-ASCII characters compile (the bound is charact
     json_t *doc = snap_load("basic.json");
     CHECK_INT(snap_edit(doc, "vendors[0].name", json_string(name)), 0);
     CHECK_INT(snap_edit(doc, "vendors[0].models[+]", json_string(name)), 0);
-    struct dp_state *st = dp_state_new();
+    struct dp_suspensions *st = dp_suspensions_new();
     struct gw_err err;
     gw_err_clear(&err);
     struct dp_config *cfg = dp_config_compile(doc, st, &err);
@@ -363,13 +363,13 @@ TEST("names and models of 128 non-ASCII characters compile (the bound is charact
     if (!cfg)
         fprintf(stderr, "  %s: %s\n", err.field, err.message);
     dp_config_unref(cfg);
-    dp_state_free(st);
+    dp_suspensions_free(st);
     json_decref(doc);
 }
 
 TEST("every schema or reference violation: NULL with the JSON path")
 {
-    struct dp_state *st = dp_state_new();
+    struct dp_suspensions *st = dp_suspensions_new();
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
         const struct bad_case *c = &bad_cases[i];
         json_t *doc = snap_load("basic.json");
@@ -397,12 +397,12 @@ TEST("every schema or reference violation: NULL with the JSON path")
     CHECK(dp_config_compile(arr, st, &err) == NULL);
     CHECK_INT(err.kind, GW_ERR_INVALID);
     json_decref(arr);
-    dp_state_free(st);
+    dp_suspensions_free(st);
 }
 
 TEST("reload: round-robin positions and suspensions carry over, also after removal")
 {
-    struct dp_state *st = dp_state_new();
+    struct dp_suspensions *st = dp_suspensions_new();
     struct dp_config *a = compile_basic(st);
     struct dp_lb *lb = a->apis[0].lb[0];
     atomic_fetch_add(&lb->state->seq, 5);
@@ -442,13 +442,13 @@ TEST("reload: round-robin positions and suspensions carry over, also after remov
     dp_config_unref(d);
     dp_config_unref(NULL);
     json_decref(doc);
-    dp_state_free(st);
+    dp_suspensions_free(st);
 }
 
 TEST("allocation failure at every step: NULL with no leak, or success")
 {
     json_t *doc = snap_load("basic.json");
-    struct dp_state *st = dp_state_new();
+    struct dp_suspensions *st = dp_suspensions_new();
     int ok = 0;
     long n;
     for (n = 0; n < 100000 && !ok; n++) {
@@ -469,7 +469,7 @@ TEST("allocation failure at every step: NULL with no leak, or success")
     struct dp_config *cfg = compile_basic(st);
     CHECK(cfg != NULL);
     dp_config_unref(cfg);
-    dp_state_free(st);
+    dp_suspensions_free(st);
     json_decref(doc);
 }
 

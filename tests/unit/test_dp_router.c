@@ -6,14 +6,14 @@
 
 #include "dataplane/config.h"
 #include "dataplane/router.h"
-#include "dataplane/state.h"
+#include "dataplane/suspension.h"
 #include "dp_snapshot.h"
 
 #include <pthread.h>
 
 #define NOW 1000000
 
-static struct dp_state *st;
+static struct dp_suspensions *st;
 
 /* Compiles basic.json after applying edits (path, JSON text) pairs. */
 static struct dp_config *compile_edited(const char *const *edits, size_t n)
@@ -24,7 +24,7 @@ static struct dp_config *compile_edited(const char *const *edits, size_t n)
         snap_edit(doc, edits[i], json_loads(edits[i + 1], JSON_DECODE_ANY, &je));
     }
     struct gw_err err;
-    st = dp_state_new();
+    st = dp_suspensions_new();
     struct dp_config *cfg = dp_config_compile(doc, st, &err);
     if (!cfg)
         fprintf(stderr, "  compile: %s\n", err.message);
@@ -40,7 +40,7 @@ static struct dp_config *compile_plain(void)
 static void done(struct dp_config *cfg)
 {
     dp_config_unref(cfg);
-    dp_state_free(st);
+    dp_suspensions_free(st);
     st = NULL;
 }
 
@@ -444,7 +444,7 @@ TEST("one request tries at most DP_ROUTE_MAX_TRIES targets")
                         "production", "target", "model", "m", "endpoint", "ep-prod", "fallbacks",
                         fallbacks, "sandbox"));
     struct gw_err err;
-    st = dp_state_new();
+    st = dp_suspensions_new();
     struct dp_config *cfg = dp_config_compile(doc, st, &err);
     json_decref(doc);
     CHECK(cfg != NULL);

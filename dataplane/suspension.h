@@ -1,7 +1,8 @@
-/* Routing state shared by all workers and carried over config reloads.
+/* Suspensions of targets (SPEC 3.1 step 4), and the other routing state
+ * shared by all workers and carried over config reloads.
  *
- * One struct dp_state per data-plane process. It holds, by stable key, the
- * mutable part of routing that must survive a reload: each load-balancing
+ * One struct dp_suspensions per data-plane process. It holds, by stable key,
+ * the mutable part of routing that must survive a reload: each load-balancing
  * policy's request sequence (key: API id + policy id + environment) and each
  * target's suspension deadline (key: API id + environment + model +
  * endpoint id). Entries are found or created only by dp_config_compile (under
@@ -9,8 +10,8 @@
  * the pointers the compiled config holds, with atomics only, so no lock is
  * taken on the request path. Entries of targets that disappear are kept
  * (bounded by what configs ever named) and reused if the target comes back. */
-#ifndef DP_STATE_H
-#define DP_STATE_H
+#ifndef DP_SUSPENSION_H
+#define DP_SUSPENSION_H
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -27,22 +28,22 @@ struct dp_lb_state {
     atomic_uint_fast64_t seq; /* requests routed by this policy so far */
 };
 
-struct dp_state;
+struct dp_suspensions;
 
 /* Creates an empty state. NULL on out of memory. */
-struct dp_state *dp_state_new(void);
-void dp_state_free(struct dp_state *st);
+struct dp_suspensions *dp_suspensions_new(void);
+void dp_suspensions_free(struct dp_suspensions *st);
 
 /* Finds or creates the entry for key (copied). Thread-safe (mutex); for
  * config compile only. NULL on out of memory. Labels are updated to the
  * latest names given. */
-struct dp_target_state *dp_state_target(struct dp_state *st, const char *key,
+struct dp_target_state *dp_suspensions_target(struct dp_suspensions *st, const char *key,
                                         const char *api_name, const char *model,
                                         const char *endpoint_name);
-struct dp_lb_state *dp_state_lb(struct dp_state *st, const char *key);
+struct dp_lb_state *dp_suspensions_lb(struct dp_suspensions *st, const char *key);
 
 /* Calls fn for every target entry (for /metrics). Takes the mutex. */
-void dp_state_foreach_target(struct dp_state *st,
+void dp_suspensions_foreach_target(struct dp_suspensions *st,
                              void (*fn)(const struct dp_target_state *t, void *arg), void *arg);
 
 /* Whether t is suspended at now_ms. */

@@ -1,11 +1,11 @@
-/* Routing state shared by all workers and carried over reloads (state.h).
+/* Routing state shared by all workers and carried over reloads (suspension.h).
  *
  * Owns every target and load-balancing entry ever created, each in its own
  * allocation so that the pointers compiled configs hold stay valid for the
  * life of the state. Two hash maps (by key) find them; both are guarded by
  * one mutex, taken only by config compile and /metrics. The values inside
  * entries are atomics, touched by request threads without the mutex. */
-#include "state.h"
+#include "suspension.h"
 
 #include "common/alloc.h"
 #include "hashmap.h"
@@ -29,7 +29,7 @@ struct lb_entry {
     struct dp_lb_state ls;
 };
 
-struct dp_state {
+struct dp_suspensions {
     pthread_mutex_t mu;
     struct dp_hmap targets; /* key -> struct target_entry */
     struct dp_hmap lbs;     /* key -> struct lb_entry */
@@ -37,9 +37,9 @@ struct dp_state {
     struct entry_head *lb_list;
 };
 
-struct dp_state *dp_state_new(void)
+struct dp_suspensions *dp_suspensions_new(void)
 {
-    struct dp_state *st = gw_calloc(1, sizeof(*st));
+    struct dp_suspensions *st = gw_calloc(1, sizeof(*st));
     if (!st)
         return NULL;
     if (pthread_mutex_init(&st->mu, NULL) != 0) {
@@ -49,7 +49,7 @@ struct dp_state *dp_state_new(void)
     return st;
 }
 
-void dp_state_free(struct dp_state *st)
+void dp_suspensions_free(struct dp_suspensions *st)
 {
     if (!st)
         return;
@@ -112,7 +112,7 @@ static int set_label(char **label, const char *s)
     return 0;
 }
 
-struct dp_target_state *dp_state_target(struct dp_state *st, const char *key,
+struct dp_target_state *dp_suspensions_target(struct dp_suspensions *st, const char *key,
                                         const char *api_name, const char *model,
                                         const char *endpoint_name)
 {
@@ -136,7 +136,7 @@ out:
     return res;
 }
 
-struct dp_lb_state *dp_state_lb(struct dp_state *st, const char *key)
+struct dp_lb_state *dp_suspensions_lb(struct dp_suspensions *st, const char *key)
 {
     int created;
     pthread_mutex_lock(&st->mu);
@@ -148,7 +148,7 @@ struct dp_lb_state *dp_state_lb(struct dp_state *st, const char *key)
     return e ? &e->ls : NULL;
 }
 
-void dp_state_foreach_target(struct dp_state *st,
+void dp_suspensions_foreach_target(struct dp_suspensions *st,
                              void (*fn)(const struct dp_target_state *t, void *arg), void *arg)
 {
     pthread_mutex_lock(&st->mu);
