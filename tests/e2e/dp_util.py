@@ -85,15 +85,28 @@ def key(kid, raw, app="app-1", kind="production", expires=None, subscriptions=()
             "applicationName": app, "type": kind, "expiresAt": expires, "subscriptions": list(subscriptions)}
 
 
-def snapshot(apis, keys, vendors=None, revision=1):
-    body = {"vendors": vendors if vendors is not None else [vendor_openai(), vendor_azure()],
-            "apis": list(apis), "keys": list(keys)}
+def snapshot_hash(doc):
+    """The snapshot's sha256 as schema/config.schema.json defines it (and
+    common/config_json.c gw_cfg_hash computes it)."""
+    body = {k: doc[k] for k in ("vendors", "apis", "keys")}
     compact = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    doc = {"schemaVersion": 1, "revision": revision,
-           "sha256": hashlib.sha256(compact.encode()).hexdigest(),
-           "generatedAt": "2026-01-01T00:00:00Z"}
-    doc.update(body)
+    return hashlib.sha256(compact.encode()).hexdigest()
+
+
+def seal(doc):
+    """Sets doc["sha256"] from its content (after an edit); returns doc."""
+    doc["sha256"] = snapshot_hash(doc)
     return doc
+
+
+def snapshot(apis, keys, vendors=None, revision=1):
+    """The one snapshot builder of the Python tests (the C tests use
+    tests/unit/dp_snapshot.h on tests/data/snapshots/)."""
+    doc = {"schemaVersion": 1, "revision": revision, "sha256": "",
+           "generatedAt": "2026-01-01T00:00:00Z",
+           "vendors": vendors if vendors is not None else [vendor_openai(), vendor_azure()],
+           "apis": list(apis), "keys": list(keys)}
+    return seal(doc)
 
 
 def write_snapshot(doc, path=None):

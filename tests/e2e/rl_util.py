@@ -3,12 +3,12 @@ snapshot with one rate-limited API in front of the mock, written to a file
 for `modelmux-dp --config`, the fake-clock offset that puts the data plane at
 a chosen point of a window, and a few HTTP helpers."""
 import concurrent.futures
-import hashlib
 import json
 import os
 import tempfile
 import time
 
+import dp_util as du
 import mm
 
 BASE = "/rl"
@@ -50,16 +50,8 @@ def snapshot(mock_url, limit, revision=1):
         ],
         "policies": policies,
     }
-    keys = [{"id": "k-" + app, "hash": hashlib.sha256(key.encode()).hexdigest(),
-             "application": app, "applicationName": app, "type": "production",
-             "expiresAt": None, "subscriptions": []} for app, key in sorted(KEYS.items())]
-    body = {"vendors": [VENDOR], "apis": [api], "keys": keys}
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
-                                       ensure_ascii=False).encode()).hexdigest()
-    doc = {"schemaVersion": 1, "revision": revision, "sha256": digest,
-           "generatedAt": "2026-01-01T00:00:00Z"}
-    doc.update(body)
-    return doc
+    keys = [du.key("k-" + app, key, app=app) for app, key in sorted(KEYS.items())]
+    return du.snapshot([api], keys, vendors=[VENDOR], revision=revision)
 
 
 def write_snapshot(doc):
@@ -150,13 +142,8 @@ def apps_snapshot(mock_url, apps, limit):
     """A snapshot of the rate-limited API with one production key per
     application in apps (key app_key(app))."""
     doc = snapshot(mock_url, limit)
-    doc["keys"] = [{"id": "k-" + app, "hash": hashlib.sha256(app_key(app).encode()).hexdigest(),
-                    "application": app, "applicationName": app, "type": "production",
-                    "expiresAt": None, "subscriptions": []} for app in apps]
-    body = {k: doc[k] for k in ("vendors", "apis", "keys")}
-    doc["sha256"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
-                                              ensure_ascii=False).encode()).hexdigest()
-    return doc
+    doc["keys"] = [du.key("k-" + app, app_key(app), app=app) for app in apps]
+    return du.seal(doc)
 
 
 def _fnv_mix(data):

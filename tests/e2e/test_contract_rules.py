@@ -3,7 +3,6 @@ issue 11 item 17): endpoint URLs with a user or password or a fragment,
 the routing fields of SPEC revision 2, round-robin "operations", failover
 policies colliding in the sandbox, and the data plane's check of the
 snapshot's sha256."""
-import hashlib
 import json
 import os
 import signal
@@ -108,9 +107,7 @@ def hand_edited(mock, revision, fix_hash):
                       [du.key("k1", KEY)], revision=revision)
     doc["apis"][0]["endpoints"][0]["name"] = "edited"
     if fix_hash:
-        body = {k: doc[k] for k in ("vendors", "apis", "keys")}
-        doc["sha256"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
-                                                  ensure_ascii=False).encode()).hexdigest()
+        du.seal(doc)
     return doc
 
 
