@@ -179,6 +179,16 @@ struct gw_cfg {
  * against the content (gw_cfg_check_hash does). */
 struct gw_cfg *gw_cfg_from_json(json_t *doc, struct gw_err *err);
 
+/* The combination rules of SPEC 2.2 for pols[i] against pols[0..i-1] of one
+ * API: at most one load-balancing policy and then no failover policy; no two
+ * failover policies whose target models are equal in either environment
+ * (SPEC: 409; otherwise a data plane could follow only one chain); at most
+ * one aiRateLimit. Reads only type, has_chain and targets[env][0].model.
+ * Returns 0, or -1 with err (GW_ERR_CONFLICT, code "policy_conflict", field
+ * path + ".type" or path + ".<env>.target.model"; path may be ""). */
+int gw_cfg_check_combination(const struct gw_cfg_policy *pols, size_t i, const char *path,
+                             struct gw_err *err);
+
 /* Frees a model; NULL is a no-op. */
 void gw_cfg_free(struct gw_cfg *cfg);
 

@@ -530,36 +530,40 @@ static int read_ratelimit(json_t *j, const char *path, struct gw_cfg_policy *p,
     return 0;
 }
 
-/* The combination rules of SPEC 2.2 for policy i against policies 0..i-1:
- * at most one load-balancing policy and then no failover policy, failover
- * policies whose target models differ in each environment, at most one
- * aiRateLimit. */
-static int check_combination(const struct gw_cfg_api *a, size_t i, const char *path,
+int gw_cfg_check_combination(const struct gw_cfg_policy *pols, size_t i, const char *path,
                              struct gw_err *err)
 {
-    const struct gw_cfg_policy *p = &a->policies[i];
+    const struct gw_cfg_policy *p = &pols[i];
     int lb = p->type == GW_POLICY_RR || p->type == GW_POLICY_WRR;
+    char field[GW_JR_PATH_MAX];
     for (size_t k = 0; k < i; k++) {
-        const struct gw_cfg_policy *o = &a->policies[k];
+        const struct gw_cfg_policy *o = &pols[k];
         int olb = o->type == GW_POLICY_RR || o->type == GW_POLICY_WRR;
-        if ((lb && (olb || o->type == GW_POLICY_FAILOVER)) ||
-            (p->type == GW_POLICY_FAILOVER && olb))
-            return gw_jr_fail(err, path, "type",
-                              "an API has at most one load-balancing policy and then no "
-                              "failover policy");
+        gw_jr_path(field, sizeof(field), path, "type");
+        if (lb && olb)
+            return gw_err_set(err, GW_ERR_CONFLICT, "policy_conflict", field,
+                              "%s: the API already has a load-balancing policy", field);
+        if ((lb && o->type == GW_POLICY_FAILOVER) || (p->type == GW_POLICY_FAILOVER && olb))
+            return gw_err_set(err, GW_ERR_CONFLICT, "policy_conflict", field,
+                              "%s: a load-balancing policy cannot be combined with failover "
+                              "policies", field);
         if (p->type == GW_POLICY_RATELIMIT && o->type == GW_POLICY_RATELIMIT)
-            return gw_jr_fail(err, path, "type", "an API has at most one aiRateLimit policy");
+            return gw_err_set(err, GW_ERR_CONFLICT, "policy_conflict", field,
+                              "%s: the API already has an aiRateLimit policy", field);
         if (p->type != GW_POLICY_FAILOVER || o->type != GW_POLICY_FAILOVER)
             continue;
+        /* Two chains for one model in one environment: a request for that
+         * model could follow only one of them. */
         for (int env = 0; env < GW_ENV_COUNT; env++) {
-            char epath[PATH];
+            char epath[GW_JR_PATH_MAX];
             if (!p->has_chain[env] || !o->has_chain[env] ||
                 strcmp(p->targets[env][0].model, o->targets[env][0].model) != 0)
                 continue;
             gw_jr_path(epath, sizeof(epath), path, gw_cfg_env_names[env]);
-            return gw_jr_fail(err, epath, "target.model",
-                              "another failover policy already targets model \"%s\"",
-                              p->targets[env][0].model);
+            gw_jr_path(field, sizeof(field), epath, "target.model");
+            return gw_err_set(err, GW_ERR_CONFLICT, "policy_conflict", field,
+                              "%s: another failover policy already targets model '%s' in %s",
+                              field, p->targets[env][0].model, gw_cfg_env_names[env]);
         }
     }
     return 0;
@@ -653,9 +657,14 @@ static int read_api(json_t *j, const char *path, const struct gw_cfg *cfg, struc
     for (size_t i = 0; i < a->npolicies; i++) {
         char ipath[PATH];
         gw_jr_index(ipath, sizeof(ipath), sub, i);
-        if (read_policy(json_array_get(pols, i), ipath, a, &a->policies[i], err) < 0 ||
-            check_combination(a, i, ipath, err) < 0)
+        if (read_policy(json_array_get(pols, i), ipath, a, &a->policies[i], err) < 0)
             return -1;
+        if (gw_cfg_check_combination(a->policies, i, ipath, err) < 0) {
+            /* In a snapshot it is one more invalid field. */
+            err->kind = GW_ERR_INVALID;
+            snprintf(err->code, sizeof(err->code), "invalid_config");
+            return -1;
+        }
     }
     return 0;
 }

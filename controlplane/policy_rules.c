@@ -13,16 +13,16 @@
 #define MAX_TIMEOUT_MS GW_TIMEOUT_MAX_MS
 #define MAX_LIMIT ((json_int_t)GW_RATE_LIMIT_MAX)
 
+/* The policy types (common/config.h), and P_UNKNOWN for any other. */
 enum ptype {
-    P_RR,       /* modelRoundRobin */
-    P_WRR,      /* modelWeightedRoundRobin */
-    P_FAILOVER, /* modelFailover */
-    P_RATE,     /* aiRateLimit */
-    P_UNKNOWN
+    P_RR = GW_POLICY_RR,
+    P_WRR = GW_POLICY_WRR,
+    P_FAILOVER = GW_POLICY_FAILOVER,
+    P_RATE = GW_POLICY_RATELIMIT,
+    P_UNKNOWN = GW_POLICY_TYPE_COUNT
 };
 
-static const char *const type_names[] = {"modelRoundRobin", "modelWeightedRoundRobin",
-                                         "modelFailover", "aiRateLimit"};
+#define type_names gw_cfg_policy_type_names
 
 static enum ptype type_of(json_t *policy)
 {
@@ -357,50 +357,39 @@ fail:
 
 /* --- combination rules -------------------------------------------------------- */
 
-/* The model a failover policy is chosen by in env (its chain's target
- * model), or NULL when it has no chain there. */
-static const char *failover_model(json_t *p, const char *env)
+/* The parts of a normalized policy (REST shape) the combination rules
+ * read: type and each environment's chain target model. Strings borrowed
+ * from j; tgt provides the storage of targets[env]. */
+static void combination_view(json_t *j, struct gw_cfg_policy *p,
+                             struct gw_cfg_target tgt[GW_ENV_COUNT])
 {
-    json_t *chain = json_object_get(p, env);
-    return json_string_value(json_object_get(json_object_get(chain, "target"), "model"));
-}
-
-/* Two failover policies collide when, in either environment, both have a
- * chain and their target models are equal: a request for that model could
- * follow only one of them (SPEC 2.2: 409). */
-static int failover_collision(json_t *a, json_t *b, struct gw_err *err)
-{
-    static const char *const envs[] = {"production", "sandbox"};
-    for (int e = 0; e < 2; e++) {
-        const char *m = failover_model(a, envs[e]), *om = failover_model(b, envs[e]);
-        char field[48];
-        snprintf(field, sizeof(field), "%s.target.model", envs[e]);
-        if (m && om && strcmp(m, om) == 0)
-            return gw_err_set(err, GW_ERR_CONFLICT, "policy_conflict", field,
-                              "another failover policy already targets model '%s' in %s", m,
-                              envs[e]);
+    memset(p, 0, sizeof(*p));
+    p->type = (enum gw_policy_type)type_of(j);
+    for (int e = 0; p->type == GW_POLICY_FAILOVER && e < GW_ENV_COUNT; e++) {
+        json_t *model = json_object_get(
+            json_object_get(json_object_get(j, gw_cfg_env_names[e]), "target"), "model");
+        if (!json_is_string(model))
+            continue;
+        memset(&tgt[e], 0, sizeof(tgt[e]));
+        tgt[e].model = (char *)json_string_value(model);
+        p->targets[e] = &tgt[e];
+        p->ntargets[e] = 1;
+        p->has_chain[e] = 1;
     }
-    return 0;
 }
 
+/* The combination rules (common/config.h, the same code a data plane runs
+ * on the snapshot): norm against each of ctx->others. */
 static int check_combination(json_t *norm, const struct cp_policy_ctx *ctx, struct gw_err *err)
 {
-    enum ptype t = type_of(norm);
+    struct gw_cfg_policy pair[2];
+    struct gw_cfg_target tgt[2][GW_ENV_COUNT];
     size_t i;
     json_t *o;
+    combination_view(norm, &pair[1], tgt[1]);
     json_array_foreach (ctx->others, i, o) {
-        enum ptype ot = type_of(o);
-        int lb = t == P_RR || t == P_WRR, olb = ot == P_RR || ot == P_WRR;
-        if (lb && olb)
-            return gw_err_set(err, GW_ERR_CONFLICT, "policy_conflict", "type",
-                              "the API already has a load-balancing policy");
-        if ((lb && ot == P_FAILOVER) || (t == P_FAILOVER && olb))
-            return gw_err_set(err, GW_ERR_CONFLICT, "policy_conflict", "type",
-                              "a load-balancing policy cannot be combined with failover policies");
-        if (t == P_RATE && ot == P_RATE)
-            return gw_err_set(err, GW_ERR_CONFLICT, "policy_conflict", "type",
-                              "the API already has an aiRateLimit policy");
-        if (t == P_FAILOVER && ot == P_FAILOVER && failover_collision(norm, o, err) < 0)
+        combination_view(o, &pair[0], tgt[0]);
+        if (type_of(o) != P_UNKNOWN && gw_cfg_check_combination(pair, 1, "", err) < 0)
             return -1;
     }
     return 0;

@@ -27,6 +27,7 @@ static struct cp_policy_ctx ctx_with(const char *others)
     c.endpoints = js("[{\"id\": \"P\", \"environment\": \"production\"},"
                      " {\"id\": \"S\", \"environment\": \"sandbox\"}]");
     c.others = js(others);
+    c.operations = js("[{\"target\": \"/chat/completions\"}, {\"target\": \"/embeddings\"}]");
     return c;
 }
 
@@ -35,6 +36,7 @@ static void ctx_free(struct cp_policy_ctx *c)
     json_decref(c->models);
     json_decref(c->endpoints);
     json_decref(c->others);
+    json_decref(c->operations);
 }
 
 /* Validates body against others; returns the error kind (GW_ERR_NONE = ok)
@@ -52,6 +54,63 @@ static enum gw_err_kind check(const char *body, const char *others, char *field)
     json_decref(b);
     ctx_free(&c);
     return rc == 0 ? GW_ERR_NONE : err.kind;
+}
+
+TEST("failover policies colliding in either environment: 409 naming it (issue 10)")
+{
+    char field[128];
+    const char *fo_ps = "[{\"type\": \"modelFailover\","
+                        " \"production\": {\"target\": {\"model\": \"m1\", \"endpoint\": \"P\"}},"
+                        " \"sandbox\": {\"target\": {\"model\": \"m1\", \"endpoint\": \"S\"}}}]";
+    /* production differs, sandbox is the same model: 409 */
+    CHECK_INT(check("{\"type\": \"modelFailover\","
+                    " \"production\": {\"target\": {\"model\": \"m2\", \"endpoint\": \"P\"}},"
+                    " \"sandbox\": {\"target\": {\"model\": \"m1\", \"endpoint\": \"S\"}}}",
+                    fo_ps, field),
+              GW_ERR_CONFLICT);
+    CHECK_STR(field, "sandbox.target.model");
+    /* a sandbox-only chain for the same model: 409 too */
+    CHECK_INT(check("{\"type\": \"modelFailover\","
+                    " \"sandbox\": {\"target\": {\"model\": \"m1\", \"endpoint\": \"S\"}}}",
+                    fo_ps, field),
+              GW_ERR_CONFLICT);
+    /* different models in both environments: fine */
+    CHECK_INT(check("{\"type\": \"modelFailover\","
+                    " \"production\": {\"target\": {\"model\": \"m2\", \"endpoint\": \"P\"}},"
+                    " \"sandbox\": {\"target\": {\"model\": \"m2\", \"endpoint\": \"S\"}}}",
+                    fo_ps, NULL),
+              GW_ERR_NONE);
+}
+
+TEST("routing fields of SPEC revision 2 and round-robin operations")
+{
+    char field[128];
+    const char *rr = "{\"type\": \"modelRoundRobin\", \"production\": [{\"model\": \"m1\","
+                     " \"endpoint\": \"P\"}], %s}";
+    static const struct {
+        const char *extra, *field;
+    } cases[] = {
+        {"\"retries\": 4", "retries"},
+        {"\"maxRetryAfterWaitSec\": 61", "maxRetryAfterWaitSec"},
+        {"\"firstTokenTimeoutMs\": 99", "firstTokenTimeoutMs"},
+        {"\"streamIdleTimeoutMs\": 600001", "streamIdleTimeoutMs"},
+        {"\"midStreamFailover\": \"on\"", "midStreamFailover"},
+        {"\"operations\": [\"/nope\"]", "operations[0]"},
+        {"\"operations\": []", "operations"},
+        {"\"operations\": [\"/embeddings\", \"/embeddings\"]", "operations[1]"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char body[512];
+        snprintf(body, sizeof(body), rr, cases[i].extra);
+        CHECK_INT(check(body, "[]", field), GW_ERR_INVALID);
+        CHECK_STR(field, cases[i].field);
+    }
+    char body[512];
+    snprintf(body, sizeof(body), rr,
+             "\"retries\": 3, \"maxRetryAfterWaitSec\": 60, \"firstTokenTimeoutMs\": 0,"
+             " \"streamIdleTimeoutMs\": 100, \"midStreamFailover\": \"continue\","
+             " \"operations\": [\"/embeddings\"]");
+    CHECK_INT(check(body, "[]", NULL), GW_ERR_NONE);
 }
 
 TEST("round robin normalizes and fills defaults")
