@@ -73,6 +73,12 @@ static int secret_write(struct cp_db *db, const char *name, json_t *body, int *c
     return 0;
 }
 
+int cp_secret_write(struct cp_db *db, const char *name, json_t *values, int *created,
+                    struct gw_err *err)
+{
+    return secret_write(db, name, values, created, err);
+}
+
 int cp_h_secret_put(struct cp_req *req, struct gw_err *err)
 {
     int created = 0;

@@ -16,4 +16,11 @@ extern const struct cp_crud cp_secrets_crud;
  * answers {"name", "keys"} (no values). 400 names the offending key. */
 int cp_h_secret_put(struct cp_req *req, struct gw_err *err);
 
+/* Creates or replaces secret name with values ({"<key>": "<value>"},
+ * borrowed) inside the caller's write transaction, with the checks of PUT
+ * (400 naming the key). *created: 1 when it did not exist. Used by the
+ * custom-resource import (import_apply.c). */
+int cp_secret_write(struct cp_db *db, const char *name, json_t *values, int *created,
+                    struct gw_err *err);
+
 #endif

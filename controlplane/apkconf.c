@@ -1,14 +1,16 @@
-/* The apk-conf routes: POST /api/v1/apis/import, GET /api/v1/apis/{id}/apk-conf.
+/* The import and export routes: POST /api/v1/apis/import (an apk-conf or
+ * Kubernetes custom resources), GET /api/v1/apis/{id}/apk-conf and
+ * GET /api/v1/apis/{id}/crs.
  *
- * Glue between the pure translators (apkconf_import.c, apkconf_export.c) and
- * the internal resource API (resources.h). The import runs in ONE write
- * transaction: vendor lookup by name, the API, its endpoints, then its
- * policies (endpoint refs replaced by the new ids), then one commit, so one
- * config revision; on any error everything is rolled back and the revision
- * stays. Errors raised by the resource layer for an endpoint or a policy are
- * prefixed with the line and column of that entry in the document. The
- * export reads the API, its vendor, endpoints and policies in one read
- * transaction and answers application/yaml.
+ * Glue between the pure translators (apkconf_import.c and crs_import.c
+ * write one import description, apkconf_export.c and crs_export.c read an
+ * API back) and the resource layer. The import parses the body once
+ * (yaml_tree.c), picks the front end by its first document (a Kubernetes
+ * object has "kind" and "apiVersion"), then creates the description in ONE
+ * write transaction (import_apply.c), so one config revision; on any error
+ * everything is rolled back and the revision stays. The exports read the
+ * API, its vendor, endpoints and policies in one read transaction and
+ * answer application/yaml.
  *
  * Runs on the HTTP worker thread that owns req (see req.h). */
 #include "apkconf.h"
@@ -18,9 +20,15 @@
 #include <strings.h>
 
 #include "common/alloc.h"
+#include "crs.h"
+#include "import_apply.h"
 #include "db.h"
 #include "req.h"
 #include "resources.h"
+#include "yaml_tree.h"
+
+#define CP_STR2(x) #x
+#define CP_STR(x) CP_STR2(x)
 
 /* Content types accepted for the import (parameters allowed after ';'). */
 static const char *const yaml_types[] = {"application/yaml", "application/x-yaml", "text/yaml",
@@ -51,97 +59,21 @@ static int check_content_type(const char *ct, struct gw_err *err)
                       "Content-Type must be application/yaml for an apk-conf import");
 }
 
-/* Prefixes err's message with the position of a description item
- * ({"line", "column"}), so a resource-layer error names the apk-conf line. */
-static void at_position(struct gw_err *err, const json_t *item)
+/* Parses the body into a description: Kubernetes custom resources when its
+ * first document is a Kubernetes object, else an apk-conf. */
+static int parse_body(const char *body, size_t len, json_t **desc, struct gw_err *err)
 {
-    char pos[64], msg[sizeof(err->message)];
+    struct cp_ynode *docs = NULL;
+    int rc;
 
-    if (!err || err->kind == GW_ERR_NOMEM || err->kind == GW_ERR_INTERNAL)
-        return;
-    snprintf(pos, sizeof(pos), "line %d, column %d",
-             (int)json_integer_value(json_object_get(item, "line")),
-             (int)json_integer_value(json_object_get(item, "column")));
-    /* The original message may lose its tail to make room for the position. */
-    snprintf(msg, sizeof(msg), "%s: %.440s", pos, err->message);
-    memcpy(err->message, msg, sizeof(msg));
-    if (!err->field[0])
-        snprintf(err->field, sizeof(err->field), "%s", pos);
-}
-
-/* Looks the vendor up by the aiProvider name; unknown names are a 400 at
- * the aiProvider line. *vendor: the vendor (new reference). */
-static int find_vendor(struct cp_db *db, const json_t *desc_vendor, json_t **vendor,
-                       struct gw_err *err)
-{
-    const char *name = json_string_value(json_object_get(desc_vendor, "name"));
-
-    if (cp_vendor_find_by_name(db, name, vendor, err) == 0)
-        return 0;
-    if (err && err->kind == GW_ERR_NOT_FOUND) {
-        gw_err_set(err, GW_ERR_INVALID, "unknown_vendor", "aiProvider.name",
-                   "unknown aiProvider \"%.128s\": no vendor has that name", name);
-        at_position(err, desc_vendor);
-    }
-    return -1;
-}
-
-/* Creates everything of desc inside the open transaction. *api: the API. */
-static int create_all(struct cp_db *db, json_t *desc, json_t **api, struct gw_err *err)
-{
-    json_t *vendor = NULL, *ids = NULL, *created = NULL, *item;
-    json_t *body = json_object_get(desc, "api");
-    const char *api_id;
-    size_t i;
-    int rc = -1;
-
-    if (find_vendor(db, json_object_get(desc, "vendor"), &vendor, err) < 0)
-        goto out;
-    if (json_object_set(body, "vendor", json_object_get(vendor, "id")) != 0) {
-        gw_err_set(err, GW_ERR_NOMEM, "out_of_memory", NULL, "out of memory");
-        goto out;
-    }
-    if (cp_api_create(db, body, api, err) < 0)
-        goto out;
-    api_id = json_string_value(json_object_get(*api, "id"));
-    ids = json_object();
-    if (!ids || !api_id) {
-        gw_err_set(err, GW_ERR_NOMEM, "out_of_memory", NULL, "out of memory");
-        goto out;
-    }
-    json_array_foreach(json_object_get(desc, "endpoints"), i, item) {
-        if (cp_endpoint_create(db, api_id, json_object_get(item, "body"), &created, err) < 0) {
-            at_position(err, item);
-            goto out;
-        }
-        if (json_object_set(ids, json_string_value(json_object_get(item, "ref")),
-                            json_object_get(created, "id")) != 0) {
-            gw_err_set(err, GW_ERR_NOMEM, "out_of_memory", NULL, "out of memory");
-            goto out;
-        }
-        json_decref(created);
-        created = NULL;
-    }
-    json_array_foreach(json_object_get(desc, "policies"), i, item) {
-        json_t *pbody = json_object_get(item, "body");
-        if (cp_apkconf_resolve_refs(pbody, ids, err) < 0)
-            goto out;
-        if (cp_policy_create(db, api_id, pbody, &created, err) < 0) {
-            at_position(err, item);
-            goto out;
-        }
-        json_decref(created);
-        created = NULL;
-    }
-    rc = 0;
-out:
-    if (rc < 0) {
-        json_decref(*api);
-        *api = NULL;
-    }
-    json_decref(created);
-    json_decref(ids);
-    json_decref(vendor);
+    if (cp_yt_parse(body, len, CP_CRS_MAX_DOCS,
+                    "too many documents (at most " CP_STR(CP_CRS_MAX_DOCS) ")", &docs, err) < 0)
+        return -1;
+    if (cp_crs_detect(docs))
+        rc = cp_crs_parse(docs, desc, err);
+    else /* read again as one document, for the apk-conf's own errors */
+        rc = cp_apkconf_parse(body, len, desc, err);
+    cp_yt_free(docs);
     return rc;
 }
 
@@ -151,14 +83,14 @@ int cp_apkconf_import(struct cp_req *req, struct gw_err *err)
 
     if (req->body_len > CP_APKCONF_MAX_BODY)
         return gw_err_set(err, GW_ERR_TOO_LARGE, "too_large", NULL,
-                          "apk-conf larger than %d bytes", CP_APKCONF_MAX_BODY);
+                          "import body larger than %d bytes", CP_APKCONF_MAX_BODY);
     if (check_content_type(req->content_type, err) < 0)
         return -1;
-    if (cp_apkconf_parse(req->body, req->body_len, &desc, err) < 0)
+    if (parse_body(req->body, req->body_len, &desc, err) < 0)
         return -1;
     if (cp_db_begin(req->db, err) < 0)
         goto fail;
-    if (create_all(req->db, desc, &api, err) < 0) {
+    if (cp_im_apply(req->db, desc, &api, err) < 0) {
         cp_db_rollback(req->db);
         goto fail;
     }
@@ -182,7 +114,13 @@ static int vendor_of(struct cp_db *db, const json_t *api, json_t **vendor, struc
     return cp_vendor_get(db, vid, vendor, err);
 }
 
-int cp_apkconf_export(struct cp_req *req, struct gw_err *err)
+/* The emitters of the two export routes (same signature). */
+typedef int (*emit_fn)(const json_t *api, const json_t *vendor, const json_t *endpoints,
+                       const json_t *policies, char **out, size_t *out_len, struct gw_err *err);
+
+/* Reads the API of the route, its vendor, endpoints and policies in one
+ * read transaction and answers 200 application/yaml with emit's output. */
+static int export_with(struct cp_req *req, emit_fn emit, struct gw_err *err)
 {
     json_t *api = NULL, *vendor = NULL, *endpoints = NULL, *policies = NULL;
     const char *id = req->nparams > 0 ? req->params[0] : NULL;
@@ -201,7 +139,7 @@ int cp_apkconf_export(struct cp_req *req, struct gw_err *err)
         goto out;
     }
     cp_db_read_end(req->db);
-    if (cp_apkconf_emit(api, vendor, endpoints, policies, &yaml, &len, err) < 0)
+    if (emit(api, vendor, endpoints, policies, &yaml, &len, err) < 0)
         goto out;
     rc = cp_req_reply_raw(req, 200, yaml, len, "application/yaml");
     yaml = NULL;
@@ -212,4 +150,14 @@ out:
     json_decref(vendor);
     json_decref(api);
     return rc;
+}
+
+int cp_apkconf_export(struct cp_req *req, struct gw_err *err)
+{
+    return export_with(req, cp_apkconf_emit, err);
+}
+
+int cp_crs_export(struct cp_req *req, struct gw_err *err)
+{
+    return export_with(req, cp_crs_emit, err);
 }

@@ -1,13 +1,15 @@
 /* apk-conf import and export (SPEC sections 2.2 and 7).
  *
- * Three parts, one file each:
- *   apkconf_import.c  apk-conf YAML -> a "description" of REST JSON bodies
- *                     (libyaml event parser; every error names line:column)
+ * The parts, one file each:
+ *   apkconf_import.c  apk-conf YAML -> an import description (import_map.h;
+ *                     the tree and its errors "line L, column C" come from
+ *                     yaml_tree.c, the mapping shared with the custom-resource
+ *                     import from import_map.c)
  *   apkconf_export.c  REST JSON of one API, its endpoints and policies ->
- *                     apk-conf YAML (libyaml emitter)
- *   apkconf.c         the two route handlers: run the import inside one
- *                     database transaction through the resource layer, and
- *                     read an API back for the export
+ *                     apk-conf YAML (libyaml emitter, yaml_emit.c)
+ *   apkconf.c         the route handlers: parse (apk-conf or custom
+ *                     resources, crs.h), create in one transaction
+ *                     (import_apply.c), and read an API back for the exports
  * The mapping between the two worlds (and the modelmux extensions used where
  * APK has no form) is documented in controlplane/README-apkconf.md.
  *
@@ -21,14 +23,15 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "yaml_tree.h"
 
 struct cp_req;
 
-/* Hard bounds on an apk-conf document (hostile input). */
+/* Hard bounds on an import body (hostile input; the tree's are in yaml_tree.h). */
 #define CP_APKCONF_MAX_BODY (1024 * 1024) /* bytes; larger bodies get 413 */
-#define CP_APKCONF_MAX_DEPTH 32           /* nested collections */
-#define CP_APKCONF_MAX_NODES 65536        /* scalars + collections */
-#define CP_APKCONF_MAX_SCALAR 8192        /* bytes in one scalar */
+#define CP_APKCONF_MAX_DEPTH CP_YT_MAX_DEPTH   /* nested collections */
+#define CP_APKCONF_MAX_NODES CP_YT_MAX_NODES   /* scalars + collections */
+#define CP_APKCONF_MAX_SCALAR CP_YT_MAX_SCALAR /* bytes in one scalar */
 
 /* Parses an apk-conf document (UTF-8 YAML, len bytes, need not be
  * NUL-terminated) into a new description object:
@@ -42,22 +45,15 @@ struct cp_req;
  *                   "body": {REST policy body whose "endpoint" members hold
  *                            the "ref" of an entry of "endpoints"}}]}
  *
- * An endpoint's ref is its name (unique within the document). The caller
- * creates the endpoints, then replaces each ref by the created id
- * (cp_apkconf_resolve_refs) before creating the policies.
+ * (plus "at" texts and empty "secrets", see import_map.h). An endpoint's ref
+ * is its name (unique within the document); import_apply.c replaces refs by
+ * the created ids.
  *
  * Returns 0 and sets *out (new reference) on success; -1 with err filled
  * (kind GW_ERR_INVALID, field "line L, column C", message starting with the
  * same position) on a malformed, hostile or unsupported document, or
  * GW_ERR_TOO_LARGE when len exceeds CP_APKCONF_MAX_BODY, or GW_ERR_NOMEM. */
 int cp_apkconf_parse(const char *yaml, size_t len, json_t **out, struct gw_err *err);
-
-/* Replaces, in place, every string member named "endpoint" found anywhere in
- * body (a policy body from cp_apkconf_parse) by ids[<that string>] (ids maps
- * refs to endpoint ids, borrowed). Returns 0, or -1 with err set when a ref
- * has no id (an internal error: the caller created fewer endpoints than the
- * description holds) or on allocation failure. */
-int cp_apkconf_resolve_refs(json_t *body, const json_t *ids, struct gw_err *err);
 
 /* Writes one API as apk-conf YAML.
  *   api        the REST API object (borrowed)
@@ -76,8 +72,10 @@ int cp_apkconf_emit(const json_t *api, const json_t *vendor, const json_t *endpo
 
 /* --- route handlers (apkconf.c; cp_handler_fn signature of req.h) -------- */
 
-/* POST /api/v1/apis/import: req->body is the raw apk-conf (Content-Type must
- * be application/yaml, or another YAML type: else 415). Creates the API, its
+/* POST /api/v1/apis/import: req->body is the raw apk-conf or a stream of
+ * custom resources (Content-Type must be application/yaml, or another YAML
+ * type: else 415). Custom resources also create their Secrets and, for an
+ * AIProvider no vendor is named after, the vendor. Creates the API, its
  * endpoints and policies in one transaction (one config revision) and
  * answers 201 with the API. Any failure (400 naming the line, 409, 413)
  * changes nothing. */
@@ -86,5 +84,9 @@ int cp_apkconf_import(struct cp_req *req, struct gw_err *err);
 /* GET /api/v1/apis/{id}/apk-conf: answers 200 application/yaml with the API
  * as apk-conf (404 for an unknown id). */
 int cp_apkconf_export(struct cp_req *req, struct gw_err *err);
+
+/* GET /api/v1/apis/{id}/crs: the API as Kubernetes custom resources
+ * (crs.h), 200 application/yaml (404 for an unknown id). */
+int cp_crs_export(struct cp_req *req, struct gw_err *err);
 
 #endif

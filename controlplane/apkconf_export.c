@@ -25,15 +25,9 @@
 #include <yaml.h>
 
 #include "common/alloc.h"
-#include "common/buf.h"
+#include "yaml_emit.h"
 
 #define DEFAULT_TIMEOUT_MS 60000
-
-struct emit {
-    yaml_emitter_t em;
-    struct gw_buf out;
-    int toobig; /* the output outgrew CP_APKCONF_MAX_BODY * 4 */
-};
 
 /* One endpoint as the policies refer to it. */
 struct ep_ref {
@@ -45,7 +39,7 @@ struct ep_ref {
 };
 
 struct exporter {
-    struct emit e;
+    struct cp_yemit e;
     const json_t *api, *vendor, *endpoints, *policies;
     struct ep_ref *refs;
     size_t nrefs;
@@ -58,125 +52,6 @@ static const char *const env_names[] = {"production", "sandbox"};
 static int nomem(struct gw_err *err)
 {
     return gw_err_set(err, GW_ERR_NOMEM, "out_of_memory", NULL, "out of memory");
-}
-
-/* ------------------------------------------------------------------------
- * Emitter helpers: each returns 0 or -1 (the emitter's state is then
- * unusable and the caller unwinds).
- * ------------------------------------------------------------------------ */
-
-static int write_handler(void *data, unsigned char *buffer, size_t size)
-{
-    struct emit *e = data;
-    enum gw_buf_result r = gw_buf_append(&e->out, buffer, size);
-
-    if (r == GW_BUF_TOOBIG)
-        e->toobig = 1;
-    return r == GW_BUF_OK;
-}
-
-static int emit(struct emit *e, yaml_event_t *ev)
-{
-    return yaml_emitter_emit(&e->em, ev) ? 0 : -1;
-}
-
-static int scalar(struct emit *e, const char *s, yaml_scalar_style_t style)
-{
-    yaml_event_t ev;
-
-    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
-                                      style))
-        return -1;
-    return emit(e, &ev);
-}
-
-static int map_start(struct emit *e)
-{
-    yaml_event_t ev;
-
-    if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE))
-        return -1;
-    return emit(e, &ev);
-}
-
-static int map_end(struct emit *e)
-{
-    yaml_event_t ev;
-
-    if (!yaml_mapping_end_event_initialize(&ev))
-        return -1;
-    return emit(e, &ev);
-}
-
-static int seq_start(struct emit *e, yaml_sequence_style_t style)
-{
-    yaml_event_t ev;
-
-    if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, style))
-        return -1;
-    return emit(e, &ev);
-}
-
-static int seq_end(struct emit *e)
-{
-    yaml_event_t ev;
-
-    if (!yaml_sequence_end_event_initialize(&ev))
-        return -1;
-    return emit(e, &ev);
-}
-
-static int key(struct emit *e, const char *k)
-{
-    return scalar(e, k, YAML_PLAIN_SCALAR_STYLE);
-}
-
-/* key: "string" */
-static int kv_str(struct emit *e, const char *k, const char *v)
-{
-    if (key(e, k) < 0)
-        return -1;
-    return scalar(e, v ? v : "", YAML_DOUBLE_QUOTED_SCALAR_STYLE);
-}
-
-/* key: 123 */
-static int kv_int(struct emit *e, const char *k, json_int_t v)
-{
-    char num[32];
-
-    snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, v);
-    if (key(e, k) < 0)
-        return -1;
-    return scalar(e, num, YAML_PLAIN_SCALAR_STYLE);
-}
-
-/* key: true|false */
-static int kv_bool(struct emit *e, const char *k, int v)
-{
-    if (key(e, k) < 0)
-        return -1;
-    return scalar(e, v ? "true" : "false", YAML_PLAIN_SCALAR_STYLE);
-}
-
-/* key: "string" when obj[name] is a string. */
-static int opt_str(struct emit *e, const char *k, const json_t *obj, const char *name)
-{
-    const char *s = json_string_value(json_object_get(obj, name));
-    return s ? kv_str(e, k, s) : 0;
-}
-
-/* key: N when obj[name] is an integer. */
-static int opt_int(struct emit *e, const char *k, const json_t *obj, const char *name)
-{
-    const json_t *v = json_object_get(obj, name);
-    return json_is_integer(v) ? kv_int(e, k, json_integer_value(v)) : 0;
-}
-
-/* key: bool when obj[name] is a boolean. */
-static int opt_bool(struct emit *e, const char *k, const json_t *obj, const char *name)
-{
-    const json_t *v = json_object_get(obj, name);
-    return json_is_boolean(v) ? kv_bool(e, k, json_is_true(v)) : 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -246,31 +121,31 @@ static const char *unit_name(const char *unit)
 /* APK's aiRatelimit block for the API-wide aiRateLimit policy. */
 static int emit_airatelimit(struct exporter *x, const json_t *p)
 {
-    struct emit *e = &x->e;
+    struct cp_yemit *e = &x->e;
     const char *unit = unit_name(str_of(p, "unit"));
     int tokens = json_object_get(p, "requestTokens") || json_object_get(p, "responseTokens") ||
                  json_object_get(p, "totalTokens");
 
-    if (key(e, "aiRatelimit") < 0 || map_start(e) < 0 || kv_bool(e, "enabled", 1) < 0)
+    if (cp_ye_key(e, "aiRatelimit") < 0 || cp_ye_map_start(e) < 0 || cp_ye_kv_bool(e, "enabled", 1) < 0)
         return -1;
     if (tokens &&
-        (key(e, "token") < 0 || map_start(e) < 0 ||
-         opt_int(e, "promptLimit", p, "requestTokens") < 0 ||
-         opt_int(e, "completionLimit", p, "responseTokens") < 0 ||
-         opt_int(e, "totalLimit", p, "totalTokens") < 0 || kv_str(e, "unit", unit) < 0 ||
-         map_end(e) < 0))
+        (cp_ye_key(e, "token") < 0 || cp_ye_map_start(e) < 0 ||
+         cp_ye_opt_int(e, "promptLimit", p, "requestTokens") < 0 ||
+         cp_ye_opt_int(e, "completionLimit", p, "responseTokens") < 0 ||
+         cp_ye_opt_int(e, "totalLimit", p, "totalTokens") < 0 || cp_ye_kv_str(e, "unit", unit) < 0 ||
+         cp_ye_map_end(e) < 0))
         return -1;
     if (json_object_get(p, "requests") &&
-        (key(e, "request") < 0 || map_start(e) < 0 ||
-         opt_int(e, "requestLimit", p, "requests") < 0 || kv_str(e, "unit", unit) < 0 ||
-         map_end(e) < 0))
+        (cp_ye_key(e, "request") < 0 || cp_ye_map_start(e) < 0 ||
+         cp_ye_opt_int(e, "requestLimit", p, "requests") < 0 || cp_ye_kv_str(e, "unit", unit) < 0 ||
+         cp_ye_map_end(e) < 0))
         return -1;
-    return map_end(e);
+    return cp_ye_map_end(e);
 }
 
 static int emit_endpoint(struct exporter *x, const struct ep_ref *r, int first)
 {
-    struct emit *e = &x->e;
+    struct cp_yemit *e = &x->e;
     const json_t *ep = r->ep, *sec = json_object_get(ep, "security");
     const json_t *tmo = json_object_get(ep, "timeoutMs");
     const json_t *vauth = json_object_get(x->vendor, "auth");
@@ -280,57 +155,57 @@ static int emit_endpoint(struct exporter *x, const struct ep_ref *r, int first)
     int write_prefix = prefix && !(vprefix && strcmp(prefix, vprefix) == 0);
     int write_ms = ms != DEFAULT_TIMEOUT_MS && ms % 1000 != 0;
 
-    if (map_start(e) < 0 || kv_str(e, "endpoint", str_of(ep, "url")) < 0)
+    if (cp_ye_map_start(e) < 0 || cp_ye_kv_str(e, "endpoint", str_of(ep, "url")) < 0)
         return -1;
     if (json_is_object(sec) &&
-        (key(e, "endpointSecurity") < 0 || map_start(e) < 0 || kv_bool(e, "enabled", 1) < 0 ||
-         key(e, "securityType") < 0 || map_start(e) < 0 ||
-         opt_str(e, "secretName", sec, "secret") < 0 || kv_str(e, "in", "Header") < 0 ||
-         opt_str(e, "apiKeyNameKey", sec, "header") < 0 ||
-         opt_str(e, "apiKeyValueKey", sec, "secretKey") < 0 || map_end(e) < 0 ||
-         map_end(e) < 0))
+        (cp_ye_key(e, "endpointSecurity") < 0 || cp_ye_map_start(e) < 0 || cp_ye_kv_bool(e, "enabled", 1) < 0 ||
+         cp_ye_key(e, "securityType") < 0 || cp_ye_map_start(e) < 0 ||
+         cp_ye_opt_str(e, "secretName", sec, "secret") < 0 || cp_ye_kv_str(e, "in", "Header") < 0 ||
+         cp_ye_opt_str(e, "apiKeyNameKey", sec, "header") < 0 ||
+         cp_ye_opt_str(e, "apiKeyValueKey", sec, "secretKey") < 0 || cp_ye_map_end(e) < 0 ||
+         cp_ye_map_end(e) < 0))
         return -1;
     if (ms != DEFAULT_TIMEOUT_MS && ms % 1000 == 0 &&
-        (key(e, "resiliency") < 0 || map_start(e) < 0 || key(e, "timeout") < 0 ||
-         map_start(e) < 0 || kv_int(e, "upstreamResponseTimeout", ms / 1000) < 0 ||
-         map_end(e) < 0 || map_end(e) < 0))
+        (cp_ye_key(e, "resiliency") < 0 || cp_ye_map_start(e) < 0 || cp_ye_key(e, "timeout") < 0 ||
+         cp_ye_map_start(e) < 0 || cp_ye_kv_int(e, "upstreamResponseTimeout", ms / 1000) < 0 ||
+         cp_ye_map_end(e) < 0 || cp_ye_map_end(e) < 0))
         return -1;
     if (first && x->ratelimit && emit_airatelimit(x, x->ratelimit) < 0)
         return -1;
     if ((r->named || write_prefix || write_ms) &&
-        (key(e, "x-modelmux") < 0 || map_start(e) < 0 ||
-         (r->named && kv_str(e, "name", str_of(ep, "name")) < 0) ||
-         (write_ms && kv_int(e, "timeoutMs", ms) < 0) ||
-         (write_prefix && kv_str(e, "headerPrefix", prefix) < 0) || map_end(e) < 0))
+        (cp_ye_key(e, "x-modelmux") < 0 || cp_ye_map_start(e) < 0 ||
+         (r->named && cp_ye_kv_str(e, "name", str_of(ep, "name")) < 0) ||
+         (write_ms && cp_ye_kv_int(e, "timeoutMs", ms) < 0) ||
+         (write_prefix && cp_ye_kv_str(e, "headerPrefix", prefix) < 0) || cp_ye_map_end(e) < 0))
         return -1;
-    return map_end(e);
+    return cp_ye_map_end(e);
 }
 
 static int emit_endpoints(struct exporter *x)
 {
-    struct emit *e = &x->e;
+    struct cp_yemit *e = &x->e;
     int first = 1;
 
     if (x->nrefs == 0)
         return 0;
-    if (key(e, "endpointConfigurations") < 0 || map_start(e) < 0)
+    if (cp_ye_key(e, "endpointConfigurations") < 0 || cp_ye_map_start(e) < 0)
         return -1;
     for (size_t env = 0; env < 2; env++) {
         int opened = 0;
         for (size_t i = 0; i < x->nrefs; i++) {
             if (x->refs[i].env != env_names[env])
                 continue;
-            if (!opened && (key(e, env_names[env]) < 0 || seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0))
+            if (!opened && (cp_ye_key(e, env_names[env]) < 0 || cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0))
                 return -1;
             opened = 1;
             if (emit_endpoint(x, &x->refs[i], first) < 0)
                 return -1;
             first = 0;
         }
-        if (opened && seq_end(e) < 0)
+        if (opened && cp_ye_seq_end(e) < 0)
             return -1;
     }
-    return map_end(e);
+    return cp_ye_map_end(e);
 }
 
 /* ------------------------------------------------------------------------
@@ -340,59 +215,59 @@ static int emit_endpoints(struct exporter *x)
 /* model: "…" endpoint: "<URL or name>" [weight: N] as a mapping. */
 static int emit_target(struct exporter *x, const json_t *t, int weighted)
 {
-    struct emit *e = &x->e;
+    struct cp_yemit *e = &x->e;
     const char *id = str_of(t, "endpoint");
     const struct ep_ref *r = ref_by_id(x, id);
 
     if (!r)
         return gw_err_set(x->err, GW_ERR_INTERNAL, "internal", NULL,
                           "policy names endpoint %s, which is not in the API", id);
-    if (map_start(e) < 0 || opt_str(e, "model", t, "model") < 0 ||
-        kv_str(e, "endpoint", r->url_shared ? str_of(r->ep, "name") : str_of(r->ep, "url")) < 0 ||
-        (weighted && opt_int(e, "weight", t, "weight") < 0) || map_end(e) < 0)
+    if (cp_ye_map_start(e) < 0 || cp_ye_opt_str(e, "model", t, "model") < 0 ||
+        cp_ye_kv_str(e, "endpoint", r->url_shared ? str_of(r->ep, "name") : str_of(r->ep, "url")) < 0 ||
+        (weighted && cp_ye_opt_int(e, "weight", t, "weight") < 0) || cp_ye_map_end(e) < 0)
         return -1;
     return 0;
 }
 
 static int policy_head(struct exporter *x, const char *name)
 {
-    struct emit *e = &x->e;
+    struct cp_yemit *e = &x->e;
 
-    if (map_start(e) < 0 || kv_str(e, "policyName", name) < 0 ||
-        kv_str(e, "policyVersion", "v1") < 0 || key(e, "parameters") < 0 || map_start(e) < 0)
+    if (cp_ye_map_start(e) < 0 || cp_ye_kv_str(e, "policyName", name) < 0 ||
+        cp_ye_kv_str(e, "policyVersion", "v1") < 0 || cp_ye_key(e, "parameters") < 0 || cp_ye_map_start(e) < 0)
         return -1;
     return 0;
 }
 
 static int policy_tail(struct exporter *x)
 {
-    if (map_end(&x->e) < 0)
+    if (cp_ye_map_end(&x->e) < 0)
         return -1;
-    return map_end(&x->e);
+    return cp_ye_map_end(&x->e);
 }
 
 static int emit_round_robin(struct exporter *x, const json_t *p, int weighted)
 {
     static const char *const lists[] = {"productionModels", "sandboxModels"};
-    struct emit *e = &x->e;
+    struct cp_yemit *e = &x->e;
 
     if (policy_head(x, weighted ? "ModelBasedRoundRobin" : "ModelmuxModelRoundRobin") < 0 ||
-        opt_int(e, "onQuotaExceedSuspendDuration", p, "suspendDurationSec") < 0)
+        cp_ye_opt_int(e, "onQuotaExceedSuspendDuration", p, "suspendDurationSec") < 0)
         return -1;
     for (size_t env = 0; env < 2; env++) {
         const json_t *arr = json_object_get(p, env_names[env]), *t;
         size_t i;
         if (!json_is_array(arr))
             continue;
-        if (key(e, lists[env]) < 0 ||
-            seq_start(e, json_array_size(arr) ? YAML_BLOCK_SEQUENCE_STYLE
+        if (cp_ye_key(e, lists[env]) < 0 ||
+            cp_ye_seq_start(e, json_array_size(arr) ? YAML_BLOCK_SEQUENCE_STYLE
                                               : YAML_FLOW_SEQUENCE_STYLE) < 0)
             return -1;
         json_array_foreach(arr, i, t) {
             if (emit_target(x, t, weighted) < 0)
                 return -1;
         }
-        if (seq_end(e) < 0)
+        if (cp_ye_seq_end(e) < 0)
             return -1;
     }
     return policy_tail(x);
@@ -400,11 +275,11 @@ static int emit_round_robin(struct exporter *x, const json_t *p, int weighted)
 
 static int emit_failover(struct exporter *x, const json_t *p)
 {
-    struct emit *e = &x->e;
+    struct cp_yemit *e = &x->e;
 
     if (policy_head(x, "ModelmuxModelFailover") < 0 ||
-        opt_int(e, "requestTimeoutMs", p, "requestTimeoutMs") < 0 ||
-        opt_int(e, "onQuotaExceedSuspendDuration", p, "suspendDurationSec") < 0)
+        cp_ye_opt_int(e, "requestTimeoutMs", p, "requestTimeoutMs") < 0 ||
+        cp_ye_opt_int(e, "onQuotaExceedSuspendDuration", p, "suspendDurationSec") < 0)
         return -1;
     for (size_t env = 0; env < 2; env++) {
         const json_t *o = json_object_get(p, env_names[env]), *fb, *t;
@@ -412,16 +287,16 @@ static int emit_failover(struct exporter *x, const json_t *p)
         if (!json_is_object(o))
             continue;
         fb = json_object_get(o, "fallbacks");
-        if (key(e, env_names[env]) < 0 || map_start(e) < 0 || key(e, "target") < 0 ||
-            emit_target(x, json_object_get(o, "target"), 0) < 0 || key(e, "fallbacks") < 0 ||
-            seq_start(e, json_array_size(fb) ? YAML_BLOCK_SEQUENCE_STYLE
+        if (cp_ye_key(e, env_names[env]) < 0 || cp_ye_map_start(e) < 0 || cp_ye_key(e, "target") < 0 ||
+            emit_target(x, json_object_get(o, "target"), 0) < 0 || cp_ye_key(e, "fallbacks") < 0 ||
+            cp_ye_seq_start(e, json_array_size(fb) ? YAML_BLOCK_SEQUENCE_STYLE
                                              : YAML_FLOW_SEQUENCE_STYLE) < 0)
             return -1;
         json_array_foreach(fb, i, t) {
             if (emit_target(x, t, 0) < 0)
                 return -1;
         }
-        if (seq_end(e) < 0 || map_end(e) < 0)
+        if (cp_ye_seq_end(e) < 0 || cp_ye_map_end(e) < 0)
             return -1;
     }
     return policy_tail(x);
@@ -431,20 +306,20 @@ static int emit_ratelimit_ext(struct exporter *x, const json_t *p)
 {
     static const char *const limits[] = {"requestTokens", "responseTokens", "totalTokens",
                                          "requests", NULL};
-    struct emit *e = &x->e;
+    struct cp_yemit *e = &x->e;
 
-    if (policy_head(x, "ModelmuxAIRateLimit") < 0 || opt_str(e, "unit", p, "unit") < 0 ||
-        opt_str(e, "scope", p, "scope") < 0)
+    if (policy_head(x, "ModelmuxAIRateLimit") < 0 || cp_ye_opt_str(e, "unit", p, "unit") < 0 ||
+        cp_ye_opt_str(e, "scope", p, "scope") < 0)
         return -1;
     for (const char *const *l = limits; *l; l++)
-        if (opt_int(e, *l, p, *l) < 0)
+        if (cp_ye_opt_int(e, *l, p, *l) < 0)
             return -1;
     return policy_tail(x);
 }
 
 static int emit_policies(struct exporter *x)
 {
-    struct emit *e = &x->e;
+    struct cp_yemit *e = &x->e;
     const json_t *p;
     size_t i, count = 0;
 
@@ -454,8 +329,8 @@ static int emit_policies(struct exporter *x)
     }
     if (count == 0)
         return 0;
-    if (key(e, "apiPolicies") < 0 || map_start(e) < 0 || key(e, "request") < 0 ||
-        seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0)
+    if (cp_ye_key(e, "apiPolicies") < 0 || cp_ye_map_start(e) < 0 || cp_ye_key(e, "request") < 0 ||
+        cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0)
         return -1;
     json_array_foreach(x->policies, i, p) {
         const char *type = str_of(p, "type");
@@ -476,9 +351,9 @@ static int emit_policies(struct exporter *x)
         if (r < 0)
             return -1;
     }
-    if (seq_end(e) < 0)
+    if (cp_ye_seq_end(e) < 0)
         return -1;
-    return map_end(e);
+    return cp_ye_map_end(e);
 }
 
 /* ------------------------------------------------------------------------
@@ -487,50 +362,45 @@ static int emit_policies(struct exporter *x)
 
 static int emit_operations(struct exporter *x)
 {
-    struct emit *e = &x->e;
+    struct cp_yemit *e = &x->e;
     const json_t *ops = json_object_get(x->api, "operations"), *op;
     size_t i;
 
     if (!json_is_array(ops))
         return 0;
-    if (key(e, "operations") < 0 ||
-        seq_start(e, json_array_size(ops) ? YAML_BLOCK_SEQUENCE_STYLE
+    if (cp_ye_key(e, "operations") < 0 ||
+        cp_ye_seq_start(e, json_array_size(ops) ? YAML_BLOCK_SEQUENCE_STYLE
                                           : YAML_FLOW_SEQUENCE_STYLE) < 0)
         return -1;
     json_array_foreach(ops, i, op) {
-        if (map_start(e) < 0 || opt_str(e, "target", op, "target") < 0 ||
-            opt_str(e, "verb", op, "verb") < 0 || opt_bool(e, "secured", op, "secured") < 0 ||
-            key(e, "scopes") < 0 || seq_start(e, YAML_FLOW_SEQUENCE_STYLE) < 0 ||
-            seq_end(e) < 0 || map_end(e) < 0)
+        if (cp_ye_map_start(e) < 0 || cp_ye_opt_str(e, "target", op, "target") < 0 ||
+            cp_ye_opt_str(e, "verb", op, "verb") < 0 || cp_ye_opt_bool(e, "secured", op, "secured") < 0 ||
+            cp_ye_key(e, "scopes") < 0 || cp_ye_seq_start(e, YAML_FLOW_SEQUENCE_STYLE) < 0 ||
+            cp_ye_seq_end(e) < 0 || cp_ye_map_end(e) < 0)
             return -1;
     }
-    return seq_end(e);
+    return cp_ye_seq_end(e);
 }
 
 static int emit_document(struct exporter *x)
 {
-    struct emit *e = &x->e;
+    struct cp_yemit *e = &x->e;
     const char *vversion = json_string_value(json_object_get(x->vendor, "apiVersion"));
-    yaml_event_t ev;
 
-    if (!yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) || emit(e, &ev) < 0 ||
-        !yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) || emit(e, &ev) < 0)
+    if (cp_ye_doc_start(e, 0) < 0)
         return -1;
-    if (map_start(e) < 0 || opt_str(e, "name", x->api, "name") < 0 ||
-        opt_str(e, "basePath", x->api, "basePath") < 0 ||
-        opt_str(e, "version", x->api, "version") < 0 || kv_str(e, "type", "REST") < 0 ||
-        opt_bool(e, "defaultVersion", x->api, "defaultVersion") < 0 ||
-        opt_bool(e, "subscriptionValidation", x->api, "subscriptionValidation") < 0 ||
-        key(e, "aiProvider") < 0 || map_start(e) < 0 ||
-        opt_str(e, "name", x->vendor, "name") < 0 ||
-        (vversion && *vversion && kv_str(e, "apiVersion", vversion) < 0) || map_end(e) < 0 ||
+    if (cp_ye_map_start(e) < 0 || cp_ye_opt_str(e, "name", x->api, "name") < 0 ||
+        cp_ye_opt_str(e, "basePath", x->api, "basePath") < 0 ||
+        cp_ye_opt_str(e, "version", x->api, "version") < 0 || cp_ye_kv_str(e, "type", "REST") < 0 ||
+        cp_ye_opt_bool(e, "defaultVersion", x->api, "defaultVersion") < 0 ||
+        cp_ye_opt_bool(e, "subscriptionValidation", x->api, "subscriptionValidation") < 0 ||
+        cp_ye_key(e, "aiProvider") < 0 || cp_ye_map_start(e) < 0 ||
+        cp_ye_opt_str(e, "name", x->vendor, "name") < 0 ||
+        (vversion && *vversion && cp_ye_kv_str(e, "apiVersion", vversion) < 0) || cp_ye_map_end(e) < 0 ||
         emit_endpoints(x) < 0 || emit_operations(x) < 0 || emit_policies(x) < 0 ||
-        map_end(e) < 0)
+        cp_ye_map_end(e) < 0)
         return -1;
-    if (!yaml_document_end_event_initialize(&ev, 1) || emit(e, &ev) < 0 ||
-        !yaml_stream_end_event_initialize(&ev) || emit(e, &ev) < 0)
-        return -1;
-    return yaml_emitter_flush(&e->em) ? 0 : -1;
+    return cp_ye_doc_end(e);
 }
 
 /* The aiRateLimit policy to write in APK's per-endpoint form, or NULL. */
@@ -564,41 +434,15 @@ int cp_apkconf_emit(const json_t *api, const json_t *vendor, const json_t *endpo
     x.policies = policies;
     x.err = err;
     gw_err_clear(err);
-    gw_buf_init(&x.e.out, (size_t)CP_APKCONF_MAX_BODY * 4);
-    if (!yaml_emitter_initialize(&x.e.em)) {
-        nomem(err);
-        goto out_buf;
-    }
-    yaml_emitter_set_output(&x.e.em, write_handler, &x.e);
-    yaml_emitter_set_unicode(&x.e.em, 1);
-    yaml_emitter_set_width(&x.e.em, -1); /* never fold long URLs */
-    yaml_emitter_set_indent(&x.e.em, 2);
-    if (index_endpoints(&x) < 0)
+    if (cp_ye_init(&x.e, (size_t)CP_APKCONF_MAX_BODY * 4, err) < 0)
+        return -1;
+    if (index_endpoints(&x) < 0) {
+        cp_ye_finish(&x.e, 1, "apk-conf", out, out_len, err);
         goto out;
+    }
     x.ratelimit = apk_ratelimit(&x);
-    if (emit_document(&x) < 0) {
-        if (err && err->kind != GW_ERR_NONE)
-            goto out;
-        if (x.e.toobig)
-            gw_err_set(err, GW_ERR_INTERNAL, "internal", NULL, "apk-conf output too large");
-        else if (x.e.em.error == YAML_MEMORY_ERROR || x.e.em.error == YAML_WRITER_ERROR)
-            nomem(err);
-        else
-            gw_err_set(err, GW_ERR_INTERNAL, "internal", NULL, "YAML emitter: %s",
-                       x.e.em.problem ? x.e.em.problem : "failed");
-        goto out;
-    }
-    *out_len = x.e.out.len;
-    *out = gw_buf_take(&x.e.out);
-    if (!*out) {
-        nomem(err);
-        goto out;
-    }
-    rc = 0;
+    rc = cp_ye_finish(&x.e, emit_document(&x) < 0, "apk-conf", out, out_len, err);
 out:
     gw_free(x.refs);
-    yaml_emitter_delete(&x.e.em);
-out_buf:
-    gw_buf_cleanup(&x.e.out);
     return rc;
 }

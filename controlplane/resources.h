@@ -84,7 +84,8 @@ int cp_policy_list(struct cp_db *db, const char *api_id, json_t **out, struct gw
  * The route table (routes.c) dispatches
  *   POST /api/v1/apis/import         -> cp_apkconf_import(req, err)
  *   GET  /api/v1/apis/{id}/apk-conf  -> cp_apkconf_export(req, err)
- * (apkconf.h). For these two routes http.c does NOT check the Content-Type
+ *   GET  /api/v1/apis/{id}/crs       -> cp_crs_export(req, err)
+ * (apkconf.h). For these routes http.c does NOT check the Content-Type
  * nor parse JSON: req->body/req->body_len hold the raw body (at most 1 MiB,
  * larger bodies got 413 already), req->json is NULL, req->params[0] is {id}
  * for the export. The import answers with cp_req_reply_json(req, 201, api,

@@ -50,6 +50,7 @@ const struct cp_route cp_routes[] = {
     OP("PATCH", "/api/v1/apis/{id}", apis, PATCH, J),
     OP("DELETE", "/api/v1/apis/{id}", apis, DELETE, 0),
     FN("GET", "/api/v1/apis/{id}/apk-conf", cp_apkconf_export, 0),
+    FN("GET", "/api/v1/apis/{id}/crs", cp_crs_export, 0),
 
     OP("GET", "/api/v1/apis/{id}/endpoints", endpoints, LIST, 0),
     OP("POST", "/api/v1/apis/{id}/endpoints", endpoints, CREATE, J),

@@ -7,6 +7,7 @@
 #include "controlplane/apkconf_export.c"
 
 #include "common/alloc.h"
+#include "controlplane/import_map.h"
 #include "testhelp.h"
 
 static json_t *vendor_openai(void)
@@ -83,7 +84,7 @@ static json_t *simulate_cp(json_t *desc, const json_t *vendor)
         char id[32];
         snprintf(id, sizeof(id), "pol-%zu", i + 1);
         json_object_set_new(p, "id", json_string(id));
-        if (cp_apkconf_resolve_refs(p, ids, NULL) < 0)
+        if (cp_im_resolve_refs(p, ids, NULL) < 0)
             fprintf(stderr, "  unresolved endpoint ref\n");
         if (!strcmp(json_string_value(json_object_get(p, "type")), "aiRateLimit") &&
             !json_object_get(p, "scope"))
@@ -133,7 +134,7 @@ static json_t *normalize(const json_t *rest)
     }
     json_array_foreach(json_object_get(n, "policies"), i, p) {
         json_object_del(p, "id");
-        cp_apkconf_resolve_refs(p, names, NULL);
+        cp_im_resolve_refs(p, names, NULL);
     }
     json_object_del(json_object_get(n, "api"), "id");
     sort_policies(n);

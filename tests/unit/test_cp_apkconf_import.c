@@ -398,10 +398,10 @@ TEST("too many items or keys are refused")
     char *doc = malloc(cap);
 
     n += (size_t)snprintf(doc + n, cap - n, "name: [");
-    for (int i = 0; i < MAX_SEQ_ITEMS + 1; i++)
+    for (int i = 0; i < CP_YT_MAX_SEQ_ITEMS + 1; i++)
         n += (size_t)snprintf(doc + n, cap - n, "%s1", i ? "," : "");
     snprintf(doc + n, cap - n, "]\n");
-    expect_error(doc, 1, 8 + 2 * MAX_SEQ_ITEMS, "too many items");
+    expect_error(doc, 1, 8 + 2 * CP_YT_MAX_SEQ_ITEMS, "too many items");
 
     /* 20 lists of 4000 items: the node bound (regression: the error used to
      * read the node it had just freed) */
@@ -422,7 +422,7 @@ TEST("too many items or keys are refused")
     }
 
     n = (size_t)snprintf(doc, cap, "name: {");
-    for (int i = 0; i < MAX_MAP_KEYS + 1; i++)
+    for (int i = 0; i < CP_YT_MAX_MAP_KEYS + 1; i++)
         n += (size_t)snprintf(doc + n, cap - n, "%sk%d: 1", i ? ", " : "", i);
     snprintf(doc + n, cap - n, "}\n");
     {
@@ -484,13 +484,13 @@ TEST("resolve_refs replaces every endpoint member")
     if (!d)
         return;
     body = jget(d, "policies.#1.body");
-    CHECK_INT(cp_apkconf_resolve_refs(body, ids, &err), 0);
+    CHECK_INT(cp_im_resolve_refs(body, ids, &err), 0);
     CHECK_STR(sget(body, "production.target.endpoint"), "id-p1");
     CHECK_STR(sget(body, "production.fallbacks.#0.endpoint"), "id-b");
     CHECK_STR(sget(body, "sandbox.target.endpoint"), "id-s1");
     json_object_del(ids, "backup");
     json_string_set(jget(body, "production.target.endpoint"), "x");
-    CHECK_INT(cp_apkconf_resolve_refs(body, ids, &err), -1);
+    CHECK_INT(cp_im_resolve_refs(body, ids, &err), -1);
     CHECK_INT(err.kind, GW_ERR_INTERNAL);
     json_decref(ids);
     json_decref(d);

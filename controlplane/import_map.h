@@ -1,0 +1,101 @@
+/* The mapping shared by the two import front ends (apk-conf in
+ * apkconf_import.c, Kubernetes custom resources in crs_import.c): both turn
+ * their YAML into one "description" of REST JSON bodies with these
+ * functions, so vendors, endpoints, security, rate limits, round-robin
+ * targets and secrets are mapped by one piece of code and the two formats
+ * cannot drift. import_apply.c then creates the description in one
+ * transaction through the resource layer (resources.h), which owns every
+ * validation rule.
+ *
+ * The description (every item carries "line", "column" and "at", the
+ * position text that prefixes a resource-layer error about it):
+ *
+ *   {"api":       {REST API body without "vendor"},
+ *    "vendor":    {"name", "apiVersion"?, "line", "column", "at",
+ *                  "create": {REST vendor body}?  (create when no vendor has
+ *                                                  that name, else reuse)},
+ *    "secrets":   [{"name", "values": {key: value}, "line", "column", "at"}],
+ *    "endpoints": [{"ref", "line", "column", "at", "body": {REST endpoint}}],
+ *    "policies":  [{"policyName", "line", "column", "at",
+ *                   "body": {REST policy whose "endpoint" members hold refs}}]}
+ *
+ * Pure functions, any thread. */
+#ifndef CP_IMPORT_MAP_H
+#define CP_IMPORT_MAP_H
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "yaml_tree.h"
+
+#define CP_IM_BIG_LIMIT 9007199254740991LL /* 2^53 - 1: exact in every JSON reader */
+#define CP_IM_MAX_SUSPEND_SEC 31536000LL   /* one year */
+#define CP_IM_MAX_TIMEOUT_MS 86400000LL    /* one day */
+
+extern const char *const cp_im_env_names[2]; /* "production", "sandbox" */
+
+/* A new, empty description (NULL on no memory). */
+json_t *cp_im_desc_new(void);
+
+/* obj[key] = val (new reference, stolen; NULL val means an allocation
+ * failed): 0, or -1 with GW_ERR_NOMEM. */
+int cp_im_put(json_t *obj, const char *key, json_t *val, struct gw_err *err);
+int cp_im_put_str(json_t *obj, const char *key, const char *s, struct gw_err *err);
+
+/* Copies an optional integer in [min, max] / bool at key of map to obj[name]. */
+int cp_im_copy_int(const struct cp_ynode *map, const char *key, long long min, long long max,
+                   json_t *obj, const char *name, struct gw_err *err);
+int cp_im_copy_bool(const struct cp_ynode *map, const char *key, json_t *obj, const char *name,
+                    struct gw_err *err);
+
+/* Sets "line", "column" and "at" (= doc, when not NULL, then "line L,
+ * column C") of item from n. */
+int cp_im_put_pos(json_t *item, const struct cp_ynode *n, const char *doc, struct gw_err *err);
+
+/* Appends a new item at n's position to desc[list] ("endpoints",
+ * "policies", "secrets") with a new empty "body" object (except secrets).
+ * *item and *body are borrowed from desc. */
+int cp_im_add_item(json_t *desc, const char *list, const struct cp_ynode *n, const char *doc,
+                   json_t **item, json_t **body, struct gw_err *err);
+
+/* The endpoint item of desc whose body[key] equals value (in env, or any
+ * environment when env is NULL): the first match, *count the number. */
+json_t *cp_im_find_endpoint(json_t *desc, const char *env, const char *key, const char *value,
+                            int *count);
+
+/* The endpoint's REST "security": secret name, the key in it, the header
+ * (NULL: the vendor's) and the prefix (NULL: the vendor's). */
+int cp_im_security(json_t *ep, const char *secret, const char *secret_key, const char *header,
+                   const char *prefix, struct gw_err *err);
+
+/* The unit at key of map: "Minute"/"minute" -> "minute" (hour, day alike);
+ * required. *out is a static string. */
+int cp_im_unit(const struct cp_ynode *map, const char *key, const char **out,
+               struct gw_err *err);
+
+/* The limits of one APK AI rate limit, as both formats carry them. */
+struct cp_im_limits {
+    const struct cp_ynode *token;   /* the mapping holding the token unit, or NULL */
+    const struct cp_ynode *request; /* the mapping holding the request unit, or NULL */
+    const char *what, *token_what, *request_what; /* names in messages */
+    long long tokens[3];            /* request, response, total tokens; 0 = no limit */
+    long long requests;             /* 0 = no limit */
+};
+
+/* Fills body with an aiRateLimit policy of scope "api" from l. Both units
+ * ("unit" of l->token and of l->request) must agree (else 400 at the
+ * request unit); at least one limit above 0 (else 400 at at). */
+int cp_im_ratelimit(const struct cp_im_limits *l, const struct cp_ynode *at, json_t *body,
+                    struct gw_err *err);
+
+/* A round-robin or failover target {"model", "endpoint": ref, "weight"?}
+ * (weight 0: none). *out new reference. */
+int cp_im_target(const char *model, const char *ref, long long weight, json_t **out,
+                 struct gw_err *err);
+
+/* Replaces, in place, every string member named "endpoint" anywhere in body
+ * by ids[<that string>] (ids: ref -> endpoint id, borrowed). -1 with err
+ * when a ref has no id (an internal error) or on no memory. */
+int cp_im_resolve_refs(json_t *body, const json_t *ids, struct gw_err *err);
+
+#endif
