@@ -281,6 +281,7 @@ static int backend_url(const struct cp_ynode *spec, char *url, size_t size, stru
     long long port = 0;
     int present = 0;
     size_t blen;
+    char portbuf[16];
 
     if (get_seq(spec, "services", &services, err) < 0 ||
         cp_yt_str(spec, "protocol", 0, &proto, err) < 0 ||
@@ -308,8 +309,14 @@ static int backend_url(const struct cp_ynode *spec, char *url, size_t size, stru
     blen = strlen(base);
     while (blen > 0 && base[blen - 1] == '/')
         blen--; /* the gateway appends the operation's "/target" */
-    if (blen >= size || snprintf(url, size, "%s://%s:%lld%.*s", proto, host, port, (int)blen,
-                                 base) >= (int)size)
+    /* The protocol's own port is left out: the same URL, and the form the
+     * export reads back unchanged. */
+    if (port == (strcmp(proto, "https") == 0 ? 443 : 80))
+        snprintf(portbuf, sizeof(portbuf), "%s", "");
+    else
+        snprintf(portbuf, sizeof(portbuf), ":%lld", port);
+    if (blen >= size ||
+        snprintf(url, size, "%s://%s%s%.*s", proto, host, portbuf, (int)blen, base) >= (int)size)
         return cp_yt_fail(err, spec->line, spec->col, "the Backend's URL is too long");
     if (check_placeholders(host, cp_yt_get(svc, "host"), err) < 0)
         return -1;

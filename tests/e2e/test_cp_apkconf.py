@@ -14,6 +14,7 @@ import time
 import pytest
 import yaml
 
+import import_util
 import mm
 
 DATA = os.path.join(mm.SOURCE_DIR, "tests", "data", "apkconf")
@@ -231,36 +232,7 @@ def test_oversized_wrong_type_and_unauthenticated(cp):
 
 # --- export and round trips -------------------------------------------------
 
-VOLATILE = {"id", "createdAt", "updatedAt", "apiId", "revision"}
-
-
-def snapshot(cp, api_id):
-    """The API, its endpoints and policies with ids replaced by names."""
-    api = cp.ok("GET", "/apis/%s" % api_id)
-    eps = cp.ok("GET", "/apis/%s/endpoints" % api_id)["items"]
-    pols = cp.ok("GET", "/apis/%s/policies" % api_id)["items"]
-    names = {e["id"]: e["name"] for e in eps}
-    vendors = {v["id"]: v["name"] for v in cp.ok("GET", "/vendors")["items"]}
-
-    def clean(o):
-        if isinstance(o, dict):
-            out = {}
-            for k, v in o.items():
-                if k in VOLATILE:
-                    continue
-                if k == "endpoint" and isinstance(v, str):
-                    v = names.get(v, "?" + v)
-                out[k] = clean(v)
-            return out
-        if isinstance(o, list):
-            return [clean(x) for x in o]
-        return o
-
-    api = clean(api)
-    api["vendor"] = vendors[api["vendor"]]
-    eps = sorted((clean(e) for e in eps), key=lambda e: e["name"])
-    pols = sorted((clean(p) for p in pols), key=lambda p: json.dumps(p, sort_keys=True))
-    return {"api": api, "endpoints": eps, "policies": pols}
+snapshot = import_util.api_snapshot
 
 
 def export(cp, api_id):
