@@ -6,32 +6,12 @@
 #include <time.h>
 
 #include "common/alloc.h"
+#include "jpath.h"
 #include "testhelp.h"
 
-/* tests/data/apkconf/<name>, found from this file's path. */
 static char *read_data(const char *name, size_t *len)
 {
-    char path[1024];
-    const char *here = __FILE__, *slash = strrchr(here, '/');
-    FILE *f;
-    char *buf;
-    long n;
-
-    snprintf(path, sizeof(path), "%.*s/../data/apkconf/%s",
-             slash ? (int)(slash - here) : 1, slash ? here : ".", name);
-    f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "  cannot open %s\n", path);
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    *len = fread(buf, 1, (size_t)n, f);
-    buf[*len] = 0;
-    fclose(f);
-    return buf;
+    return read_test_data("apkconf", name, len);
 }
 
 static json_t *parse_file(const char *name, struct gw_err *err)
@@ -73,31 +53,6 @@ static void expect_error(const char *text, int line, int col, const char *what)
         fprintf(stderr, "  got \"%s\"\n  want \"%s...%s\"\n", err.message, pos, what);
         mm_current_failed = 1;
     }
-}
-
-/* The value at path: "a.b.c" through objects, "#2" indexes arrays. */
-static json_t *jget(const json_t *o, const char *path)
-{
-    char buf[256], *save = NULL, *tok;
-    const json_t *cur = o;
-
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (tok = strtok_r(buf, ".", &save); tok && cur; tok = strtok_r(NULL, ".", &save))
-        cur = tok[0] == '#' ? json_array_get(cur, (size_t)strtol(tok + 1, NULL, 10))
-                            : json_object_get(cur, tok);
-    return (json_t *)cur;
-}
-
-static const char *sget(const json_t *o, const char *path)
-{
-    return json_string_value(jget(o, path));
-}
-
-/* Integer at path, -999 when absent. */
-static long long iget(const json_t *o, const char *path)
-{
-    const json_t *v = jget(o, path);
-    return json_is_integer(v) ? json_integer_value(v) : -999;
 }
 
 /* The head of a valid document, for error cases that append to it. */
