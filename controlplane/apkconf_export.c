@@ -25,6 +25,7 @@
 #include <yaml.h>
 
 #include "common/alloc.h"
+#include "import_map.h"
 #include "yaml_emit.h"
 
 #define DEFAULT_TIMEOUT_MS 60000
@@ -109,20 +110,11 @@ static const struct ep_ref *ref_by_id(const struct exporter *x, const char *id)
     return NULL;
 }
 
-static const char *unit_name(const char *unit)
-{
-    if (strcmp(unit, "hour") == 0)
-        return "Hour";
-    if (strcmp(unit, "day") == 0)
-        return "Day";
-    return "Minute";
-}
-
 /* APK's aiRatelimit block for the API-wide aiRateLimit policy. */
 static int emit_airatelimit(struct exporter *x, const json_t *p)
 {
     struct cp_yemit *e = &x->e;
-    const char *unit = unit_name(str_of(p, "unit"));
+    const char *unit = cp_im_unit_apk(str_of(p, "unit"));
     int tokens = json_object_get(p, "requestTokens") || json_object_get(p, "responseTokens") ||
                  json_object_get(p, "totalTokens");
 

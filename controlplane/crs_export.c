@@ -25,14 +25,8 @@
 #include <strings.h>
 
 #include "apkconf.h"
+#include "import_map.h"
 #include "yaml_emit.h"
-
-/* Built-in vendors and APK's names for them (the import maps them back). */
-static const struct {
-    const char *vendor, *apk;
-} builtin_names[] = {{"OpenAI", "ai-provider-open-ai"},
-                     {"AzureOpenAI", "ai-provider-azure-ai"},
-                     {"Mistral", "ai-provider-mistral-ai"}};
 
 struct crx {
     struct cp_yemit e;
@@ -409,15 +403,10 @@ static int emit_provider(struct crx *x)
     return cp_ye_seq_end(e) < 0 || cp_ye_map_end(e) < 0 ? -1 : doc_end(x);
 }
 
-static const char *unit_name(const char *unit)
-{
-    return strcmp(unit, "hour") == 0 ? "Hour" : strcmp(unit, "day") == 0 ? "Day" : "Minute";
-}
-
 static int emit_ratelimit(struct crx *x, const json_t *p)
 {
     struct cp_yemit *e = &x->e;
-    const char *unit = unit_name(str_of(p, "unit")), *scope = str_of(p, "scope");
+    const char *unit = cp_im_unit_apk(str_of(p, "unit")), *scope = str_of(p, "scope");
     int tokens = json_object_get(p, "requestTokens") || json_object_get(p, "responseTokens") ||
                  json_object_get(p, "totalTokens");
     char name[80];
@@ -450,16 +439,12 @@ static int emit_all(struct crx *x)
 {
     const json_t *ep, *p;
     size_t i;
-    int builtin = 0;
+    const char *apk = cp_im_builtin_apk_name(str_of(x->vendor, "name"));
+    int builtin = apk && json_is_true(json_object_get(x->vendor, "builtin"));
 
-    for (size_t b = 0; b < sizeof(builtin_names) / sizeof(builtin_names[0]); b++) {
-        if (json_is_true(json_object_get(x->vendor, "builtin")) &&
-            strcmp(str_of(x->vendor, "name"), builtin_names[b].vendor) == 0) {
-            snprintf(x->provider_name, sizeof(x->provider_name), "%s", builtin_names[b].apk);
-            builtin = 1;
-        }
-    }
-    if (!builtin)
+    if (builtin)
+        snprintf(x->provider_name, sizeof(x->provider_name), "%s", apk);
+    else
         slug(x->provider_name, sizeof(x->provider_name), str_of(x->vendor, "name"), "-provider");
     if (emit_api(x) < 0)
         return -1;

@@ -47,13 +47,6 @@ static const struct {
     {"Secret", {"v1", NULL}},
 };
 
-/* APK's built-in AIProvider names and the built-in vendors they mean. */
-static const struct {
-    const char *apk, *vendor;
-} builtin_providers[] = {{"ai-provider-open-ai", "OpenAI"},
-                         {"ai-provider-azure-ai", "AzureOpenAI"},
-                         {"ai-provider-mistral-ai", "Mistral"}};
-
 struct doc {
     const struct cp_ynode *root, *spec;
     enum crs_kind kind;
@@ -973,12 +966,11 @@ static int xl_vendor(struct crs *c)
     p = find_doc(c, K_PROVIDER, at->str);
     if (p)
         return xl_provider(c, p, dv);
-    for (size_t i = 0; i < sizeof(builtin_providers) / sizeof(builtin_providers[0]); i++)
-        if (strcmp(builtin_providers[i].apk, at->str) == 0)
-            return cp_im_put_str(dv, "name", builtin_providers[i].vendor, c->err) < 0 ||
-                           cp_im_put_pos(dv, at, c->provider_by->label, c->err) < 0
-                       ? -1
-                       : 0;
+    if (cp_im_builtin_vendor(at->str))
+        return cp_im_put_str(dv, "name", cp_im_builtin_vendor(at->str), c->err) < 0 ||
+                       cp_im_put_pos(dv, at, c->provider_by->label, c->err) < 0
+                   ? -1
+                   : 0;
     cp_yt_fail(c->err, at->line, at->col,
                "AIProvider \"%.120s\" is not in the body (nor one of APK's built-in "
                "ai-provider-open-ai, ai-provider-azure-ai, ai-provider-mistral-ai)",

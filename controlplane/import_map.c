@@ -8,6 +8,33 @@
 
 const char *const cp_im_env_names[2] = {"production", "sandbox"};
 
+static const struct {
+    const char *apk, *vendor;
+} builtins[] = {{"ai-provider-open-ai", "OpenAI"},
+                {"ai-provider-azure-ai", "AzureOpenAI"},
+                {"ai-provider-mistral-ai", "Mistral"}};
+
+const char *cp_im_builtin_vendor(const char *apk_name)
+{
+    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+        if (strcmp(builtins[i].apk, apk_name) == 0)
+            return builtins[i].vendor;
+    return NULL;
+}
+
+const char *cp_im_builtin_apk_name(const char *vendor)
+{
+    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+        if (strcmp(builtins[i].vendor, vendor) == 0)
+            return builtins[i].apk;
+    return NULL;
+}
+
+const char *cp_im_unit_apk(const char *unit)
+{
+    return strcmp(unit, "hour") == 0 ? "Hour" : strcmp(unit, "day") == 0 ? "Day" : "Minute";
+}
+
 json_t *cp_im_desc_new(void)
 {
     json_t *d = json_pack("{s:{}, s:{}, s:[], s:[], s:[]}", "api", "vendor", "secrets",

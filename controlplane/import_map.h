@@ -34,6 +34,15 @@
 
 extern const char *const cp_im_env_names[2]; /* "production", "sandbox" */
 
+/* APK's names of its built-in AIProviders <-> modelmux's built-in vendors
+ * (ai-provider-open-ai = OpenAI, ai-provider-azure-ai = AzureOpenAI,
+ * ai-provider-mistral-ai = Mistral). NULL when s is not one of them. */
+const char *cp_im_builtin_vendor(const char *apk_name);
+const char *cp_im_builtin_apk_name(const char *vendor);
+
+/* APK's spelling of a REST unit: "minute" -> "Minute" (hour, day alike). */
+const char *cp_im_unit_apk(const char *unit);
+
 /* A new, empty description (NULL on no memory). */
 json_t *cp_im_desc_new(void);
 

@@ -40,3 +40,11 @@ def import_yaml(cp, body, headers=None, token=None):
     """POST /apis/import with a YAML body (bytes)."""
     return cp.api("POST", "/apis/import", body=body,
                   headers=YAML_CT if headers is None else headers, token=token)
+
+
+def revision(cp):
+    return cp.ok("GET", "/revision")["revision"]
+
+
+def error_message(r):
+    return r.json()["error"]["message"]

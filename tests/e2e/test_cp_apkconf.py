@@ -31,8 +31,8 @@ def import_conf(cp, body, headers=None, token=None):
                   headers=YAML_CT if headers is None else headers, token=token)
 
 
-def revision(cp):
-    return cp.ok("GET", "/revision")["revision"]
+revision = import_util.revision
+error_message = import_util.error_message
 
 
 def vendor_id(cp, name):
@@ -40,10 +40,6 @@ def vendor_id(cp, name):
         if v["name"] == name:
             return v["id"]
     raise AssertionError("no vendor %s" % name)
-
-
-def error_message(r):
-    return r.json()["error"]["message"]
 
 
 # --- the SPEC example --------------------------------------------------------

@@ -27,12 +27,8 @@ def data(name):
         return f.read()
 
 
-def revision(cp):
-    return cp.ok("GET", "/revision")["revision"]
-
-
-def message(r):
-    return r.json()["error"]["message"]
+revision = import_util.revision
+message = import_util.error_message
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "controlplane/import_map.h"
+#include "testdata.h"
 #include "testhelp.h"
 
 static json_t *vendor_openai(void)
@@ -19,25 +20,7 @@ static json_t *vendor_openai(void)
 
 static char *read_data(const char *name, size_t *len)
 {
-    char path[1024];
-    const char *here = __FILE__, *slash = strrchr(here, '/');
-    FILE *f;
-    char *buf;
-    long n;
-
-    snprintf(path, sizeof(path), "%.*s/../data/apkconf/%s", slash ? (int)(slash - here) : 1,
-             slash ? here : ".", name);
-    f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    *len = fread(buf, 1, (size_t)n, f);
-    buf[*len] = 0;
-    fclose(f);
-    return buf;
+    return read_test_data("apkconf", name, len);
 }
 
 /* What the control plane would store for a description: {"api", "endpoints",
@@ -368,30 +351,29 @@ TEST("a policy naming an unknown endpoint is an internal error")
     json_decref(vendor);
 }
 
+struct emit_args {
+    json_t *rest, *vendor;
+};
+
+static int emit_once(void *ctx, struct gw_err *err)
+{
+    struct emit_args *a = ctx;
+    char *yaml = NULL;
+    size_t len;
+    int rc = cp_apkconf_emit(json_object_get(a->rest, "api"), a->vendor,
+                             json_object_get(a->rest, "endpoints"),
+                             json_object_get(a->rest, "policies"), &yaml, &len, err);
+
+    gw_free(yaml);
+    return rc;
+}
+
 TEST("allocation failures while exporting: NOMEM or success, no leak")
 {
     json_t *vendor = vendor_openai(), *rest = rest_of_file("all-policies.yaml", vendor);
-    int ok = 0;
+    struct emit_args a = {rest, vendor};
 
-    for (long n = 0; rest && n < 2000 && !ok; n++) {
-        struct gw_err err;
-        char *yaml = NULL;
-        size_t len;
-        gw_alloc_fail_after(n);
-        int rc = cp_apkconf_emit(json_object_get(rest, "api"), vendor,
-                                 json_object_get(rest, "endpoints"),
-                                 json_object_get(rest, "policies"), &yaml, &len, &err);
-        gw_alloc_fail_after(-1);
-        if (rc == 0) {
-            ok = 1;
-            gw_free(yaml);
-        } else if (err.kind != GW_ERR_NOMEM) {
-            fprintf(stderr, "  n=%ld: kind %d %s\n", n, err.kind, err.message);
-            mm_current_failed = 1;
-            break;
-        }
-    }
-    CHECK(ok);
+    CHECK(rest && alloc_torture(emit_once, &a, 2000));
     json_decref(rest);
     json_decref(vendor);
 }

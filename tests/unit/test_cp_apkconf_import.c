@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "common/alloc.h"
-#include "jpath.h"
+#include "testdata.h"
 #include "testhelp.h"
 
 static char *read_data(const char *name, size_t *len)
@@ -451,33 +451,31 @@ TEST("resolve_refs replaces every endpoint member")
     json_decref(d);
 }
 
+struct text {
+    char *s;
+    size_t len;
+};
+
+static int parse_once(void *ctx, struct gw_err *err)
+{
+    struct text *t = ctx;
+    json_t *out = NULL;
+    int rc = cp_apkconf_parse(t->s, t->len, &out, err);
+
+    json_decref(out);
+    return rc;
+}
+
 TEST("allocation failures: no crash, no leak, NOMEM or success")
 {
-    size_t len = 0;
-    char *text = read_data("all-policies.yaml", &len);
-    int ok = 0;
+    struct text t = {NULL, 0};
 
-    CHECK(text != NULL);
-    if (!text)
+    t.s = read_data("all-policies.yaml", &t.len);
+    CHECK(t.s != NULL);
+    if (!t.s)
         return;
-    for (long n = 0; n < 3000 && !ok; n++) {
-        struct gw_err err;
-        json_t *out = NULL;
-        gw_err_clear(&err);
-        gw_alloc_fail_after(n);
-        int rc = cp_apkconf_parse(text, len, &out, &err);
-        gw_alloc_fail_after(-1);
-        if (rc == 0) {
-            ok = 1;
-            json_decref(out);
-        } else if (err.kind != GW_ERR_NOMEM) {
-            fprintf(stderr, "  n=%ld: kind %d %s\n", n, err.kind, err.message);
-            mm_current_failed = 1;
-            break;
-        }
-    }
-    CHECK(ok);
-    free(text);
+    CHECK(alloc_torture(parse_once, &t, 3000));
+    free(t.s);
 }
 
 /* jansson allocates through gw_malloc, so fault injection reaches it. */

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "common/alloc.h"
-#include "jpath.h"
+#include "testdata.h"
 #include "testhelp.h"
 
 /* Parses text as a stream of CRs; NULL with err on failure. */
@@ -380,35 +380,32 @@ TEST("export then import: every policy type and the extensions")
     json_decref(pols);
 }
 
+struct text {
+    char *s;
+    size_t len;
+};
+
+static int parse_once(void *ctx, struct gw_err *err)
+{
+    struct text *t = ctx;
+    struct cp_ynode *docs = NULL;
+    json_t *out = NULL;
+    int rc = cp_yt_parse(t->s, t->len, CP_CRS_MAX_DOCS, "many", &docs, err);
+
+    if (rc == 0)
+        rc = cp_crs_parse(docs, &out, err);
+    cp_yt_free(docs);
+    json_decref(out);
+    return rc;
+}
+
 TEST("allocation failures: no crash, no leak, NOMEM or success")
 {
-    size_t len = 0;
-    char *text = read_test_data("crs", "model-routing.yaml", &len);
-    int ok = 0;
+    struct text t;
 
-    for (long n = 0; n < 20000 && !ok; n++) {
-        struct gw_err err;
-        struct cp_ynode *docs = NULL;
-        json_t *out = NULL;
-        int rc;
-        gw_err_clear(&err);
-        gw_alloc_fail_after(n);
-        rc = cp_yt_parse(text, len, CP_CRS_MAX_DOCS, "many", &docs, &err);
-        if (rc == 0)
-            rc = cp_crs_parse(docs, &out, &err);
-        gw_alloc_fail_after(-1);
-        cp_yt_free(docs);
-        if (rc == 0) {
-            ok = 1;
-            json_decref(out);
-        } else if (err.kind != GW_ERR_NOMEM) {
-            fprintf(stderr, "  n=%ld: kind %d %s\n", n, err.kind, err.message);
-            mm_current_failed = 1;
-            break;
-        }
-    }
-    CHECK(ok);
-    free(text);
+    t.s = read_test_data("crs", "model-routing.yaml", &t.len);
+    CHECK(alloc_torture(parse_once, &t, 20000));
+    free(t.s);
 }
 
 /* jansson allocates through gw_malloc, so fault injection reaches it. */

@@ -1,13 +1,16 @@
-/* Helpers for unit tests that check JSON built from YAML (the import
- * descriptions): values at a dotted path and test data files. */
-#ifndef MM_JPATH_H
-#define MM_JPATH_H
+/* Helpers for the unit tests of the imports and exports: values at a
+ * dotted JSON path, test data files, and the allocation-failure loop. */
+#ifndef MM_TESTDATA_H
+#define MM_TESTDATA_H
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+
+#include "common/alloc.h"
+#include "common/err.h"
 
 /* The value at path: "a.b.c" through objects, "#2" indexes arrays. */
 static inline json_t *jget(const json_t *o, const char *path)
@@ -59,6 +62,31 @@ static inline char *read_test_data(const char *dir, const char *name, size_t *le
     buf[*len] = 0;
     fclose(f);
     return buf;
+}
+
+/* One run of the code under test: 0, or -1 with err (fn frees what it made). */
+typedef int (*mm_alloc_run_fn)(void *ctx, struct gw_err *err);
+
+/* Runs fn with the Nth allocation failing, N = 0, 1, ... until it succeeds
+ * (at most max runs); every failure before must be GW_ERR_NOMEM. Returns 1
+ * when fn succeeded, 0 otherwise (the odd error is printed). */
+static inline int alloc_torture(mm_alloc_run_fn fn, void *ctx, long max)
+{
+    for (long n = 0; n < max; n++) {
+        struct gw_err err;
+        int rc;
+        gw_err_clear(&err);
+        gw_alloc_fail_after(n);
+        rc = fn(ctx, &err);
+        gw_alloc_fail_after(-1);
+        if (rc == 0)
+            return 1;
+        if (err.kind != GW_ERR_NOMEM) {
+            fprintf(stderr, "  n=%ld: kind %d %s\n", n, err.kind, err.message);
+            return 0;
+        }
+    }
+    return 0;
 }
 
 #endif
