@@ -419,7 +419,7 @@ static int xl_target(struct xlate *x, const struct cp_ynode *m, const char *env,
     if (cp_yt_need_map(m, "a model entry", x->err) < 0 ||
         check_keys(m, weighted ? keys_w : keys, "a model entry", x->err) < 0 ||
         cp_yt_str(m, "model", 1, &model, x->err) < 0 || resolve_endpoint(x, m, env, &ref) < 0 ||
-        (weighted && cp_yt_int(m, "weight", 1, 1000, &w, &present, x->err) < 0))
+        (weighted && cp_yt_int(m, "weight", GW_WEIGHT_MIN, GW_WEIGHT_MAX, &w, &present, x->err) < 0))
         return -1;
     return cp_im_target(model, ref, weighted ? w : 0, out, x->err);
 }

@@ -658,7 +658,7 @@ static int xl_target(struct crs *c, const struct cp_ynode *m, int env, int weigh
     if (cp_yt_need_map(m, "a model entry", c->err) < 0 ||
         check_keys(m, weighted ? keys_w : keys, "a model entry", c->err) < 0 ||
         cp_yt_str(m, "model", 1, &model, c->err) < 0 || backend_ref(c, m, env, &ref) < 0 ||
-        (weighted && cp_yt_int(m, "weight", 1, 1000, &w, &present, c->err) < 0))
+        (weighted && cp_yt_int(m, "weight", GW_WEIGHT_MIN, GW_WEIGHT_MAX, &w, &present, c->err) < 0))
         return -1;
     return cp_im_target(model, ref, weighted ? w : 0, out, c->err);
 }

@@ -26,11 +26,14 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "common/limits.h"
 #include "yaml_tree.h"
 
-#define CP_IM_BIG_LIMIT 9007199254740991LL /* 2^53 - 1: exact in every JSON reader */
-#define CP_IM_MAX_SUSPEND_SEC 31536000LL   /* one year */
-#define CP_IM_MAX_TIMEOUT_MS 86400000LL    /* one day */
+/* The contract's bounds (common/limits.h), so a value the import reads is
+ * refused with its line when the resource layer would refuse it anyway. */
+#define CP_IM_BIG_LIMIT GW_RATE_LIMIT_MAX
+#define CP_IM_MAX_SUSPEND_SEC GW_SUSPEND_MAX_S
+#define CP_IM_MAX_TIMEOUT_MS GW_TIMEOUT_MAX_MS
 
 extern const char *const cp_im_env_names[2]; /* "production", "sandbox" */
 
