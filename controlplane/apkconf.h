@@ -28,7 +28,7 @@
 struct cp_req;
 
 /* Hard bounds on an import body (hostile input; the tree's are in yaml_tree.h). */
-#define CP_APKCONF_MAX_BODY (1024 * 1024) /* bytes; larger bodies get 413 */
+#define CP_APKCONF_MAX_BODY (1024 * 1024)      /* bytes; larger bodies get 413 */
 #define CP_APKCONF_MAX_DEPTH CP_YT_MAX_DEPTH   /* nested collections */
 #define CP_APKCONF_MAX_NODES CP_YT_MAX_NODES   /* scalars + collections */
 #define CP_APKCONF_MAX_SCALAR CP_YT_MAX_SCALAR /* bytes in one scalar */

@@ -32,11 +32,11 @@
 
 /* One endpoint as the policies refer to it. */
 struct ep_ref {
-    const json_t *ep;  /* REST endpoint (borrowed) */
-    const char *env;   /* "production" or "sandbox" */
-    int index;         /* position within its environment */
-    int named;         /* write its x-modelmux name (not the generated one) */
-    int url_shared;    /* another endpoint of its environment has its URL */
+    const json_t *ep; /* REST endpoint (borrowed) */
+    const char *env;  /* "production" or "sandbox" */
+    int index;        /* position within its environment */
+    int named;        /* write its x-modelmux name (not the generated one) */
+    int url_shared;   /* another endpoint of its environment has its URL */
 };
 
 struct exporter {
@@ -118,14 +118,14 @@ static int emit_airatelimit(struct exporter *x, const json_t *p)
     int tokens = json_object_get(p, "requestTokens") || json_object_get(p, "responseTokens") ||
                  json_object_get(p, "totalTokens");
 
-    if (cp_ye_key(e, "aiRatelimit") < 0 || cp_ye_map_start(e) < 0 || cp_ye_kv_bool(e, "enabled", 1) < 0)
+    if (cp_ye_key(e, "aiRatelimit") < 0 || cp_ye_map_start(e) < 0 ||
+        cp_ye_kv_bool(e, "enabled", 1) < 0)
         return -1;
-    if (tokens &&
-        (cp_ye_key(e, "token") < 0 || cp_ye_map_start(e) < 0 ||
-         cp_ye_opt_int(e, "promptLimit", p, "requestTokens") < 0 ||
-         cp_ye_opt_int(e, "completionLimit", p, "responseTokens") < 0 ||
-         cp_ye_opt_int(e, "totalLimit", p, "totalTokens") < 0 || cp_ye_kv_str(e, "unit", unit) < 0 ||
-         cp_ye_map_end(e) < 0))
+    if (tokens && (cp_ye_key(e, "token") < 0 || cp_ye_map_start(e) < 0 ||
+                   cp_ye_opt_int(e, "promptLimit", p, "requestTokens") < 0 ||
+                   cp_ye_opt_int(e, "completionLimit", p, "responseTokens") < 0 ||
+                   cp_ye_opt_int(e, "totalLimit", p, "totalTokens") < 0 ||
+                   cp_ye_kv_str(e, "unit", unit) < 0 || cp_ye_map_end(e) < 0))
         return -1;
     if (json_object_get(p, "requests") &&
         (cp_ye_key(e, "request") < 0 || cp_ye_map_start(e) < 0 ||
@@ -150,9 +150,10 @@ static int emit_endpoint(struct exporter *x, const struct ep_ref *r, int first)
     if (cp_ye_map_start(e) < 0 || cp_ye_kv_str(e, "endpoint", str_of(ep, "url")) < 0)
         return -1;
     if (json_is_object(sec) &&
-        (cp_ye_key(e, "endpointSecurity") < 0 || cp_ye_map_start(e) < 0 || cp_ye_kv_bool(e, "enabled", 1) < 0 ||
-         cp_ye_key(e, "securityType") < 0 || cp_ye_map_start(e) < 0 ||
-         cp_ye_opt_str(e, "secretName", sec, "secret") < 0 || cp_ye_kv_str(e, "in", "Header") < 0 ||
+        (cp_ye_key(e, "endpointSecurity") < 0 || cp_ye_map_start(e) < 0 ||
+         cp_ye_kv_bool(e, "enabled", 1) < 0 || cp_ye_key(e, "securityType") < 0 ||
+         cp_ye_map_start(e) < 0 || cp_ye_opt_str(e, "secretName", sec, "secret") < 0 ||
+         cp_ye_kv_str(e, "in", "Header") < 0 ||
          cp_ye_opt_str(e, "apiKeyNameKey", sec, "header") < 0 ||
          cp_ye_opt_str(e, "apiKeyValueKey", sec, "secretKey") < 0 || cp_ye_map_end(e) < 0 ||
          cp_ye_map_end(e) < 0))
@@ -187,7 +188,8 @@ static int emit_endpoints(struct exporter *x)
         for (size_t i = 0; i < x->nrefs; i++) {
             if (x->refs[i].env != env_names[env])
                 continue;
-            if (!opened && (cp_ye_key(e, env_names[env]) < 0 || cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0))
+            if (!opened && (cp_ye_key(e, env_names[env]) < 0 ||
+                            cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0))
                 return -1;
             opened = 1;
             if (emit_endpoint(x, &x->refs[i], first) < 0)
@@ -215,7 +217,8 @@ static int emit_target(struct exporter *x, const json_t *t, int weighted)
         return gw_err_set(x->err, GW_ERR_INTERNAL, "internal", NULL,
                           "policy names endpoint %s, which is not in the API", id);
     if (cp_ye_map_start(e) < 0 || cp_ye_opt_str(e, "model", t, "model") < 0 ||
-        cp_ye_kv_str(e, "endpoint", r->url_shared ? str_of(r->ep, "name") : str_of(r->ep, "url")) < 0 ||
+        cp_ye_kv_str(e, "endpoint", r->url_shared ? str_of(r->ep, "name") : str_of(r->ep, "url")) <
+            0 ||
         (weighted && cp_ye_opt_int(e, "weight", t, "weight") < 0) || cp_ye_map_end(e) < 0)
         return -1;
     return 0;
@@ -226,7 +229,8 @@ static int policy_head(struct exporter *x, const char *name)
     struct cp_yemit *e = &x->e;
 
     if (cp_ye_map_start(e) < 0 || cp_ye_kv_str(e, "policyName", name) < 0 ||
-        cp_ye_kv_str(e, "policyVersion", "v1") < 0 || cp_ye_key(e, "parameters") < 0 || cp_ye_map_start(e) < 0)
+        cp_ye_kv_str(e, "policyVersion", "v1") < 0 || cp_ye_key(e, "parameters") < 0 ||
+        cp_ye_map_start(e) < 0)
         return -1;
     return 0;
 }
@@ -253,9 +257,9 @@ static int emit_round_robin(struct exporter *x, const json_t *p, int weighted)
             continue;
         if (cp_ye_key(e, lists[env]) < 0 ||
             cp_ye_seq_start(e, json_array_size(arr) ? YAML_BLOCK_SEQUENCE_STYLE
-                                              : YAML_FLOW_SEQUENCE_STYLE) < 0)
+                                                    : YAML_FLOW_SEQUENCE_STYLE) < 0)
             return -1;
-        json_array_foreach(arr, i, t) {
+        json_array_foreach (arr, i, t) {
             if (emit_target(x, t, weighted) < 0)
                 return -1;
         }
@@ -279,12 +283,13 @@ static int emit_failover(struct exporter *x, const json_t *p)
         if (!json_is_object(o))
             continue;
         fb = json_object_get(o, "fallbacks");
-        if (cp_ye_key(e, env_names[env]) < 0 || cp_ye_map_start(e) < 0 || cp_ye_key(e, "target") < 0 ||
-            emit_target(x, json_object_get(o, "target"), 0) < 0 || cp_ye_key(e, "fallbacks") < 0 ||
+        if (cp_ye_key(e, env_names[env]) < 0 || cp_ye_map_start(e) < 0 ||
+            cp_ye_key(e, "target") < 0 || emit_target(x, json_object_get(o, "target"), 0) < 0 ||
+            cp_ye_key(e, "fallbacks") < 0 ||
             cp_ye_seq_start(e, json_array_size(fb) ? YAML_BLOCK_SEQUENCE_STYLE
-                                             : YAML_FLOW_SEQUENCE_STYLE) < 0)
+                                                   : YAML_FLOW_SEQUENCE_STYLE) < 0)
             return -1;
-        json_array_foreach(fb, i, t) {
+        json_array_foreach (fb, i, t) {
             if (emit_target(x, t, 0) < 0)
                 return -1;
         }
@@ -315,7 +320,7 @@ static int emit_policies(struct exporter *x)
     const json_t *p;
     size_t i, count = 0;
 
-    json_array_foreach(x->policies, i, p) {
+    json_array_foreach (x->policies, i, p) {
         if (p != x->ratelimit)
             count++;
     }
@@ -324,7 +329,7 @@ static int emit_policies(struct exporter *x)
     if (cp_ye_key(e, "apiPolicies") < 0 || cp_ye_map_start(e) < 0 || cp_ye_key(e, "request") < 0 ||
         cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0)
         return -1;
-    json_array_foreach(x->policies, i, p) {
+    json_array_foreach (x->policies, i, p) {
         const char *type = str_of(p, "type");
         int r;
         if (p == x->ratelimit)
@@ -362,13 +367,14 @@ static int emit_operations(struct exporter *x)
         return 0;
     if (cp_ye_key(e, "operations") < 0 ||
         cp_ye_seq_start(e, json_array_size(ops) ? YAML_BLOCK_SEQUENCE_STYLE
-                                          : YAML_FLOW_SEQUENCE_STYLE) < 0)
+                                                : YAML_FLOW_SEQUENCE_STYLE) < 0)
         return -1;
-    json_array_foreach(ops, i, op) {
+    json_array_foreach (ops, i, op) {
         if (cp_ye_map_start(e) < 0 || cp_ye_opt_str(e, "target", op, "target") < 0 ||
-            cp_ye_opt_str(e, "verb", op, "verb") < 0 || cp_ye_opt_bool(e, "secured", op, "secured") < 0 ||
-            cp_ye_key(e, "scopes") < 0 || cp_ye_seq_start(e, YAML_FLOW_SEQUENCE_STYLE) < 0 ||
-            cp_ye_seq_end(e) < 0 || cp_ye_map_end(e) < 0)
+            cp_ye_opt_str(e, "verb", op, "verb") < 0 ||
+            cp_ye_opt_bool(e, "secured", op, "secured") < 0 || cp_ye_key(e, "scopes") < 0 ||
+            cp_ye_seq_start(e, YAML_FLOW_SEQUENCE_STYLE) < 0 || cp_ye_seq_end(e) < 0 ||
+            cp_ye_map_end(e) < 0)
             return -1;
     }
     return cp_ye_seq_end(e);
@@ -388,9 +394,9 @@ static int emit_document(struct exporter *x)
         cp_ye_opt_bool(e, "subscriptionValidation", x->api, "subscriptionValidation") < 0 ||
         cp_ye_key(e, "aiProvider") < 0 || cp_ye_map_start(e) < 0 ||
         cp_ye_opt_str(e, "name", x->vendor, "name") < 0 ||
-        (vversion && *vversion && cp_ye_kv_str(e, "apiVersion", vversion) < 0) || cp_ye_map_end(e) < 0 ||
-        emit_endpoints(x) < 0 || emit_operations(x) < 0 || emit_policies(x) < 0 ||
-        cp_ye_map_end(e) < 0)
+        (vversion && *vversion && cp_ye_kv_str(e, "apiVersion", vversion) < 0) ||
+        cp_ye_map_end(e) < 0 || emit_endpoints(x) < 0 || emit_operations(x) < 0 ||
+        emit_policies(x) < 0 || cp_ye_map_end(e) < 0)
         return -1;
     return cp_ye_doc_end(e);
 }
@@ -403,7 +409,7 @@ static const json_t *apk_ratelimit(const struct exporter *x)
 
     if (x->nrefs == 0)
         return NULL;
-    json_array_foreach(x->policies, i, p) {
+    json_array_foreach (x->policies, i, p) {
         const char *scope = json_string_value(json_object_get(p, "scope"));
         if (strcmp(str_of(p, "type"), "aiRateLimit") == 0 && (!scope || !strcmp(scope, "api")))
             return p;

@@ -18,10 +18,21 @@
 
 /* apk-conf keys that exist in APK but have no modelmux meaning: named as
  * unsupported rather than unknown. */
-static const char *const apk_unsupported[] = {
-    "rateLimit", "authentication", "corsConfiguration", "additionalProperties", "environment",
-    "certificate", "operationPolicies", "endpointConfigurations", "weight", "retryPolicy",
-    "circuitBreaker", "downstreamRequestIdleTimeout", "userNameKey", "passwordKey", NULL};
+static const char *const apk_unsupported[] = {"rateLimit",
+                                              "authentication",
+                                              "corsConfiguration",
+                                              "additionalProperties",
+                                              "environment",
+                                              "certificate",
+                                              "operationPolicies",
+                                              "endpointConfigurations",
+                                              "weight",
+                                              "retryPolicy",
+                                              "circuitBreaker",
+                                              "downstreamRequestIdleTimeout",
+                                              "userNameKey",
+                                              "passwordKey",
+                                              NULL};
 
 static int check_keys(const struct cp_ynode *map, const char *const *allowed, const char *what,
                       struct gw_err *err)
@@ -30,7 +41,7 @@ static int check_keys(const struct cp_ynode *map, const char *const *allowed, co
 }
 
 struct xlate {
-    json_t *desc; /* the description being built (import_map.h) */
+    json_t *desc;                        /* the description being built (import_map.h) */
     const struct cp_ynode *ratelimit_at; /* first aiRatelimit seen, for the error */
     struct gw_err *err;
 };
@@ -61,11 +72,12 @@ static int xl_operations(struct xlate *x, const struct cp_ynode *seq, json_t *ap
             return -1;
         if (scopes && scopes->n > 0)
             return cp_yt_fail(x->err, scopes->line, scopes->col,
-                           "scopes are not supported by modelmux (use an empty list)");
+                              "scopes are not supported by modelmux (use an empty list)");
         o = json_object();
         if (json_array_append_new(ops, o) != 0)
             return cp_yt_nomem(x->err);
-        if (cp_im_put_str(o, "target", target, x->err) < 0 || cp_im_put_str(o, "verb", verb, x->err) < 0 ||
+        if (cp_im_put_str(o, "target", target, x->err) < 0 ||
+            cp_im_put_str(o, "verb", verb, x->err) < 0 ||
             cp_im_copy_bool(op, "secured", o, "secured", x->err) < 0)
             return -1;
     }
@@ -74,10 +86,19 @@ static int xl_operations(struct xlate *x, const struct cp_ynode *seq, json_t *ap
 
 static int xl_api(struct xlate *x, const struct cp_ynode *root)
 {
-    static const char *const keys[] = {
-        "name", "basePath", "version", "type", "defaultVersion", "subscriptionValidation",
-        "aiProvider", "endpointConfigurations", "operations", "apiPolicies", "id",
-        "definitionPath", NULL};
+    static const char *const keys[] = {"name",
+                                       "basePath",
+                                       "version",
+                                       "type",
+                                       "defaultVersion",
+                                       "subscriptionValidation",
+                                       "aiProvider",
+                                       "endpointConfigurations",
+                                       "operations",
+                                       "apiPolicies",
+                                       "id",
+                                       "definitionPath",
+                                       NULL};
     static const char *const provider_keys[] = {"name", "apiVersion", NULL};
     const char *name, *base, *version, *type, *vname, *vversion;
     const struct cp_ynode *prov, *ops;
@@ -100,7 +121,8 @@ static int xl_api(struct xlate *x, const struct cp_ynode *root)
         const struct cp_ynode *t = cp_yt_get(root, "type");
         return cp_yt_fail(x->err, t->line, t->col, "type must be REST (not \"%.32s\")", type);
     }
-    if (cp_im_put_str(api, "name", name, x->err) < 0 || cp_im_put_str(api, "basePath", base, x->err) < 0 ||
+    if (cp_im_put_str(api, "name", name, x->err) < 0 ||
+        cp_im_put_str(api, "basePath", base, x->err) < 0 ||
         cp_im_put_str(api, "version", version, x->err) < 0 ||
         cp_im_copy_bool(root, "defaultVersion", api, "defaultVersion", x->err) < 0 ||
         cp_im_copy_bool(root, "subscriptionValidation", api, "subscriptionValidation", x->err) < 0)
@@ -109,7 +131,7 @@ static int xl_api(struct xlate *x, const struct cp_ynode *root)
     prov = cp_yt_get(root, "aiProvider");
     if (!prov)
         return cp_yt_fail(x->err, root->line, root->col,
-                       "aiProvider is required (the vendor, by name)");
+                          "aiProvider is required (the vendor, by name)");
     if (cp_yt_need_map(prov, "aiProvider", x->err) < 0 ||
         check_keys(prov, provider_keys, "aiProvider", x->err) < 0 ||
         cp_yt_str(prov, "name", 1, &vname, x->err) < 0 ||
@@ -132,8 +154,8 @@ static int xl_api(struct xlate *x, const struct cp_ynode *root)
 static int xl_airatelimit(struct xlate *x, const struct cp_ynode *rl)
 {
     static const char *const keys[] = {"enabled", "token", "request", NULL};
-    static const char *const token_keys[] = {"promptLimit", "completionLimit", "totalLimit",
-                                             "unit", NULL};
+    static const char *const token_keys[] = {"promptLimit", "completionLimit", "totalLimit", "unit",
+                                             NULL};
     static const char *const req_keys[] = {"requestLimit", "unit", NULL};
     static const char *const token_limits[3] = {"promptLimit", "completionLimit", "totalLimit"};
     struct cp_im_limits l = {.what = "aiRatelimit",
@@ -178,8 +200,8 @@ static int xl_airatelimit(struct xlate *x, const struct cp_ynode *rl)
 static int xl_security(struct xlate *x, const struct cp_ynode *es, json_t *ep)
 {
     static const char *const keys[] = {"enabled", "securityType", NULL};
-    static const char *const type_keys[] = {"secretName", "in", "apiKeyNameKey",
-                                            "apiKeyValueKey", NULL};
+    static const char *const type_keys[] = {"secretName", "in", "apiKeyNameKey", "apiKeyValueKey",
+                                            NULL};
     const struct cp_ynode *st;
     const char *secret, *in, *name_key, *value_key;
     int enabled = 1, present;
@@ -197,8 +219,8 @@ static int xl_security(struct xlate *x, const struct cp_ynode *es, json_t *ep)
         return -1;
     if (cp_yt_get(st, "userNameKey") || cp_yt_get(st, "passwordKey"))
         return cp_yt_fail(x->err, st->line, st->col,
-                       "basic endpoint security is not supported by modelmux (use secretName, "
-                       "in: Header, apiKeyNameKey, apiKeyValueKey)");
+                          "basic endpoint security is not supported by modelmux (use secretName, "
+                          "in: Header, apiKeyNameKey, apiKeyValueKey)");
     if (check_keys(st, type_keys, "securityType", x->err) < 0 ||
         cp_yt_str(st, "secretName", 1, &secret, x->err) < 0 ||
         cp_yt_str(st, "in", 0, &in, x->err) < 0 ||
@@ -230,7 +252,7 @@ static int xl_resiliency(struct xlate *x, const struct cp_ynode *res, json_t *ep
     if (cp_yt_need_map(t, "resiliency.timeout", x->err) < 0 ||
         check_keys(t, timeout_keys, "resiliency.timeout", x->err) < 0 ||
         cp_yt_int(t, "upstreamResponseTimeout", 1, CP_IM_MAX_TIMEOUT_MS / 1000, &sec, &present,
-                x->err) < 0)
+                  x->err) < 0)
         return -1;
     return present ? cp_im_put(ep, "timeoutMs", json_integer(sec * 1000), x->err) : 0;
 }
@@ -252,7 +274,7 @@ static int xl_ep_extension(struct xlate *x, const struct cp_ynode *ext, json_t *
     if (cp_yt_get(ext, "timeoutMs") && json_object_get(ep, "timeoutMs")) {
         const struct cp_ynode *v = cp_yt_get(ext, "timeoutMs");
         return cp_yt_fail(x->err, v->line, v->col,
-                       "timeoutMs conflicts with resiliency.timeout.upstreamResponseTimeout");
+                          "timeoutMs conflicts with resiliency.timeout.upstreamResponseTimeout");
     }
     if (cp_im_copy_int(ext, "timeoutMs", 1, CP_IM_MAX_TIMEOUT_MS, ep, "timeoutMs", x->err) < 0)
         return -1;
@@ -276,8 +298,8 @@ static int check_endpoint_unique(struct xlate *x, const struct cp_ynode *entry, 
     dup = cp_im_find_endpoint(x->desc, NULL, "name", name, &count);
     if (dup)
         return cp_yt_fail(x->err, entry->line, entry->col,
-                       "endpoint name \"%.64s\" is already used (line %d)", name,
-                       (int)json_integer_value(json_object_get(dup, "line")));
+                          "endpoint name \"%.64s\" is already used (line %d)", name,
+                          (int)json_integer_value(json_object_get(dup, "line")));
     if (explicit_name)
         return 0;
     /* Policies name endpoints by URL: a second unnamed endpoint with the same
@@ -285,16 +307,16 @@ static int check_endpoint_unique(struct xlate *x, const struct cp_ynode *entry, 
     dup = cp_im_find_endpoint(x->desc, env, "url", url, &count);
     if (dup)
         return cp_yt_fail(x->err, entry->line, entry->col,
-                       "endpoint %.200s is already declared in %s (line %d); give both an "
-                       "x-modelmux name to keep them apart",
-                       url, env, (int)json_integer_value(json_object_get(dup, "line")));
+                          "endpoint %.200s is already declared in %s (line %d); give both an "
+                          "x-modelmux name to keep them apart",
+                          url, env, (int)json_integer_value(json_object_get(dup, "line")));
     return 0;
 }
 
 static int xl_endpoint(struct xlate *x, const struct cp_ynode *entry, const char *env, size_t index)
 {
-    static const char *const keys[] = {"endpoint", "endpointSecurity", "resiliency",
-                                       "aiRatelimit", "x-modelmux", NULL};
+    static const char *const keys[] = {"endpoint",    "endpointSecurity", "resiliency",
+                                       "aiRatelimit", "x-modelmux",       NULL};
     const struct cp_ynode *v;
     const char *url, *name = NULL;
     char genname[32];
@@ -306,7 +328,7 @@ static int xl_endpoint(struct xlate *x, const struct cp_ynode *entry, const char
     v = cp_yt_get(entry, "endpoint");
     if (v && v->kind == CP_YT_MAP)
         return cp_yt_fail(x->err, v->line, v->col,
-                       "endpoint must be a URL (Kubernetes services are not supported)");
+                          "endpoint must be a URL (Kubernetes services are not supported)");
     if (cp_yt_str(entry, "endpoint", 1, &url, x->err) < 0)
         return -1;
 
@@ -317,7 +339,8 @@ static int xl_endpoint(struct xlate *x, const struct cp_ynode *entry, const char
         return cp_yt_nomem(x->err);
     ep = json_object();
     if (cp_im_put(item, "body", ep, x->err) < 0 || cp_im_put_pos(item, entry, NULL, x->err) < 0 ||
-        cp_im_put_str(ep, "environment", env, x->err) < 0 || cp_im_put_str(ep, "url", url, x->err) < 0)
+        cp_im_put_str(ep, "environment", env, x->err) < 0 ||
+        cp_im_put_str(ep, "url", url, x->err) < 0)
         goto fail;
     v = cp_yt_get(entry, "endpointSecurity");
     if (v && xl_security(x, v, ep) < 0)
@@ -398,9 +421,9 @@ static int resolve_endpoint(struct xlate *x, const struct cp_ynode *model, const
         e = cp_im_find_endpoint(x->desc, env, "name", s, &count);
     if (!e)
         return cp_yt_fail(x->err, v->line, v->col,
-                       "endpoint %.200s is not declared in endpointConfigurations.%s%s", s, env,
-                       count > 1 ? " (or is declared several times: use its x-modelmux name)"
-                                 : "");
+                          "endpoint %.200s is not declared in endpointConfigurations.%s%s", s, env,
+                          count > 1 ? " (or is declared several times: use its x-modelmux name)"
+                                    : "");
     *ref = json_string_value(json_object_get(e, "ref"));
     return 0;
 }
@@ -419,14 +442,15 @@ static int xl_target(struct xlate *x, const struct cp_ynode *m, const char *env,
     if (cp_yt_need_map(m, "a model entry", x->err) < 0 ||
         check_keys(m, weighted ? keys_w : keys, "a model entry", x->err) < 0 ||
         cp_yt_str(m, "model", 1, &model, x->err) < 0 || resolve_endpoint(x, m, env, &ref) < 0 ||
-        (weighted && cp_yt_int(m, "weight", GW_WEIGHT_MIN, GW_WEIGHT_MAX, &w, &present, x->err) < 0))
+        (weighted &&
+         cp_yt_int(m, "weight", GW_WEIGHT_MIN, GW_WEIGHT_MAX, &w, &present, x->err) < 0))
         return -1;
     return cp_im_target(model, ref, weighted ? w : 0, out, x->err);
 }
 
 /* Appends the targets of the sequence seq to arr. */
-static int xl_target_list(struct xlate *x, const struct cp_ynode *seq, const char *env, int weighted,
-                          json_t *arr)
+static int xl_target_list(struct xlate *x, const struct cp_ynode *seq, const char *env,
+                          int weighted, json_t *arr)
 {
     for (size_t i = 0; i < seq->n; i++) {
         json_t *t = NULL;
@@ -442,17 +466,18 @@ static int xl_target_list(struct xlate *x, const struct cp_ynode *seq, const cha
 
 /* ModelBasedRoundRobin (weighted) and ModelmuxModelRoundRobin (plain):
  * {onQuotaExceedSuspendDuration, productionModels[], sandboxModels[]}. */
-static int xl_round_robin(struct xlate *x, const struct cp_ynode *params, json_t *body, int weighted)
+static int xl_round_robin(struct xlate *x, const struct cp_ynode *params, json_t *body,
+                          int weighted)
 {
     static const char *const keys[] = {"onQuotaExceedSuspendDuration", "productionModels",
                                        "sandboxModels", NULL};
     static const char *const lists[] = {"productionModels", "sandboxModels"};
 
     if (cp_im_put_str(body, "type", weighted ? "modelWeightedRoundRobin" : "modelRoundRobin",
-                x->err) < 0 ||
+                      x->err) < 0 ||
         check_keys(params, keys, "parameters", x->err) < 0 ||
         cp_im_copy_int(params, "onQuotaExceedSuspendDuration", 0, CP_IM_MAX_SUSPEND_SEC, body,
-                 "suspendDurationSec", x->err) < 0)
+                       "suspendDurationSec", x->err) < 0)
         return -1;
     for (size_t e = 0; e < 2; e++) {
         const struct cp_ynode *list = cp_yt_get(params, lists[e]);
@@ -480,10 +505,10 @@ static int xl_failover(struct xlate *x, const struct cp_ynode *params, json_t *b
 
     if (cp_im_put_str(body, "type", "modelFailover", x->err) < 0 ||
         check_keys(params, keys, "parameters", x->err) < 0 ||
-        cp_im_copy_int(params, "requestTimeoutMs", 1, CP_IM_MAX_TIMEOUT_MS, body, "requestTimeoutMs",
-                 x->err) < 0 ||
+        cp_im_copy_int(params, "requestTimeoutMs", 1, CP_IM_MAX_TIMEOUT_MS, body,
+                       "requestTimeoutMs", x->err) < 0 ||
         cp_im_copy_int(params, "onQuotaExceedSuspendDuration", 0, CP_IM_MAX_SUSPEND_SEC, body,
-                 "suspendDurationSec", x->err) < 0)
+                       "suspendDurationSec", x->err) < 0)
         return -1;
     for (size_t e = 0; e < 2; e++) {
         const struct cp_ynode *env = cp_yt_get(params, cp_im_env_names[e]), *target, *fb;
@@ -522,18 +547,19 @@ static int xl_failover(struct xlate *x, const struct cp_ynode *params, json_t *b
 /* ModelmuxAIRateLimit: the REST aiRateLimit fields as parameters. */
 static int xl_ratelimit_ext(struct xlate *x, const struct cp_ynode *params, json_t *body)
 {
-    static const char *const keys[] = {"unit", "scope", "requestTokens", "responseTokens",
-                                       "totalTokens", "requests", NULL};
+    static const char *const keys[] = {
+        "unit", "scope", "requestTokens", "responseTokens", "totalTokens", "requests", NULL};
     const char *unit, *scope;
 
     if (x->ratelimit_at)
         return cp_yt_fail(x->err, params->line, params->col,
-                       "only one AI rate limit per API is supported (first at line %d)",
-                       x->ratelimit_at->line);
+                          "only one AI rate limit per API is supported (first at line %d)",
+                          x->ratelimit_at->line);
     x->ratelimit_at = params;
     if (cp_im_put_str(body, "type", "aiRateLimit", x->err) < 0 ||
         check_keys(params, keys, "parameters", x->err) < 0 ||
-        cp_im_unit(params, "unit", &unit, x->err) < 0 || cp_yt_str(params, "scope", 0, &scope, x->err) < 0 ||
+        cp_im_unit(params, "unit", &unit, x->err) < 0 ||
+        cp_yt_str(params, "scope", 0, &scope, x->err) < 0 ||
         cp_im_put_str(body, "unit", unit, x->err) < 0 ||
         (scope && cp_im_put_str(body, "scope", scope, x->err) < 0))
         return -1;
@@ -574,9 +600,9 @@ static int xl_policy(struct xlate *x, const struct cp_ynode *p)
         return xl_ratelimit_ext(x, params, body);
     const struct cp_ynode *v = cp_yt_get(p, "policyName");
     return cp_yt_fail(x->err, v->line, v->col,
-                   "unsupported policy \"%.64s\" (modelmux supports ModelBasedRoundRobin, "
-                   "ModelmuxModelRoundRobin, ModelmuxModelFailover, ModelmuxAIRateLimit)",
-                   name);
+                      "unsupported policy \"%.64s\" (modelmux supports ModelBasedRoundRobin, "
+                      "ModelmuxModelRoundRobin, ModelmuxModelFailover, ModelmuxAIRateLimit)",
+                      name);
 }
 
 static int xl_policies(struct xlate *x, const struct cp_ynode *root)
@@ -594,7 +620,7 @@ static int xl_policies(struct xlate *x, const struct cp_ynode *root)
         return -1;
     if (resp && resp->n > 0)
         return cp_yt_fail(x->err, resp->line, resp->col,
-                       "response policies are not supported by modelmux");
+                          "response policies are not supported by modelmux");
     req = cp_yt_get(pol, "request");
     if (!req)
         return 0;
@@ -620,8 +646,8 @@ int cp_apkconf_parse(const char *yaml, size_t len, json_t **out, struct gw_err *
     memset(&x, 0, sizeof(x));
     x.err = err;
     if (len > CP_APKCONF_MAX_BODY)
-        return gw_err_set(err, GW_ERR_TOO_LARGE, "too_large", NULL,
-                          "apk-conf larger than %d bytes", CP_APKCONF_MAX_BODY);
+        return gw_err_set(err, GW_ERR_TOO_LARGE, "too_large", NULL, "apk-conf larger than %d bytes",
+                          CP_APKCONF_MAX_BODY);
     if (cp_yt_parse(yaml, len, 1, "only one YAML document is allowed", &docs, err) < 0)
         return -1;
     x.desc = cp_im_desc_new();

@@ -105,7 +105,7 @@ static const json_t *endpoint_by_id(const struct crx *x, const char *id)
     const json_t *ep;
     size_t i;
 
-    json_array_foreach(x->endpoints, i, ep) {
+    json_array_foreach (x->endpoints, i, ep) {
         if (strcmp(str_of(ep, "id"), id) == 0)
             return ep;
     }
@@ -157,14 +157,15 @@ static int emit_route(struct crx *x, int env)
         cp_ye_key(e, "spec") < 0 || cp_ye_map_start(e) < 0 || cp_ye_key(e, "rules") < 0 ||
         cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0)
         return -1;
-    json_array_foreach(json_object_get(x->api, "operations"), i, op) {
+    json_array_foreach (json_object_get(x->api, "operations"), i, op) {
         const char *path = str_of(op, "target");
         if (cp_ye_map_start(e) < 0 || cp_ye_key(e, "matches") < 0 ||
             cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0 || cp_ye_map_start(e) < 0 ||
             cp_ye_key(e, "path") < 0 || cp_ye_map_start(e) < 0 ||
-            cp_ye_kv_str(e, "type", "RegularExpression") < 0 || cp_ye_kv_str(e, "value", path) < 0 ||
-            cp_ye_map_end(e) < 0 || cp_ye_opt_str(e, "method", op, "verb") < 0 ||
-            cp_ye_map_end(e) < 0 || cp_ye_seq_end(e) < 0 || cp_ye_key(e, "filters") < 0 ||
+            cp_ye_kv_str(e, "type", "RegularExpression") < 0 ||
+            cp_ye_kv_str(e, "value", path) < 0 || cp_ye_map_end(e) < 0 ||
+            cp_ye_opt_str(e, "method", op, "verb") < 0 || cp_ye_map_end(e) < 0 ||
+            cp_ye_seq_end(e) < 0 || cp_ye_key(e, "filters") < 0 ||
             cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0 || cp_ye_map_start(e) < 0 ||
             cp_ye_kv_str(e, "type", "URLRewrite") < 0 || cp_ye_key(e, "urlRewrite") < 0 ||
             cp_ye_map_start(e) < 0 || cp_ye_key(e, "path") < 0 || cp_ye_map_start(e) < 0 ||
@@ -173,7 +174,7 @@ static int emit_route(struct crx *x, int env)
             cp_ye_map_end(e) < 0 || cp_ye_map_end(e) < 0 || cp_ye_seq_end(e) < 0 ||
             cp_ye_key(e, "backendRefs") < 0 || cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0)
             return -1;
-        json_array_foreach(x->endpoints, j, ep) {
+        json_array_foreach (x->endpoints, j, ep) {
             if (strcmp(str_of(ep, "environment"), env_names[env]) == 0 &&
                 backend_ref(x, str_of(ep, "name")) < 0)
                 return -1;
@@ -259,8 +260,7 @@ static int emit_target(struct crx *x, const json_t *t, int weighted)
         return gw_err_set(NULL, GW_ERR_INTERNAL, "internal", NULL, "unknown endpoint");
     return cp_ye_map_start(e) < 0 || cp_ye_opt_str(e, "model", t, "model") < 0 ||
                    cp_ye_key(e, "backendRef") < 0 || backend_ref(x, str_of(ep, "name")) < 0 ||
-                   (weighted && cp_ye_opt_int(e, "weight", t, "weight") < 0) ||
-                   cp_ye_map_end(e) < 0
+                   (weighted && cp_ye_opt_int(e, "weight", t, "weight") < 0) || cp_ye_map_end(e) < 0
                ? -1
                : 0;
 }
@@ -281,7 +281,7 @@ static int emit_round_robin(struct crx *x, const json_t *p, int weighted)
             continue;
         if (cp_ye_key(e, lists[env]) < 0 || cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0)
             return -1;
-        json_array_foreach(arr, i, t) {
+        json_array_foreach (arr, i, t) {
             if (emit_target(x, t, weighted) < 0)
                 return -1;
         }
@@ -307,7 +307,7 @@ static int emit_failover(struct crx *x, const json_t *p)
             cp_ye_key(e, "target") < 0 || emit_target(x, json_object_get(o, "target"), 0) < 0 ||
             cp_ye_key(e, "fallbacks") < 0 || cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0)
             return -1;
-        json_array_foreach(json_object_get(o, "fallbacks"), i, t) {
+        json_array_foreach (json_object_get(o, "fallbacks"), i, t) {
             if (emit_target(x, t, 0) < 0)
                 return -1;
         }
@@ -332,7 +332,7 @@ static int emit_apipolicy(struct crx *x)
         cp_ye_kv_str(e, "name", x->provider_name) < 0 || cp_ye_map_end(e) < 0 ||
         cp_ye_opt_bool(e, "subscriptionValidation", x->api, "subscriptionValidation") < 0)
         return -1;
-    json_array_foreach(x->policies, i, p) {
+    json_array_foreach (x->policies, i, p) {
         const char *type = str_of(p, "type");
         if (strcmp(type, "modelWeightedRoundRobin") == 0 && emit_round_robin(x, p, 1) < 0)
             return -1;
@@ -344,7 +344,7 @@ static int emit_apipolicy(struct crx *x)
         if (cp_ye_key(e, "x-modelmux-modelFailover") < 0 ||
             cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0)
             return -1;
-        json_array_foreach(x->policies, i, p) {
+        json_array_foreach (x->policies, i, p) {
             if (strcmp(str_of(p, "type"), "modelFailover") == 0 && emit_failover(x, p) < 0)
                 return -1;
         }
@@ -396,7 +396,7 @@ static int emit_provider(struct crx *x)
     if (cp_ye_map_end(e) < 0 || cp_ye_key(e, "supportedModels") < 0 ||
         cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0)
         return -1;
-    json_array_foreach(json_object_get(x->vendor, "models"), i, m) {
+    json_array_foreach (json_object_get(x->vendor, "models"), i, m) {
         if (cp_ye_scalar(e, json_string_value(m), YAML_DOUBLE_QUOTED_SCALAR_STYLE) < 0)
             return -1;
     }
@@ -416,21 +416,20 @@ static int emit_ratelimit(struct crx *x, const json_t *p)
         cp_ye_key(e, "spec") < 0 || cp_ye_map_start(e) < 0 || cp_ye_key(e, "override") < 0 ||
         cp_ye_map_start(e) < 0)
         return -1;
-    if (tokens && (cp_ye_key(e, "tokenCount") < 0 || cp_ye_map_start(e) < 0 ||
-                   cp_ye_kv_str(e, "unit", unit) < 0 ||
-                   cp_ye_opt_int(e, "requestTokenCount", p, "requestTokens") < 0 ||
-                   cp_ye_opt_int(e, "responseTokenCount", p, "responseTokens") < 0 ||
-                   cp_ye_opt_int(e, "totalTokenCount", p, "totalTokens") < 0 ||
-                   cp_ye_map_end(e) < 0))
+    if (tokens &&
+        (cp_ye_key(e, "tokenCount") < 0 || cp_ye_map_start(e) < 0 ||
+         cp_ye_kv_str(e, "unit", unit) < 0 ||
+         cp_ye_opt_int(e, "requestTokenCount", p, "requestTokens") < 0 ||
+         cp_ye_opt_int(e, "responseTokenCount", p, "responseTokens") < 0 ||
+         cp_ye_opt_int(e, "totalTokenCount", p, "totalTokens") < 0 || cp_ye_map_end(e) < 0))
         return -1;
     if (json_object_get(p, "requests") &&
         (cp_ye_key(e, "requestCount") < 0 || cp_ye_map_start(e) < 0 ||
          cp_ye_opt_int(e, "requestsPerUnit", p, "requests") < 0 ||
          cp_ye_kv_str(e, "unit", unit) < 0 || cp_ye_map_end(e) < 0))
         return -1;
-    if (strcmp(scope, "api") != 0 &&
-        (cp_ye_key(e, "x-modelmux") < 0 || cp_ye_map_start(e) < 0 ||
-         cp_ye_kv_str(e, "scope", scope) < 0 || cp_ye_map_end(e) < 0))
+    if (strcmp(scope, "api") != 0 && (cp_ye_key(e, "x-modelmux") < 0 || cp_ye_map_start(e) < 0 ||
+                                      cp_ye_kv_str(e, "scope", scope) < 0 || cp_ye_map_end(e) < 0))
         return -1;
     return cp_ye_map_end(e) < 0 || target_api(x) < 0 || cp_ye_map_end(e) < 0 ? -1 : doc_end(x);
 }
@@ -451,13 +450,13 @@ static int emit_all(struct crx *x)
     for (int env = 0; env < 2; env++)
         if (x->has_env[env] && emit_route(x, env) < 0)
             return -1;
-    json_array_foreach(x->endpoints, i, ep) {
+    json_array_foreach (x->endpoints, i, ep) {
         if (emit_backend(x, ep) < 0)
             return -1;
     }
     if (emit_apipolicy(x) < 0 || (!builtin && emit_provider(x) < 0))
         return -1;
-    json_array_foreach(x->policies, i, p) {
+    json_array_foreach (x->policies, i, p) {
         if (strcmp(str_of(p, "type"), "aiRateLimit") == 0 && emit_ratelimit(x, p) < 0)
             return -1;
     }
@@ -479,7 +478,7 @@ int cp_crs_emit(const json_t *api, const json_t *vendor, const json_t *endpoints
     gw_err_clear(err);
     slug(x.api_name, sizeof(x.api_name) - 8, str_of(api, "name"), "");
     x.has_env[0] = 1; /* the production route carries the operations */
-    json_array_foreach(endpoints, i, ep) {
+    json_array_foreach (endpoints, i, ep) {
         x.has_env[strcmp(str_of(ep, "environment"), "sandbox") == 0] = 1;
     }
     if (cp_ye_init(&x.e, (size_t)CP_APKCONF_MAX_BODY * 4, err) < 0)

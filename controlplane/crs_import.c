@@ -51,8 +51,8 @@ struct doc {
     const struct cp_ynode *root, *spec;
     enum crs_kind kind;
     const char *name;
-    char label[200];     /* `Backend "name"`, the prefix of its errors */
-    const char *ref[2];  /* Backend: its endpoint's ref per environment (NULL: unused) */
+    char label[200];    /* `Backend "name"`, the prefix of its errors */
+    const char *ref[2]; /* Backend: its endpoint's ref per environment (NULL: unused) */
 };
 
 struct crs {
@@ -60,7 +60,7 @@ struct crs {
     size_t n;
     struct doc *api;
     json_t *desc;
-    const struct doc *provider_by;     /* the APIPolicy that named the vendor */
+    const struct doc *provider_by;      /* the APIPolicy that named the vendor */
     const struct cp_ynode *provider_at; /* its aiProvider.name */
     struct gw_err *err;
 };
@@ -114,10 +114,10 @@ static struct doc *find_doc(struct crs *c, enum crs_kind kind, const char *name)
 
 static int index_kind(const struct cp_ynode *root, struct doc *d, struct gw_err *err)
 {
-    static const char *const top_keys[] = {"apiVersion", "kind", "metadata", "spec", "status",
-                                           NULL};
-    static const char *const secret_keys[] = {"apiVersion", "kind", "metadata", "type", "data",
-                                              "stringData", "immutable", NULL};
+    static const char *const top_keys[] = {"apiVersion", "kind",   "metadata",
+                                           "spec",       "status", NULL};
+    static const char *const secret_keys[] = {"apiVersion", "kind",       "metadata",  "type",
+                                              "data",       "stringData", "immutable", NULL};
     const char *kind, *version;
     const struct cp_ynode *v = cp_yt_get(root, "kind");
     int k;
@@ -137,15 +137,15 @@ static int index_kind(const struct cp_ynode *root, struct doc *d, struct gw_err 
         if (strcmp(kinds[k].versions[i], version) == 0)
             return check_keys(root, k == K_SECRET ? secret_keys : top_keys, kind, err);
     v = cp_yt_get(root, "apiVersion");
-    return cp_yt_fail(err, v->line, v->col, "apiVersion \"%.64s\" of %s is not supported",
-                      version, kind);
+    return cp_yt_fail(err, v->line, v->col, "apiVersion \"%.64s\" of %s is not supported", version,
+                      kind);
 }
 
 static int index_doc(struct crs *c, const struct cp_ynode *root, struct doc *d, size_t number)
 {
-    static const char *const meta_keys[] = {"name", "namespace", "labels", "annotations",
-                                            "uid", "resourceVersion", "generation",
-                                            "creationTimestamp", NULL};
+    static const char *const meta_keys[] = {
+        "name",       "namespace",         "labels", "annotations", "uid", "resourceVersion",
+        "generation", "creationTimestamp", NULL};
     const struct cp_ynode *meta, *kind;
     struct doc *dup;
 
@@ -194,8 +194,9 @@ static int index_docs(struct crs *c, const struct cp_ynode *docs)
         c->n++;
     }
     if (!c->api)
-        return cp_yt_fail(c->err, 1, 1, "no API document: the body must hold exactly one "
-                                        "(kind: API, apiVersion: dp.wso2.com/v1alpha3)");
+        return cp_yt_fail(c->err, 1, 1,
+                          "no API document: the body must hold exactly one "
+                          "(kind: API, apiVersion: dp.wso2.com/v1alpha3)");
     return 0;
 }
 
@@ -252,7 +253,8 @@ static int xl_backend_ext(const struct cp_ynode *ext, json_t *ep, struct gw_err 
     const char *prefix;
     json_t *sec = json_object_get(ep, "security");
 
-    if (cp_yt_need_map(ext, "x-modelmux", err) < 0 || check_keys(ext, keys, "x-modelmux", err) < 0 ||
+    if (cp_yt_need_map(ext, "x-modelmux", err) < 0 ||
+        check_keys(ext, keys, "x-modelmux", err) < 0 ||
         cp_im_copy_int(ext, "timeoutMs", 1, CP_IM_MAX_TIMEOUT_MS, ep, "timeoutMs", err) < 0 ||
         cp_yt_str(ext, "headerPrefix", 0, &prefix, err) < 0)
         return -1;
@@ -285,7 +287,8 @@ static int backend_url(const struct cp_ynode *spec, char *url, size_t size, stru
                           services ? services->col : spec->col,
                           "services must hold exactly one {host, port} (an endpoint has one URL)");
     svc = services->items[0];
-    if (cp_yt_need_map(svc, "a service", err) < 0 || check_keys(svc, svc_keys, "a service", err) < 0 ||
+    if (cp_yt_need_map(svc, "a service", err) < 0 ||
+        check_keys(svc, svc_keys, "a service", err) < 0 ||
         cp_yt_str(svc, "host", 1, &host, err) < 0 ||
         cp_yt_int(svc, "port", 1, 65535, &port, &present, err) < 0)
         return -1;
@@ -319,8 +322,8 @@ static int backend_url(const struct cp_ynode *spec, char *url, size_t size, stru
 /* The endpoint of Backend d in environment env (created on first use). */
 static int use_backend(struct crs *c, struct doc *d, int env)
 {
-    static const char *const keys[] = {"services", "basePath", "protocol", "security",
-                                       "x-modelmux", NULL};
+    static const char *const keys[] = {"services", "basePath",   "protocol",
+                                       "security", "x-modelmux", NULL};
     char url[2048], name[300];
     const struct cp_ynode *v;
     json_t *item, *ep;
@@ -334,7 +337,8 @@ static int use_backend(struct crs *c, struct doc *d, int env)
      * the sandbox one named <name>-sandbox (production routes come first). */
     snprintf(name, sizeof(name), "%s%s", d->name, env == 1 && d->ref[0] ? "-sandbox" : "");
     if (cp_im_add_item(c->desc, "endpoints", d->root, d->label, &item, &ep, c->err) < 0 ||
-        cp_im_put_str(item, "ref", name, c->err) < 0 || cp_im_put_str(ep, "name", name, c->err) < 0 ||
+        cp_im_put_str(item, "ref", name, c->err) < 0 ||
+        cp_im_put_str(ep, "name", name, c->err) < 0 ||
         cp_im_put_str(ep, "environment", cp_im_env_names[env], c->err) < 0 ||
         cp_im_put_str(ep, "url", url, c->err) < 0)
         return -1;
@@ -371,7 +375,8 @@ static int xl_filter(const struct cp_ynode *f, const char *path, struct gw_err *
     }
     if (get_map(f, "urlRewrite", 1, &rw, err) < 0 ||
         check_keys(rw, rw_keys, "urlRewrite (a hostname rewrite cannot be mapped)", err) < 0 ||
-        get_map(rw, "path", 1, &p, err) < 0 || check_keys(p, path_keys, "urlRewrite.path", err) < 0 ||
+        get_map(rw, "path", 1, &p, err) < 0 ||
+        check_keys(p, path_keys, "urlRewrite.path", err) < 0 ||
         cp_yt_str(p, "type", 1, &ptype, err) < 0)
         return -1;
     if (strcmp(ptype, "ReplaceFullPath") == 0 || strcmp(ptype, "ReplacePrefixMatch") == 0) {
@@ -403,7 +408,7 @@ static int add_operation(struct crs *c, const char *target, const char *verb)
         if (cp_im_put(api, "operations", ops, c->err) < 0)
             return -1;
     }
-    json_array_foreach(ops, i, op) {
+    json_array_foreach (ops, i, op) {
         if (strcmp(json_string_value(json_object_get(op, "target")), target) == 0 &&
             strcmp(json_string_value(json_object_get(op, "verb")), verb) == 0)
             return 0;
@@ -433,8 +438,7 @@ static int xl_matches(struct crs *c, const struct cp_ynode *rule)
         m = matches->items[i];
         if (cp_yt_need_map(m, "a match", c->err) < 0 ||
             check_keys(m, match_keys, "a match", c->err) < 0 ||
-            get_map(m, "path", 1, &p, c->err) < 0 ||
-            check_keys(p, path_keys, "path", c->err) < 0 ||
+            get_map(m, "path", 1, &p, c->err) < 0 || check_keys(p, path_keys, "path", c->err) < 0 ||
             cp_yt_str(p, "value", 1, &value, c->err) < 0 ||
             cp_yt_str(m, "method", 0, &method, c->err) < 0)
             return -1;
@@ -548,9 +552,9 @@ static int xl_routes(struct crs *c, int env)
 static int xl_api(struct crs *c)
 {
     static const char *const keys[] = {
-        "apiName", "apiType", "apiVersion", "basePath", "isDefaultVersion", "organization",
-        "definitionPath", "definitionFileRef", "production", "sandbox", "apiProperties",
-        "environment", "systemAPI", NULL};
+        "apiName",       "apiType",        "apiVersion",        "basePath",   "isDefaultVersion",
+        "organization",  "definitionPath", "definitionFileRef", "production", "sandbox",
+        "apiProperties", "environment",    "systemAPI",         NULL};
     const struct cp_ynode *spec = c->api->spec;
     json_t *api = json_object_get(c->desc, "api");
     const char *name, *type, *version, *base;
@@ -615,8 +619,10 @@ static int check_target(struct crs *c, const struct cp_ynode *spec, int backend_
                           name);
     }
     if (strcmp(kind, "API") == 0)
-        return cp_yt_fail(err, t->line, t->col, "API \"%.120s\" is not in the body (the API is "
-                                                "\"%.120s\")", name, c->api->name);
+        return cp_yt_fail(err, t->line, t->col,
+                          "API \"%.120s\" is not in the body (the API is "
+                          "\"%.120s\")",
+                          name, c->api->name);
     return cp_yt_fail(err, t->line, t->col, "targetRef must name the API%s (not a %.32s)",
                       backend_ok ? " or one of its Backends" : "", kind);
 }
@@ -631,8 +637,7 @@ static int backend_ref(struct crs *c, const struct cp_ynode *m, int env, const c
 
     if (get_map(m, "backendRef", 1, &r, c->err) < 0 ||
         check_keys(r, keys, "backendRef", c->err) < 0 ||
-        cp_yt_str(r, "kind", 0, &kind, c->err) < 0 ||
-        cp_yt_str(r, "name", 1, &name, c->err) < 0)
+        cp_yt_str(r, "kind", 0, &kind, c->err) < 0 || cp_yt_str(r, "name", 1, &name, c->err) < 0)
         return -1;
     b = find_doc(c, K_BACKEND, name);
     if (!b)
@@ -658,7 +663,8 @@ static int xl_target(struct crs *c, const struct cp_ynode *m, int env, int weigh
     if (cp_yt_need_map(m, "a model entry", c->err) < 0 ||
         check_keys(m, weighted ? keys_w : keys, "a model entry", c->err) < 0 ||
         cp_yt_str(m, "model", 1, &model, c->err) < 0 || backend_ref(c, m, env, &ref) < 0 ||
-        (weighted && cp_yt_int(m, "weight", GW_WEIGHT_MIN, GW_WEIGHT_MAX, &w, &present, c->err) < 0))
+        (weighted &&
+         cp_yt_int(m, "weight", GW_WEIGHT_MIN, GW_WEIGHT_MAX, &w, &present, c->err) < 0))
         return -1;
     return cp_im_target(model, ref, weighted ? w : 0, out, c->err);
 }
@@ -767,15 +773,13 @@ static int xl_provider_ref(struct crs *c, const struct doc *d, const struct cp_y
     const char *name;
 
     if (cp_yt_need_map(p, "aiProvider", c->err) < 0 ||
-        check_keys(p, keys, "aiProvider", c->err) < 0 ||
-        cp_yt_str(p, "name", 1, &name, c->err) < 0)
+        check_keys(p, keys, "aiProvider", c->err) < 0 || cp_yt_str(p, "name", 1, &name, c->err) < 0)
         return -1;
     if (c->provider_at && strcmp(c->provider_at->str, name) != 0)
         return cp_yt_fail(c->err, p->line, p->col,
                           "a second aiProvider \"%.120s\" (%s names \"%.120s\" at line %d): an "
                           "API has one vendor",
-                          name, c->provider_by->label, c->provider_at->str,
-                          c->provider_at->line);
+                          name, c->provider_by->label, c->provider_at->str, c->provider_at->line);
     c->provider_by = d;
     c->provider_at = cp_yt_get(p, "name");
     return 0;
@@ -828,8 +832,7 @@ static int xl_apipolicy(struct crs *c, const struct doc *d)
                                             NULL};
     const struct cp_ynode *ov, *def;
 
-    if (check_keys(d->spec, keys, "spec", c->err) < 0 ||
-        check_target(c, d->spec, 0, c->err) < 0 ||
+    if (check_keys(d->spec, keys, "spec", c->err) < 0 || check_target(c, d->spec, 0, c->err) < 0 ||
         get_map(d->spec, "override", 0, &ov, c->err) < 0 ||
         get_map(d->spec, "default", 0, &def, c->err) < 0 ||
         (ov && check_keys(ov, part_keys, "spec.override", c->err) < 0) ||
@@ -844,8 +847,7 @@ static int xl_apipolicy(struct crs *c, const struct doc *d)
  * ------------------------------------------------------------------------ */
 
 /* {in: Body|Path, value} -> {"in": "body"|"path", "field": value}. */
-static int xl_value_in(const struct cp_ynode *v, const char *what, json_t **out,
-                       struct gw_err *err)
+static int xl_value_in(const struct cp_ynode *v, const char *what, json_t **out, struct gw_err *err)
 {
     static const char *const keys[] = {"in", "value", NULL};
     const char *in, *value;
@@ -900,9 +902,9 @@ static int xl_usage(const struct cp_ynode *rl, json_t *vendor, struct gw_err *er
 
 static int xl_provider(struct crs *c, const struct doc *d, json_t *dv)
 {
-    static const char *const keys[] = {"providerName", "providerAPIVersion", "organization",
-                                       "model", "requestModel", "responseModel",
-                                       "rateLimitFields", "supportedModels", NULL};
+    static const char *const keys[] = {"providerName",    "providerAPIVersion", "organization",
+                                       "model",           "requestModel",       "responseModel",
+                                       "rateLimitFields", "supportedModels",    NULL};
     const struct cp_ynode *spec = d->spec, *v;
     const char *name, *version;
     json_t *vendor = json_object(), *loc, *models;
@@ -1004,7 +1006,8 @@ static int xl_ratelimit(struct crs *c, const struct doc *d)
         return in_doc(c->err, d);
     part = ov ? ov : def;
     if (!part) {
-        cp_yt_fail(c->err, d->spec->line, d->spec->col, "spec.override or spec.default is required");
+        cp_yt_fail(c->err, d->spec->line, d->spec->col,
+                   "spec.override or spec.default is required");
         return in_doc(c->err, d);
     }
     if (check_keys(part, part_keys, ov ? "spec.override" : "spec.default", c->err) < 0 ||

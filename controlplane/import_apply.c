@@ -59,7 +59,7 @@ static int write_secrets(struct cp_db *db, const json_t *desc, struct gw_err *er
     size_t i;
     int created = 0;
 
-    json_array_foreach(json_object_get(desc, "secrets"), i, item) {
+    json_array_foreach (json_object_get(desc, "secrets"), i, item) {
         if (cp_secret_write(db, json_string_value(json_object_get(item, "name")),
                             json_object_get(item, "values"), &created, err) < 0) {
             at_position(err, item);
@@ -76,7 +76,7 @@ static int create_endpoints(struct cp_db *db, const char *api_id, const json_t *
     json_t *item, *created = NULL;
     size_t i;
 
-    json_array_foreach(json_object_get(desc, "endpoints"), i, item) {
+    json_array_foreach (json_object_get(desc, "endpoints"), i, item) {
         if (cp_endpoint_create(db, api_id, json_object_get(item, "body"), &created, err) < 0) {
             at_position(err, item);
             return -1;
@@ -97,7 +97,7 @@ static int create_policies(struct cp_db *db, const char *api_id, const json_t *d
     json_t *item, *created = NULL;
     size_t i;
 
-    json_array_foreach(json_object_get(desc, "policies"), i, item) {
+    json_array_foreach (json_object_get(desc, "policies"), i, item) {
         json_t *body = json_object_get(item, "body");
         if (cp_im_resolve_refs(body, ids, err) < 0)
             return -1;

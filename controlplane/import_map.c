@@ -37,8 +37,8 @@ const char *cp_im_unit_apk(const char *unit)
 
 json_t *cp_im_desc_new(void)
 {
-    json_t *d = json_pack("{s:{}, s:{}, s:[], s:[], s:[]}", "api", "vendor", "secrets",
-                          "endpoints", "policies");
+    json_t *d = json_pack("{s:{}, s:{}, s:[], s:[], s:[]}", "api", "vendor", "secrets", "endpoints",
+                          "policies");
     return d;
 }
 
@@ -114,7 +114,7 @@ json_t *cp_im_find_endpoint(json_t *desc, const char *env, const char *key, cons
     size_t i;
 
     *count = 0;
-    json_array_foreach(json_object_get(desc, "endpoints"), i, e) {
+    json_array_foreach (json_object_get(desc, "endpoints"), i, e) {
         json_t *body = json_object_get(e, "body");
         const char *have_env = json_string_value(json_object_get(body, "environment"));
         const char *have = json_string_value(json_object_get(body, key));
@@ -134,8 +134,7 @@ int cp_im_security(json_t *ep, const char *secret, const char *secret_key, const
 {
     json_t *sec = json_object();
 
-    if (cp_im_put(ep, "security", sec, err) < 0 ||
-        cp_im_put_str(sec, "secret", secret, err) < 0 ||
+    if (cp_im_put(ep, "security", sec, err) < 0 || cp_im_put_str(sec, "secret", secret, err) < 0 ||
         (secret_key && cp_im_put_str(sec, "secretKey", secret_key, err) < 0) ||
         (header && cp_im_put_str(sec, "header", header, err) < 0) ||
         (prefix && cp_im_put_str(sec, "prefix", prefix, err) < 0))
@@ -143,8 +142,7 @@ int cp_im_security(json_t *ep, const char *secret, const char *secret_key, const
     return 0;
 }
 
-int cp_im_unit(const struct cp_ynode *map, const char *key, const char **out,
-               struct gw_err *err)
+int cp_im_unit(const struct cp_ynode *map, const char *key, const char **out, struct gw_err *err)
 {
     static const char *const units[] = {"minute", "hour", "day", NULL};
     const struct cp_ynode *v;
@@ -220,7 +218,7 @@ int cp_im_resolve_refs(json_t *body, const json_t *ids, struct gw_err *err)
     size_t i;
 
     if (json_is_array(body)) {
-        json_array_foreach(body, i, v) {
+        json_array_foreach (body, i, v) {
             if (cp_im_resolve_refs(v, ids, err) < 0)
                 return -1;
         }
@@ -228,7 +226,7 @@ int cp_im_resolve_refs(json_t *body, const json_t *ids, struct gw_err *err)
     }
     if (!json_is_object(body))
         return 0;
-    json_object_foreach(body, key, v) {
+    json_object_foreach (body, key, v) {
         if (strcmp(key, "endpoint") == 0 && json_is_string(v)) {
             json_t *id = json_object_get(ids, json_string_value(v));
             if (!json_is_string(id))

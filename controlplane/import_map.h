@@ -82,16 +82,15 @@ int cp_im_security(json_t *ep, const char *secret, const char *secret_key, const
 
 /* The unit at key of map: "Minute"/"minute" -> "minute" (hour, day alike);
  * required. *out is a static string. */
-int cp_im_unit(const struct cp_ynode *map, const char *key, const char **out,
-               struct gw_err *err);
+int cp_im_unit(const struct cp_ynode *map, const char *key, const char **out, struct gw_err *err);
 
 /* The limits of one APK AI rate limit, as both formats carry them. */
 struct cp_im_limits {
     const struct cp_ynode *token;   /* the mapping holding the token unit, or NULL */
     const struct cp_ynode *request; /* the mapping holding the request unit, or NULL */
     const char *what, *token_what, *request_what; /* names in messages */
-    long long tokens[3];            /* request, response, total tokens; 0 = no limit */
-    long long requests;             /* 0 = no limit */
+    long long tokens[3]; /* request, response, total tokens; 0 = no limit */
+    long long requests;  /* 0 = no limit */
 };
 
 /* Fills body with an aiRateLimit policy of scope "api" from l. Both units

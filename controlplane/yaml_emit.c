@@ -67,8 +67,8 @@ int cp_ye_finish(struct cp_yemit *e, int failed, const char *what, char **out, s
 
     *out = NULL;
     *out_len = 0;
-    if (!failed && (!yaml_stream_end_event_initialize(&ev) || emit(e, &ev) < 0 ||
-                    !yaml_emitter_flush(&e->em)))
+    if (!failed &&
+        (!yaml_stream_end_event_initialize(&ev) || emit(e, &ev) < 0 || !yaml_emitter_flush(&e->em)))
         failed = 1;
     if (failed) {
         if (err && err->kind != GW_ERR_NONE)

@@ -43,10 +43,10 @@ int cp_ye_map_start(struct cp_yemit *e);
 int cp_ye_map_end(struct cp_yemit *e);
 int cp_ye_seq_start(struct cp_yemit *e, yaml_sequence_style_t style);
 int cp_ye_seq_end(struct cp_yemit *e);
-int cp_ye_key(struct cp_yemit *e, const char *k);                       /* key: */
-int cp_ye_kv_str(struct cp_yemit *e, const char *k, const char *v);     /* key: "v" */
-int cp_ye_kv_int(struct cp_yemit *e, const char *k, json_int_t v);      /* key: 12 */
-int cp_ye_kv_bool(struct cp_yemit *e, const char *k, int v);            /* key: true */
+int cp_ye_key(struct cp_yemit *e, const char *k);                   /* key: */
+int cp_ye_kv_str(struct cp_yemit *e, const char *k, const char *v); /* key: "v" */
+int cp_ye_kv_int(struct cp_yemit *e, const char *k, json_int_t v);  /* key: 12 */
+int cp_ye_kv_bool(struct cp_yemit *e, const char *k, int v);        /* key: true */
 /* key: value when obj[name] is a string / an integer / a boolean. */
 int cp_ye_opt_str(struct cp_yemit *e, const char *k, const json_t *obj, const char *name);
 int cp_ye_opt_int(struct cp_yemit *e, const char *k, const json_t *obj, const char *name);

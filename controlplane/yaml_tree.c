@@ -89,17 +89,17 @@ static int parser_failure(yaml_parser_t *p, const char *text, size_t len, struct
         offset_position(text, len, p->problem_offset, &line, &col);
         if (p->problem_value >= 0)
             return cp_yt_fail(err, line, col, "%s (#%X); the body must be UTF-8 YAML", problem,
-                           (unsigned)p->problem_value);
+                              (unsigned)p->problem_value);
         return cp_yt_fail(err, line, col, "%s; the body must be UTF-8 YAML", problem);
     }
     line = (int)p->problem_mark.line + 1;
     col = (int)p->problem_mark.column + 1;
     if (p->problem_mark.index < len && text[p->problem_mark.index] == '\t')
         return cp_yt_fail(err, line, col, "%s: tab characters cannot be used for indentation",
-                       problem);
+                          problem);
     if (p->context)
         return cp_yt_fail(err, line, col, "%s (%s at line %d, column %d)", problem, p->context,
-                       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+                          (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
     return cp_yt_fail(err, line, col, "%s", problem);
 }
 
@@ -111,7 +111,7 @@ static int check_props(const yaml_event_t *ev, const yaml_char_t *anchor, const 
 
     if (anchor)
         return cp_yt_fail(err, line, col, "anchors (&%.64s) and aliases are not supported",
-                       (const char *)anchor);
+                          (const char *)anchor);
     if (tag)
         return cp_yt_fail(err, line, col, "tags (%.64s) are not supported", (const char *)tag);
     return 0;
@@ -149,13 +149,13 @@ static int attach(struct builder *b, struct cp_ynode *n, struct gw_err *err)
         if (parent->n / 2 >= CP_YT_MAX_MAP_KEYS) {
             cp_yt_free(n);
             return cp_yt_fail(err, line, col, "too many keys in one mapping (at most %d)",
-                           CP_YT_MAX_MAP_KEYS);
+                              CP_YT_MAX_MAP_KEYS);
         }
         for (size_t i = 0; i < parent->n; i += 2) {
             if (strcmp(parent->items[i]->str, n->str) == 0) {
                 int first = parent->items[i]->line;
                 cp_yt_fail(err, line, col, "duplicate key \"%.64s\" (first at line %d)", n->str,
-                        first);
+                           first);
                 cp_yt_free(n);
                 return -1;
             }
@@ -164,7 +164,7 @@ static int attach(struct builder *b, struct cp_ynode *n, struct gw_err *err)
         int line = n->line, col = n->col;
         cp_yt_free(n);
         return cp_yt_fail(err, line, col, "too many items in one sequence (at most %d)",
-                       CP_YT_MAX_SEQ_ITEMS);
+                          CP_YT_MAX_SEQ_ITEMS);
     }
     if (ynode_push(parent, n) < 0) {
         cp_yt_free(n);
@@ -204,7 +204,7 @@ static int on_event(struct builder *b, const yaml_event_t *ev, int *done, struct
         return 0;
     case YAML_ALIAS_EVENT:
         return cp_yt_fail(err, line, col, "aliases (*%.64s) and anchors are not supported",
-                       (const char *)ev->data.alias.anchor);
+                          (const char *)ev->data.alias.anchor);
     case YAML_SCALAR_EVENT:
         if (check_props(ev, ev->data.scalar.anchor,
                         ev->data.scalar.plain_implicit || ev->data.scalar.quoted_implicit
@@ -214,7 +214,7 @@ static int on_event(struct builder *b, const yaml_event_t *ev, int *done, struct
             return -1;
         if (ev->data.scalar.length > CP_YT_MAX_SCALAR)
             return cp_yt_fail(err, line, col, "value too long (more than %d bytes)",
-                           CP_YT_MAX_SCALAR);
+                              CP_YT_MAX_SCALAR);
         if (memchr(ev->data.scalar.value, 0, ev->data.scalar.length))
             return cp_yt_fail(err, line, col, "NUL characters are not allowed");
         n = node_new(CP_YT_SCALAR, ev);
@@ -233,17 +233,14 @@ static int on_event(struct builder *b, const yaml_event_t *ev, int *done, struct
         int is_seq = ev->type == YAML_SEQUENCE_START_EVENT;
         const yaml_char_t *anchor =
             is_seq ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
-        const yaml_char_t *tag = is_seq ? (ev->data.sequence_start.implicit
-                                               ? NULL
-                                               : ev->data.sequence_start.tag)
-                                        : (ev->data.mapping_start.implicit
-                                               ? NULL
-                                               : ev->data.mapping_start.tag);
+        const yaml_char_t *tag =
+            is_seq ? (ev->data.sequence_start.implicit ? NULL : ev->data.sequence_start.tag)
+                   : (ev->data.mapping_start.implicit ? NULL : ev->data.mapping_start.tag);
         if (check_props(ev, anchor, tag, err) < 0)
             return -1;
         if (b->depth >= CP_YT_MAX_DEPTH)
             return cp_yt_fail(err, line, col, "nesting too deep (more than %d levels)",
-                           CP_YT_MAX_DEPTH);
+                              CP_YT_MAX_DEPTH);
         n = node_new(is_seq ? CP_YT_SEQ : CP_YT_MAP, ev);
         if (!n)
             return cp_yt_nomem(err);
@@ -344,7 +341,7 @@ int cp_yt_need_seq(const struct cp_ynode *n, const char *what, struct gw_err *er
 
 /* String value of key: *out borrowed (NULL when absent and !required). */
 int cp_yt_str(const struct cp_ynode *map, const char *key, int required, const char **out,
-                   struct gw_err *err)
+              struct gw_err *err)
 {
     const struct cp_ynode *v = cp_yt_get(map, key);
 
@@ -364,7 +361,7 @@ int cp_yt_str(const struct cp_ynode *map, const char *key, int required, const c
 
 /* Bool value of key: *present says whether it was given. */
 int cp_yt_bool(const struct cp_ynode *map, const char *key, int *out, int *present,
-                    struct gw_err *err)
+               struct gw_err *err)
 {
     const struct cp_ynode *v = cp_yt_get(map, key);
 
@@ -388,7 +385,7 @@ int cp_yt_bool(const struct cp_ynode *map, const char *key, int *out, int *prese
 
 /* Integer value of key in [min, max]: *present says whether it was given. */
 int cp_yt_int(const struct cp_ynode *map, const char *key, long long min, long long max,
-                   long long *out, int *present, struct gw_err *err)
+              long long *out, int *present, struct gw_err *err)
 {
     const struct cp_ynode *v = cp_yt_get(map, key);
     const char *s;
@@ -429,8 +426,8 @@ int cp_yt_check_keys(const struct cp_ynode *map, const char *const *allowed,
             continue;
         for (const char *const *u = unsupported; u && *u; u++)
             if (strcmp(*u, k->str) == 0)
-                return cp_yt_fail(err, k->line, k->col,
-                                  "%s: \"%s\" is not supported by modelmux", what, k->str);
+                return cp_yt_fail(err, k->line, k->col, "%s: \"%s\" is not supported by modelmux",
+                                  what, k->str);
         return cp_yt_fail(err, k->line, k->col, "unknown key \"%.64s\" in %s", k->str, what);
     }
     return 0;

@@ -21,11 +21,11 @@
 
 #include "common/err.h"
 
-#define CP_YT_MAX_DEPTH 32         /* nested collections */
-#define CP_YT_MAX_NODES 65536      /* scalars + collections, whole stream */
-#define CP_YT_MAX_SCALAR 8192      /* bytes in one scalar */
-#define CP_YT_MAX_MAP_KEYS 256     /* keys in one mapping (cheap duplicate checks) */
-#define CP_YT_MAX_SEQ_ITEMS 4096   /* items in one list */
+#define CP_YT_MAX_DEPTH 32       /* nested collections */
+#define CP_YT_MAX_NODES 65536    /* scalars + collections, whole stream */
+#define CP_YT_MAX_SCALAR 8192    /* bytes in one scalar */
+#define CP_YT_MAX_MAP_KEYS 256   /* keys in one mapping (cheap duplicate checks) */
+#define CP_YT_MAX_SEQ_ITEMS 4096 /* items in one list */
 
 enum cp_yt_kind {
     CP_YT_SCALAR, /* str/len hold the value */

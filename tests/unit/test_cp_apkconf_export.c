@@ -13,9 +13,9 @@
 
 static json_t *vendor_openai(void)
 {
-    return json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:[s,s,s]}", "id", "vendor-1", "name",
-                     "OpenAI", "apiVersion", "v1", "auth", "header", "Authorization", "prefix",
-                     "Bearer ", "models", "gpt-4o", "gpt-4o-mini", "o1-mini");
+    return json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:[s,s,s]}", "id", "vendor-1", "name", "OpenAI",
+                     "apiVersion", "v1", "auth", "header", "Authorization", "prefix", "Bearer ",
+                     "models", "gpt-4o", "gpt-4o-mini", "o1-mini");
 }
 
 static char *read_data(const char *name, size_t *len)
@@ -40,14 +40,14 @@ static json_t *simulate_cp(json_t *desc, const json_t *vendor)
     if (!json_object_get(api, "subscriptionValidation"))
         json_object_set_new(api, "subscriptionValidation", json_false());
     if (!json_object_get(api, "operations"))
-        json_object_set_new(api, "operations",
-                            json_pack("[{s:s, s:s}]", "target", "/chat/completions", "verb",
-                                      "POST"));
-    json_array_foreach(json_object_get(api, "operations"), i, op) {
+        json_object_set_new(
+            api, "operations",
+            json_pack("[{s:s, s:s}]", "target", "/chat/completions", "verb", "POST"));
+    json_array_foreach (json_object_get(api, "operations"), i, op) {
         if (!json_object_get(op, "secured"))
             json_object_set_new(op, "secured", json_true());
     }
-    json_array_foreach(json_object_get(desc, "endpoints"), i, item) {
+    json_array_foreach (json_object_get(desc, "endpoints"), i, item) {
         json_t *ep = json_deep_copy(json_object_get(item, "body")), *sec;
         char id[160];
         snprintf(id, sizeof(id), "id-%s", json_string_value(json_object_get(ep, "name")));
@@ -62,7 +62,7 @@ static json_t *simulate_cp(json_t *desc, const json_t *vendor)
             json_object_set(sec, "prefix", json_object_get(auth, "prefix"));
         json_array_append_new(eps, ep);
     }
-    json_array_foreach(json_object_get(desc, "policies"), i, item) {
+    json_array_foreach (json_object_get(desc, "policies"), i, item) {
         json_t *p = json_deep_copy(json_object_get(item, "body"));
         char id[32];
         snprintf(id, sizeof(id), "pol-%zu", i + 1);
@@ -110,12 +110,12 @@ static json_t *normalize(const json_t *rest)
     json_t *n = json_deep_copy(rest), *names = json_object(), *e, *p;
     size_t i;
 
-    json_array_foreach(json_object_get(n, "endpoints"), i, e) {
+    json_array_foreach (json_object_get(n, "endpoints"), i, e) {
         json_object_set(names, json_string_value(json_object_get(e, "id")),
                         json_object_get(e, "name"));
         json_object_del(e, "id");
     }
-    json_array_foreach(json_object_get(n, "policies"), i, p) {
+    json_array_foreach (json_object_get(n, "policies"), i, p) {
         json_object_del(p, "id");
         cp_im_resolve_refs(p, names, NULL);
     }
@@ -275,9 +275,9 @@ TEST("an API made through the REST API round-trips (names, same URLs, prefixes)"
         "https://api.openai.com/v1", "timeoutMs", 1500, "security", "secret", "s1", "secretKey",
         "apiKey", "header", "Authorization", "prefix", "Token ", "id", "e2", "name",
         "openai-prod-2", "environment", "production", "url", "https://api.openai.com/v1",
-        "timeoutMs", 60000, "security", "secret", "s2", "secretKey", "apiKey", "header",
-        "api-key", "prefix", "Bearer ", "id", "e3", "name", "sandbox-7", "environment", "sandbox",
-        "url", "http://127.0.0.1:9/v1", "timeoutMs", 120000, "id", "e4", "name", "sandbox-2",
+        "timeoutMs", 60000, "security", "secret", "s2", "secretKey", "apiKey", "header", "api-key",
+        "prefix", "Bearer ", "id", "e3", "name", "sandbox-7", "environment", "sandbox", "url",
+        "http://127.0.0.1:9/v1", "timeoutMs", 120000, "id", "e4", "name", "sandbox-2",
         "environment", "sandbox", "url", "http://127.0.0.1:10/v1", "timeoutMs", 60000,
         /* policies */
         "policies", "id", "p1", "type", "modelFailover", "requestTimeoutMs", 30000,
@@ -316,8 +316,8 @@ TEST("aiRateLimit of an API without endpoints uses the extension")
     json_t *rest = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:[]}, s:[],"
                              " s:[{s:s, s:s, s:s, s:s, s:i}]}",
                              "api", "id", "x", "name", "n", "basePath", "/n", "version", "v",
-                             "vendor", "vendor-1", "defaultVersion", 0, "subscriptionValidation",
-                             0, "operations", "endpoints", "policies", "id", "p", "type",
+                             "vendor", "vendor-1", "defaultVersion", 0, "subscriptionValidation", 0,
+                             "operations", "endpoints", "policies", "id", "p", "type",
                              "aiRateLimit", "unit", "minute", "scope", "api", "requests", 10);
     char *yaml = round_trip(rest, vendor);
 

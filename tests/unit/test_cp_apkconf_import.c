@@ -56,17 +56,17 @@ static void expect_error(const char *text, int line, int col, const char *what)
 }
 
 /* The head of a valid document, for error cases that append to it. */
-#define HEAD                                                                                  \
-    "name: \"t\"\n"                                                                           \
-    "basePath: \"/t\"\n"                                                                      \
-    "version: \"1.0\"\n"                                                                      \
-    "aiProvider:\n"                                                                           \
+#define HEAD                                                                                       \
+    "name: \"t\"\n"                                                                                \
+    "basePath: \"/t\"\n"                                                                           \
+    "version: \"1.0\"\n"                                                                           \
+    "aiProvider:\n"                                                                                \
     "  name: \"OpenAI\"\n"
 
 /* A HEAD plus one production endpoint: the next line is line 9. */
-#define HEAD_EP                                                                               \
-    HEAD "endpointConfigurations:\n"                                                          \
-         "  production:\n"                                                                    \
+#define HEAD_EP                                                                                    \
+    HEAD "endpointConfigurations:\n"                                                               \
+         "  production:\n"                                                                         \
          "    - endpoint: \"https://p.example.com\"\n"
 
 /* ------------------------------------------------------------------------ */
@@ -213,13 +213,14 @@ TEST("older single-mapping endpoint form, omitted weight, plain version")
 TEST("endpointSecurity enabled: false gives no security; headerPrefix")
 {
     struct gw_err err;
-    json_t *d = parse_str(HEAD "endpointConfigurations:\n  production:\n"
-                               "  - endpoint: https://a\n"
-                               "    endpointSecurity: {enabled: false, securityType: {secretName: s}}\n"
-                               "  - endpoint: https://b\n"
-                               "    endpointSecurity: {securityType: {secretName: s2}}\n"
-                               "    x-modelmux: {headerPrefix: \"Token \"}\n",
-                          &err);
+    json_t *d =
+        parse_str(HEAD "endpointConfigurations:\n  production:\n"
+                       "  - endpoint: https://a\n"
+                       "    endpointSecurity: {enabled: false, securityType: {secretName: s}}\n"
+                       "  - endpoint: https://b\n"
+                       "    endpointSecurity: {securityType: {secretName: s2}}\n"
+                       "    x-modelmux: {headerPrefix: \"Token \"}\n",
+                  &err);
 
     CHECK(d != NULL);
     if (!d) {
@@ -237,8 +238,7 @@ TEST("errors name line and column")
 {
     expect_error(HEAD "type: GRAPHQL\n", 6, 7, "type must be REST");
     expect_error("name: t\nbasePath: /t\nversion: \"1\"\n", 1, 1, "aiProvider is required");
-    expect_error("basePath: /t\nversion: \"1\"\naiProvider: {name: x}\n", 1, 1,
-                 "name is required");
+    expect_error("basePath: /t\nversion: \"1\"\naiProvider: {name: x}\n", 1, 1, "name is required");
     expect_error(HEAD "defaultVersion: \"yes\"\n", 6, 17, "defaultVersion must be true or false");
     expect_error(HEAD "subscriptionValidation: 1\n", 6, 25,
                  "subscriptionValidation must be true or false");
@@ -291,8 +291,8 @@ TEST("errors name line and column")
     expect_error(HEAD_EP "apiPolicies:\n  request:\n  - policyName: AddHeader\n"
                          "    parameters: {headerName: x}\n",
                  11, 17, "unsupported policy \"AddHeader\"");
-    expect_error(HEAD_EP "apiPolicies:\n  request:\n  - policyName: ModelBasedRoundRobin\n", 11,
-                 5, "parameters are required");
+    expect_error(HEAD_EP "apiPolicies:\n  request:\n  - policyName: ModelBasedRoundRobin\n", 11, 5,
+                 "parameters are required");
     expect_error(HEAD_EP "apiPolicies:\n  response:\n  - policyName: AddHeader\n", 11, 3,
                  "response policies are not supported");
     expect_error(HEAD_EP "apiPolicies:\n  request:\n  - policyName: ModelmuxModelFailover\n"
@@ -305,8 +305,8 @@ TEST("errors name line and column")
                          "        token: {promptLimit: 5, unit: Minute}\n"
                          "        request: {requestLimit: 5, unit: Hour}\n",
                  12, 42, "must equal aiRatelimit.token.unit");
-    expect_error(HEAD_EP "      aiRatelimit:\n        token: {promptLimit: 0, unit: Minute}\n",
-                 10, 9, "aiRatelimit sets no limit");
+    expect_error(HEAD_EP "      aiRatelimit:\n        token: {promptLimit: 0, unit: Minute}\n", 10,
+                 9, "aiRatelimit sets no limit");
     expect_error(HEAD_EP "      aiRatelimit: {token: {totalLimit: 5, unit: Day}}\n"
                          "apiPolicies:\n  request:\n  - policyName: ModelmuxAIRateLimit\n"
                          "    parameters: {unit: day, totalTokens: 9}\n",

@@ -192,7 +192,8 @@ TEST("placeholders: {model} kept, any other refused")
 
 TEST("errors name the document, the line and the problem")
 {
-    expect_error("kind: API\n", "kind: Api\n", "Api \"azure-open-ai\", line 6, column 7: unknown kind");
+    expect_error("kind: API\n", "kind: Api\n",
+                 "Api \"azure-open-ai\", line 6, column 7: unknown kind");
     expect_error("apiVersion: dp.wso2.com/v1alpha3\nkind: API",
                  "apiVersion: dp.wso2.com/v1\nkind: API",
                  "API \"azure-open-ai\", line 5, column 13: apiVersion \"dp.wso2.com/v1\"");
@@ -318,27 +319,26 @@ TEST("export then import: every policy type and the extensions")
         "{s:s, s:s, s:s, s:b, s:b, s:[{s:s, s:s}, {s:s, s:s}]}", "name", "My API", "basePath",
         "/my", "version", "v2", "defaultVersion", 1, "subscriptionValidation", 1, "operations",
         "target", "/chat/completions", "verb", "POST", "target", "/models", "verb", "GET");
-    json_t *vendor = json_pack("{s:s, s:s, s:b, s:[s], s:{s:s, s:s}, s:{s:s, s:s, s:s}}", "name",
-                               "Corp", "apiVersion", "9", "builtin", 0, "models", "m1",
-                               "requestModel", "in", "path", "field", "model", "usage",
-                               "promptTokens", "u.a", "completionTokens", "u.b", "totalTokens",
-                               "u.c");
-    json_t *eps = json_pack(
-        "[{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s}},"
-        " {s:s, s:s, s:s, s:s, s:i, s:n}]",
-        "id", "e1", "name", "one", "environment", "production", "url",
-        "http://10.0.0.1:8080/v1/{model}", "timeoutMs", 1500, "security", "secret", "s",
-        "secretKey", "k", "header", "x-key", "prefix", "Key ", "id", "e2", "name", "two",
-        "environment", "sandbox", "url", "https://h.example.com", "timeoutMs", 60000, "security");
-    json_t *pols = json_pack(
-        "[{s:s, s:i, s:[{s:s, s:s}]},"
-        " {s:s, s:i, s:i, s:{s:{s:s, s:s}, s:[{s:s, s:s}]}},"
-        " {s:s, s:s, s:s, s:i, s:i}]",
-        "type", "modelRoundRobin", "suspendDurationSec", 5, "sandbox", "model", "m1", "endpoint",
-        "e2", "type", "modelFailover", "requestTimeoutMs", 900, "suspendDurationSec", 7,
-        "production", "target", "model", "m1", "endpoint", "e1", "fallbacks", "model", "m1",
-        "endpoint", "e1", "type", "aiRateLimit", "unit", "hour", "scope", "application",
-        "totalTokens", 10, "requests", 3);
+    json_t *vendor = json_pack(
+        "{s:s, s:s, s:b, s:[s], s:{s:s, s:s}, s:{s:s, s:s, s:s}}", "name", "Corp", "apiVersion",
+        "9", "builtin", 0, "models", "m1", "requestModel", "in", "path", "field", "model", "usage",
+        "promptTokens", "u.a", "completionTokens", "u.b", "totalTokens", "u.c");
+    json_t *eps = json_pack("[{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s}},"
+                            " {s:s, s:s, s:s, s:s, s:i, s:n}]",
+                            "id", "e1", "name", "one", "environment", "production", "url",
+                            "http://10.0.0.1:8080/v1/{model}", "timeoutMs", 1500, "security",
+                            "secret", "s", "secretKey", "k", "header", "x-key", "prefix", "Key ",
+                            "id", "e2", "name", "two", "environment", "sandbox", "url",
+                            "https://h.example.com", "timeoutMs", 60000, "security");
+    json_t *pols =
+        json_pack("[{s:s, s:i, s:[{s:s, s:s}]},"
+                  " {s:s, s:i, s:i, s:{s:{s:s, s:s}, s:[{s:s, s:s}]}},"
+                  " {s:s, s:s, s:s, s:i, s:i}]",
+                  "type", "modelRoundRobin", "suspendDurationSec", 5, "sandbox", "model", "m1",
+                  "endpoint", "e2", "type", "modelFailover", "requestTimeoutMs", 900,
+                  "suspendDurationSec", 7, "production", "target", "model", "m1", "endpoint", "e1",
+                  "fallbacks", "model", "m1", "endpoint", "e1", "type", "aiRateLimit", "unit",
+                  "hour", "scope", "application", "totalTokens", 10, "requests", 3);
     char *yaml = NULL;
     json_t *d = round_trip(api, vendor, eps, pols, &yaml);
 
