@@ -579,12 +579,11 @@ static int xl_api(struct crs *c)
     if (blen > vlen + 1 && base[blen - vlen - 1] == '/' && strcmp(base + blen - vlen, version) == 0)
         blen -= vlen + 1;
     snprintf(basepath, sizeof(basepath), "%.*s", (int)blen, base);
-    at = json_object();
     if (cp_im_put_str(api, "name", name, c->err) < 0 ||
         cp_im_put_str(api, "basePath", basepath, c->err) < 0 ||
         cp_im_put_str(api, "version", version, c->err) < 0 ||
         cp_im_copy_bool(spec, "isDefaultVersion", api, "defaultVersion", c->err) < 0 ||
-        cp_im_put(c->desc, "apiAt", at, c->err) < 0 ||
+        cp_im_put(c->desc, "apiAt", at = json_object(), c->err) < 0 ||
         cp_im_put_pos(at, c->api->root, c->api->label, c->err) < 0)
         return in_doc(c->err, c->api);
     return 0;
@@ -748,10 +747,8 @@ static int xl_failover(struct crs *c, const struct doc *d, const struct cp_ynode
             return -1;
         if (!env)
             continue;
-        o = json_object();
-        arr = json_array();
-        if (cp_im_put(body, cp_im_env_names[e], o, c->err) < 0 ||
-            cp_im_put(o, "fallbacks", arr, c->err) < 0 ||
+        if (cp_im_put(body, cp_im_env_names[e], o = json_object(), c->err) < 0 ||
+            cp_im_put(o, "fallbacks", arr = json_array(), c->err) < 0 ||
             check_keys(env, env_keys, cp_im_env_names[e], c->err) < 0 ||
             get_map(env, "target", 1, &target, c->err) < 0)
             return -1;
@@ -1071,10 +1068,10 @@ static int b64_decode(const char *s, size_t len, char *out, size_t *out_len)
 static int xl_secret(struct crs *c, const struct doc *d)
 {
     const struct cp_ynode *data, *sdata;
-    json_t *item, *values = json_object();
+    json_t *item, *values;
 
     if (cp_im_add_item(c->desc, "secrets", d->root, d->label, &item, NULL, c->err) < 0 ||
-        cp_im_put(item, "values", values, c->err) < 0 ||
+        cp_im_put(item, "values", values = json_object(), c->err) < 0 ||
         cp_im_put_str(item, "name", d->name, c->err) < 0)
         return -1;
     if (get_map(d->root, "data", 0, &data, c->err) < 0 ||

@@ -408,6 +408,37 @@ TEST("allocation failures: no crash, no leak, NOMEM or success")
     free(t.s);
 }
 
+static int export_once(void *ctx, struct gw_err *err)
+{
+    json_t *d = ctx;
+    char *yaml = NULL;
+    size_t len = 0;
+    int rc = cp_crs_emit(json_object_get(d, "api"), json_object_get(d, "vendor"),
+                         json_object_get(d, "endpoints"), json_object_get(d, "policies"), &yaml,
+                         &len, err);
+
+    gw_free(yaml);
+    return rc;
+}
+
+TEST("allocation failures while exporting: NOMEM or success, no leak")
+{
+    json_t *d = json_pack(
+        "{s:{s:s, s:s, s:s, s:[{s:s, s:s}]}, s:{s:s, s:b, s:[s], s:{}},"
+        " s:[{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s}}],"
+        " s:[{s:s, s:i, s:[{s:s, s:s, s:i}]}, {s:s, s:s, s:s, s:i}]}",
+        "api", "name", "a", "basePath", "/a", "version", "v1", "operations", "target", "/x", "verb",
+        "POST", "vendor", "name", "V", "builtin", 0, "models", "m", "usage", "endpoints", "id",
+        "e", "name", "e", "environment", "production", "url", "https://h/v1", "timeoutMs", 5,
+        "security", "secret", "s", "secretKey", "k", "header", "Authorization", "prefix", "Bearer ",
+        "policies", "type", "modelWeightedRoundRobin", "suspendDurationSec", 1, "production",
+        "model", "m", "endpoint", "e", "weight", 2, "type", "aiRateLimit", "unit", "day", "scope",
+        "application", "requests", 4);
+
+    CHECK(d && alloc_torture(export_once, d, 5000));
+    json_decref(d);
+}
+
 /* jansson allocates through gw_malloc, so fault injection reaches it. */
 __attribute__((constructor)) static void init_alloc(void)
 {
