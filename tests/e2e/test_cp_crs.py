@@ -31,13 +31,6 @@ revision = import_util.revision
 message = import_util.error_message
 
 
-@pytest.fixture
-def cp():
-    c = mm.ControlPlane()
-    yield c
-    c.stop()
-
-
 def dp_secret(cp, name):
     """The secret's values as the data planes get them."""
     for s in cp_util.snapshot(cp).get("secrets", []):
