@@ -163,7 +163,7 @@ def test_hostile_dataplane_ids():
     for bad in ("", "a" * 129, "tab\there", "caf\xe9", "\xc3\xa9\xff", "x" * 20000):
         r = mm.request(cp.port, "GET", "/dp/v1/config?after=0&wait=0", token=mm.DP_TOKEN,
                        headers={"X-Dataplane-Id": bad})
-        assert r.status in (400, 431), (bad[:20], r)
+        assert r.status == 400, (bad[:20], r)
     # 128 characters of UTF-8 are fine (256 bytes), and the list stays readable
     good = "\u00e9" * 128
     r = mm.request(cp.port, "GET", "/dp/v1/config?after=0&wait=0", token=mm.DP_TOKEN,

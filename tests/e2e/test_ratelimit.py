@@ -261,7 +261,7 @@ def test_hostile_bodies_on_a_limited_api_are_answered(mock):
         r = mm.request(dp.port, "POST", CHAT, body=b,
                        headers={"Authorization": "Bearer " + KEYS["app-a"],
                                 "Content-Type": "application/json"})
-        assert r.status in (200, 400, 413, 502), (b[:20], r.status)
+        assert r.status == 400, (b[:20], r.status, r.text[:200])
     # the data plane is alive and the budget is intact enough to serve
     r = chat(dp, "app-b")
     assert r.status == 200 and r.headers["x-ratelimit-remaining-requests"] == "49"
