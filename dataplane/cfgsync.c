@@ -14,6 +14,8 @@
 #include "common/log.h"
 #include "common/secret_file.h"
 #include "config.h"
+#include "metrics.h"
+#include "metrics_labels.h"
 #include "worker.h"
 
 #include <curl/curl.h>
@@ -80,6 +82,7 @@ static int apply_doc(struct dp_cfgsync *cs, json_t *doc, struct gw_err *err)
     if (!cfg)
         return -1;
     dp_shared_publish(cs->sh, cfg);
+    dp_metrics_publish(cs->sh->metrics, dp_metrics_labels_of_config(cfg));
     cs->revision = cfg->revision;
     snprintf(cs->sha256, sizeof(cs->sha256), "%s", cfg->sha256);
     if (!cs->quiet)

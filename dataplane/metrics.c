@@ -7,11 +7,19 @@
  * shard's mutex (taken by its worker per update, by the admin thread per
  * scrape). Updates find their series through a second map per family, keyed
  * by the raw label values (NUL-separated), so the label text is rendered
- * only once per series, when it is created, not per request. */
+ * only once per series, when it is created, not per request.
+ *
+ * Label values are bounded by the applied config (metrics_labels.h): each
+ * shard points to the registry's current label set, swapped under the
+ * shard's mutex by dp_metrics_publish, which also deletes the series whose
+ * API, endpoint or model the new config no longer names. A model the config
+ * does not name is counted as model="other" (until a first config is
+ * published, values are taken as they are: no request is routed before). */
 #include "metrics.h"
 
 #include "common/alloc.h"
 #include "hashmap.h"
+#include "metrics_labels.h"
 #include "ratelimit.h"
 #include "suspension.h"
 #include "common/clock.h"
@@ -41,16 +49,32 @@ struct table {
 
 enum family { FAM_REQUESTS, FAM_DURATION, FAM_TOKENS, FAM_RATELIMITED, FAM_COUNT };
 
+/* Where each family has its config-bound labels (-1: none). Coupled with
+ * the label names of the update functions below. */
+static const struct {
+    int api, model, endpoint;
+} roles[FAM_COUNT] = {
+    [FAM_REQUESTS] = {0, 1, 2},
+    [FAM_DURATION] = {-1, -1, 0},
+    [FAM_TOKENS] = {0, 1, -1},
+    [FAM_RATELIMITED] = {0, -1, -1},
+};
+
+#define OTHER_MODEL "other"
+
 struct dp_metrics_shard {
     pthread_mutex_t mu;
     struct table t[FAM_COUNT];
     struct dp_hmap raw[FAM_COUNT]; /* raw label values -> series of t */
     uint64_t dropped;
+    const struct dp_metrics_labels *labels; /* the registry's, NULL before the first */
 };
 
 struct dp_metrics {
     int n;
     struct dp_metrics_shard *shards;
+    pthread_mutex_t mu;               /* publish vs render; taken before a shard's */
+    struct dp_metrics_labels *labels; /* current label set, NULL before the first */
 };
 
 /* ---- tables ----------------------------------------------------------------- */
@@ -86,8 +110,9 @@ static int table_grow(struct table *t)
     return 0;
 }
 
-/* The series of labels, created when missing; NULL when full or no memory. */
-static struct series *table_get(struct table *t, const char *labels)
+/* The series of labels, created when missing (unless the table holds cap
+ * series); NULL when full or no memory. */
+static struct series *table_get(struct table *t, const char *labels, size_t cap)
 {
     uint64_t h = hash_str(labels);
     if (t->cap) {
@@ -95,7 +120,7 @@ static struct series *table_get(struct table *t, const char *labels)
             if (t->slots[j]->hash == h && strcmp(t->slots[j]->labels, labels) == 0)
                 return t->slots[j];
     }
-    if (t->n >= DP_METRICS_MAX_SERIES)
+    if (t->n >= cap)
         return NULL;
     if ((t->n + 1) * 2 > t->cap && table_grow(t) != 0)
         return NULL;
@@ -113,15 +138,18 @@ static struct series *table_get(struct table *t, const char *labels)
     return e;
 }
 
+static void series_free(struct series *e)
+{
+    gw_free(e->labels);
+    gw_free(e->raw);
+    gw_free(e);
+}
+
 static void table_cleanup(struct table *t)
 {
-    for (size_t i = 0; i < t->cap; i++) {
-        if (t->slots[i]) {
-            gw_free(t->slots[i]->labels);
-            gw_free(t->slots[i]->raw);
-            gw_free(t->slots[i]);
-        }
-    }
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slots[i])
+            series_free(t->slots[i]);
     gw_free(t->slots);
     memset(t, 0, sizeof(*t));
 }
@@ -190,7 +218,7 @@ static int series_of(struct dp_metrics_shard *s, enum family f, const char *cons
         len = label(l, sizeof(l), len, names[i], vals[i]);
     if (len <= 0 || rawlen == 0)
         return -1;
-    struct series *e = table_get(&s->t[f], l);
+    struct series *e = table_get(&s->t[f], l, DP_METRICS_MAX_SERIES);
     *out = e;
     if (e && !e->raw && (e->raw = gw_malloc(rawlen)) != NULL) {
         memcpy(e->raw, raw, rawlen);
@@ -203,11 +231,24 @@ static int series_of(struct dp_metrics_shard *s, enum family f, const char *cons
     return 0;
 }
 
+/* The model label as counted: the caller's value when the config names it
+ * (or before any config), else "other". NULL and "" stay (no model). Under
+ * s->mu. */
+static const char *bounded_model(const struct dp_metrics_shard *s, const char *model)
+{
+    if (!s->labels || !model || !*model || dp_metrics_labels_has_model(s->labels, model))
+        return model;
+    return OTHER_MODEL;
+}
+
 static void count(struct dp_metrics_shard *s, enum family f, const char *const names[],
-                  const char *const vals[], int n, uint64_t by)
+                  const char *const in[], int n, uint64_t by)
 {
     struct series *e;
+    const char *vals[4];
     pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < n && i < 4; i++)
+        vals[i] = i == roles[f].model ? bounded_model(s, in[i]) : in[i];
     if (series_of(s, f, names, vals, n, &e) == 0) {
         if (e)
             e->count += by;
@@ -301,6 +342,7 @@ struct dp_metrics *dp_metrics_new(int nshards)
         return NULL;
     }
     m->n = nshards;
+    pthread_mutex_init(&m->mu, NULL);
     for (int i = 0; i < nshards; i++)
         pthread_mutex_init(&m->shards[i].mu, NULL);
     return m;
@@ -317,6 +359,8 @@ void dp_metrics_free(struct dp_metrics *m)
         }
         pthread_mutex_destroy(&m->shards[i].mu);
     }
+    pthread_mutex_destroy(&m->mu);
+    dp_metrics_labels_free(m->labels);
     gw_free(m->shards);
     gw_free(m);
 }
@@ -332,7 +376,7 @@ static int merge(struct table *into, const struct table *from)
         const struct series *e = from->slots[i];
         if (!e)
             continue;
-        struct series *d = table_get(into, e->labels);
+        struct series *d = table_get(into, e->labels, SIZE_MAX); /* shards are capped */
         if (!d)
             return -1;
         d->count += e->count;
@@ -383,31 +427,33 @@ static int render_histogram(struct gw_buf *out, const char *name, const char *he
     return rc;
 }
 
-struct suspended_ctx {
-    struct gw_buf *out;
-    int64_t now;
-    int rc;
-};
-
-static void render_target(const struct dp_target_state *t, void *arg)
+/* modelmux_target_suspended: one line per target of the applied config. */
+static int render_targets(struct gw_buf *out, const struct dp_metrics_labels *l)
 {
-    struct suspended_ctx *c = arg;
-    char l[LABELS_MAX];
-    int n = label(l, sizeof(l), 0, "api", t->api_name);
-    n = label(l, sizeof(l), n, "model", t->model);
-    n = label(l, sizeof(l), n, "endpoint", t->endpoint_name);
-    if (n > 0 && c->rc == 0)
-        c->rc = ok(gw_buf_printf(c->out, "modelmux_target_suspended{%s} %d\n", l,
-                                 dp_target_suspended(t, c->now) ? 1 : 0));
+    int64_t now = gw_now_ms();
+    int rc = 0;
+    for (size_t i = 0; l && i < dp_metrics_labels_ntargets(l) && rc == 0; i++) {
+        const struct dp_metrics_target *t = dp_metrics_labels_target(l, i);
+        char lb[LABELS_MAX];
+        int n = label(lb, sizeof(lb), 0, "api", t->api);
+        n = label(lb, sizeof(lb), n, "model", t->model);
+        n = label(lb, sizeof(lb), n, "endpoint", t->endpoint);
+        if (n > 0)
+            rc = ok(gw_buf_printf(out, "modelmux_target_suspended{%s} %d\n", lb,
+                                  t->state && dp_target_suspended(t->state, now) ? 1 : 0));
+    }
+    return rc;
 }
 
 int dp_metrics_render(struct dp_metrics *m, struct dp_suspensions *state, const struct dp_rl *rl,
                       int64_t revision, struct gw_buf *out)
 {
+    (void)state; /* targets come from the published label set */
     struct table agg[FAM_COUNT];
     memset(agg, 0, sizeof(agg));
     uint64_t dropped = 0;
     int rc = 0;
+    pthread_mutex_lock(&m->mu);
     for (int i = 0; i < m->n; i++) {
         struct dp_metrics_shard *s = &m->shards[i];
         pthread_mutex_lock(&s->mu);
@@ -435,11 +481,9 @@ int dp_metrics_render(struct dp_metrics *m, struct dp_suspensions *state, const 
         rc = ok(gw_buf_printf(out,
                               "# HELP modelmux_target_suspended 1 while a routing target is "
                               "suspended.\n# TYPE modelmux_target_suspended gauge\n"));
-    if (rc == 0 && state) {
-        struct suspended_ctx c = {out, gw_now_ms(), 0};
-        dp_suspensions_foreach_target(state, render_target, &c);
-        rc = c.rc;
-    }
+    if (rc == 0)
+        rc = render_targets(out, m->labels);
+    pthread_mutex_unlock(&m->mu);
     if (rc == 0)
         rc = ok(gw_buf_printf(out,
                               "# HELP modelmux_config_revision Config revision applied (-1: "
@@ -456,4 +500,96 @@ int dp_metrics_render(struct dp_metrics *m, struct dp_suspensions *state, const 
     for (int f = 0; f < FAM_COUNT; f++)
         table_cleanup(&agg[f]);
     return rc;
+}
+
+/* ---- publishing a config's label set -------------------------------------------- */
+
+/* The i-th value of a series' raw key. */
+static const char *raw_value(const struct series *e, int i)
+{
+    const char *p = e->raw;
+    for (; i > 0; i--)
+        p += strlen(p) + 1;
+    return p;
+}
+
+/* Whether series e of family f only has values the label set l allows. */
+static int series_allowed(const struct series *e, enum family f,
+                          const struct dp_metrics_labels *l)
+{
+    if (!e->raw)
+        return 1; /* cannot tell (no memory for its key once): keep its counts */
+    const char *v;
+    if (roles[f].api >= 0 && *(v = raw_value(e, roles[f].api)) &&
+        !dp_metrics_labels_has_api(l, v))
+        return 0;
+    if (roles[f].endpoint >= 0 && *(v = raw_value(e, roles[f].endpoint)) &&
+        !dp_metrics_labels_has_endpoint(l, v))
+        return 0;
+    if (roles[f].model >= 0 && *(v = raw_value(e, roles[f].model)) &&
+        strcmp(v, OTHER_MODEL) != 0 && !dp_metrics_labels_has_model(l, v))
+        return 0;
+    return 1;
+}
+
+/* Deletes the series of s that l does not allow, rebuilding the tables and
+ * raw maps from the survivors. Under s->mu. On no memory, keeps all. */
+static void prune(struct dp_metrics_shard *s, const struct dp_metrics_labels *l)
+{
+    for (int f = 0; f < FAM_COUNT; f++) {
+        struct table *t = &s->t[f];
+        struct table keep = {0};
+        struct dp_hmap raw;
+        if (dp_hmap_init(&raw, t->n) != 0)
+            continue;
+        while (keep.cap < t->cap && table_grow(&keep) == 0)
+            ;
+        if (keep.cap < t->cap) {
+            table_cleanup(&keep);
+            dp_hmap_cleanup(&raw);
+            continue;
+        }
+        for (size_t i = 0; i < t->cap; i++) {
+            struct series *e = t->slots[i];
+            if (!e)
+                continue;
+            if (!series_allowed(e, f, l)) {
+                series_free(e);
+                continue;
+            }
+            size_t j = e->hash & (keep.cap - 1);
+            while (keep.slots[j])
+                j = (j + 1) & (keep.cap - 1);
+            keep.slots[j] = e;
+            keep.n++;
+            if (dp_hmap_put(&raw, e->raw, e->rawlen, e) < 0) {
+                gw_free(e->raw); /* still counted; found by its labels next time */
+                e->raw = NULL;
+            }
+        }
+        gw_free(t->slots);
+        *t = keep;
+        dp_hmap_cleanup(&s->raw[f]);
+        s->raw[f] = raw;
+    }
+}
+
+void dp_metrics_publish(struct dp_metrics *m, struct dp_metrics_labels *l)
+{
+    if (!m || !l) {
+        dp_metrics_labels_free(l);
+        return;
+    }
+    pthread_mutex_lock(&m->mu);
+    for (int i = 0; i < m->n; i++) {
+        struct dp_metrics_shard *s = &m->shards[i];
+        pthread_mutex_lock(&s->mu);
+        s->labels = l;
+        prune(s, l);
+        pthread_mutex_unlock(&s->mu);
+    }
+    struct dp_metrics_labels *old = m->labels;
+    m->labels = l;
+    pthread_mutex_unlock(&m->mu);
+    dp_metrics_labels_free(old);
 }

@@ -7,7 +7,9 @@
  * state's suspensions, the rate limiter's lines and the config revision.
  * Series are keyed by their rendered label set; each shard holds at most
  * DP_METRICS_MAX_SERIES series per family (more are dropped and counted in
- * modelmux_metrics_dropped_total). */
+ * modelmux_metrics_dropped_total). Label values are bounded by the applied
+ * config (dp_metrics_publish, metrics_labels.h): model="other" for a model
+ * it does not name, and no series of what it no longer has. */
 #ifndef DP_METRICS_H
 #define DP_METRICS_H
 
@@ -19,6 +21,7 @@
 
 struct dp_metrics;
 struct dp_metrics_shard;
+struct dp_metrics_labels;
 struct dp_suspensions;
 struct dp_rl;
 
@@ -44,9 +47,17 @@ void dp_metrics_tokens(struct dp_metrics_shard *s, const char *api, const char *
 /* modelmux_ratelimited_total{api}. */
 void dp_metrics_ratelimited(struct dp_metrics_shard *s, const char *api);
 
+/* Makes l (taken over; may be NULL: ignored) the label set of the applied
+ * config: later updates count a model it does not name as "other", and the
+ * series of APIs, endpoints and models it does not name are deleted now.
+ * Called on the config thread after each new config is published. */
+void dp_metrics_publish(struct dp_metrics *m, struct dp_metrics_labels *l);
+
 /* Appends the whole exposition: every family above (merged over shards),
- * modelmux_target_suspended from state (may be NULL), rl's lines (may be
- * NULL) and modelmux_config_revision. Returns 0 or -1 (out of memory). */
+ * modelmux_target_suspended for the targets of the last published label set
+ * (state is not read any more: the suspension states come with the label
+ * set), rl's lines (may be NULL) and modelmux_config_revision. Returns 0 or
+ * -1 (out of memory). */
 int dp_metrics_render(struct dp_metrics *m, struct dp_suspensions *state, const struct dp_rl *rl,
                       int64_t revision, struct gw_buf *out);
 

@@ -4,6 +4,11 @@ model names must not grow /metrics, removed targets leave no series, a
 multipart form with two model fields is refused, and the local rate-limit
 counter table never admits what it could not count. The heavy variant of
 item 15 (tens of thousands of applications) is tests/e2e/test_heavy_rl_local.py."""
+import concurrent.futures
+import http.client
+import json
+import signal
+
 import dp_util as du
 import mm
 import rl_util as rl
@@ -25,6 +30,83 @@ def one_api_config(mock, policies, revision=1, endpoints=None, keys=None):
     eps = endpoints or [du.endpoint("e1", mock.url + "/v1", name="ep-one")]
     return du.snapshot([du.api("a1", "/api", eps, policies, name="chat-api")],
                        keys or [du.key("k1", KEY)], revision=revision)
+
+
+def chat_models(dp, models, threads=8):
+    """One chat request per model name, over keep-alive connections.
+    Returns the statuses."""
+    def run(chunk):
+        out = []
+        conn = http.client.HTTPConnection("127.0.0.1", dp.port, timeout=30)
+        for model in chunk:
+            conn.request("POST", "/api/1.0" + du.CHAT,
+                         body=json.dumps({"model": model, "messages": []}),
+                         headers={"Authorization": "Bearer " + KEY, "Content-Type": "application/json"})
+            r = conn.getresponse()
+            r.read()
+            out.append(r.status)
+            if r.getheader("connection", "").lower() == "close":
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", dp.port, timeout=30)
+        conn.close()
+        return out
+    with concurrent.futures.ThreadPoolExecutor(threads) as ex:
+        return [s for part in ex.map(run, [models[i::threads] for i in range(threads)]) for s in part]
+
+
+# --- item 10: /metrics label values come from the config --------------------
+
+def test_12000_caller_models_neither_break_metrics_nor_grow_it(mock):
+    """An API without a routing policy forwards the caller's model as it is:
+    12,000 distinct names made /metrics answer 503 for good and legitimate
+    counts vanish. They are all model="other" now."""
+    cfg = du.write_snapshot(one_api_config(mock, []))
+    dp = mm.DataPlane(config=cfg, workers=2)
+    statuses = chat_models(dp, ["attack-%05d" % i for i in range(12000)])
+    assert statuses == [200] * 12000
+    assert du.chat(dp, KEY, model="gpt-4o").status == 200  # named by the vendor's model list
+    r = mm.request(dp.admin_port, "GET", "/metrics")
+    assert r.status == 200, r.text[:300]
+    text = r.text
+    assert "attack-" not in text
+    assert du.metric_value(text, "modelmux_requests_total", api="chat-api", model="other",
+                           status="200") == 12000
+    assert du.metric_value(text, "modelmux_requests_total", api="chat-api", model="gpt-4o",
+                           status="200") == 1
+    assert du.metric_value(text, "modelmux_tokens_total", model="other", kind="prompt") > 0
+    assert du.metric_value(text, "modelmux_metrics_dropped_total") == 0
+    series = [line for line in text.splitlines() if line.startswith("modelmux_requests_total{")]
+    assert len(series) == 2, series
+    assert dp.stop() == 0
+
+
+def test_150_reloads_leave_only_the_live_targets_series(mock):
+    """Every reload renamed the endpoints: after 150 there were 302
+    modelmux_target_suspended series for 2 live targets."""
+    def config(rev):
+        eps = [du.endpoint("e1", mock.url + "/v1", name="ep-a-%d" % rev),
+               du.endpoint("e2", mock.url + "/v1", name="ep-b-%d" % rev)]
+        pol = du.wrr("p1", [du.target("gpt-4o", "e1"), du.target("gpt-4o-mini", "e2")])
+        return one_api_config(mock, [pol], revision=rev, endpoints=eps)
+    path = du.write_snapshot(config(1))
+    dp = mm.DataPlane(config=path, workers=2)
+    assert du.chat(dp, KEY).status == 200
+    for rev in range(2, 152):
+        du.write_snapshot(config(rev), path)
+        dp.signal(signal.SIGHUP)
+        mm.wait_until(lambda: du.metric_value(dp.metrics(), "modelmux_config_revision") == rev,
+                      what="revision %d applied" % rev)
+        if rev % 50 == 0:
+            assert du.chat(dp, KEY).status == 200
+    text = dp.metrics()
+    suspended = sorted(line.rpartition(" ")[0] for line in text.splitlines()
+                       if line.startswith("modelmux_target_suspended{"))
+    assert suspended == [
+        'modelmux_target_suspended{api="chat-api",model="gpt-4o",endpoint="ep-a-151"}',
+        'modelmux_target_suspended{api="chat-api",model="gpt-4o-mini",endpoint="ep-b-151"}'], suspended
+    # counters of the removed endpoints are gone too, the live ones kept
+    assert "ep-a-1\"" not in text and "ep-a-150\"" not in text and "ep-b-100\"" not in text
+    assert dp.stop() == 0
 
 
 # --- item 14: multipart with two model parts --------------------------------

@@ -5,6 +5,8 @@
  * the one labels gave before. */
 #include "testhelp.h"
 
+#include "metrics_render.h"
+
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "dataplane/metrics.h"
@@ -12,17 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *render(struct dp_metrics *m)
-{
-    struct gw_buf out;
-    gw_buf_init(&out, 64 << 20);
-    if (dp_metrics_render(m, NULL, NULL, 1, &out) != 0) {
-        gw_buf_cleanup(&out);
-        return NULL;
-    }
-    return gw_buf_take(&out);
-}
 
 static long long dropped(const char *text)
 {
