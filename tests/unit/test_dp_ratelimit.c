@@ -324,7 +324,7 @@ TEST("without Redis: backend -1, no metric line; bad Redis URLs are refused")
     }
 }
 
-TEST("allocation failures: admission still decides (locally), nothing leaks")
+TEST("allocation failures while creating: NULL or a working limiter, nothing leaks")
 {
     for (long n = 0; n < 8; n++) {
         struct gw_err err;
@@ -338,11 +338,62 @@ TEST("allocation failures: admission still decides (locally), nothing leaks")
             struct got g = {0};
             dp_rl_admit(w, &p, "oom", NULL, T0_MS, on_done, &g);
             CHECK_INT(g.calls, 1);
+            CHECK_INT(g.res.limited, 0);
         }
         dp_rl_worker_free(w);
         dp_loop_free(loop);
         dp_rl_free(rl);
     }
+}
+
+/* Admission itself under allocation failure (every allocation failing from
+ * the first admission on): each admission is answered exactly once, a
+ * budget still admits exactly its limit, and a window the local table
+ * cannot store (it may not grow without memory) is refused, counted in
+ * modelmux_ratelimit_local_full_total, never admitted uncounted. Once memory
+ * is back, the table grows and those applications get their one request. */
+TEST("admission under allocation failure: exact budgets, full table refuses, then grows")
+{
+    enum { APPS = 30000 };
+    struct rl_fixture f;
+    rl_fixture_open(&f, NULL);
+    struct dp_ratelimit five = policy(DP_RL_MINUTE, 0, 5, -1, 100, -1);
+    struct dp_ratelimit one = policy(DP_RL_DAY, 1, 1, -1, -1, -1);
+    static char refused_app[APPS];
+    gw_alloc_fail_after(0);
+    int admitted = 0;
+    for (int i = 0; i < 8; i++) {
+        admitted += !admit(&f, &five, "api-oom", "app", T0_MS).limited;
+        dp_rl_settle(f.w, &five, "api-oom", "app", 1, 10, 11, T0_MS);
+    }
+    int full = 0;
+    char app[32];
+    for (int i = 0; i < APPS; i++) {
+        snprintf(app, sizeof(app), "app-%d", i);
+        struct dp_rl_result r = admit(&f, &one, "api-many", app, T0_MS);
+        refused_app[i] = (char)r.limited;
+        full += r.limited;
+        CHECK(admit(&f, &one, "api-many", app, T0_MS).limited); /* never a second one */
+    }
+    gw_alloc_fail_after(-1);
+    CHECK_INT(admitted, 5);
+    CHECK(full > 0); /* some first-generation buckets overflowed: exercised */
+    struct gw_buf out;
+    gw_buf_init(&out, 1 << 16);
+    dp_rl_table_metrics(f.rl, &out);
+    char want[96];
+    /* each refused first request, and each second request of those apps */
+    snprintf(want, sizeof(want), "\nmodelmux_ratelimit_local_full_total %d\n", 2 * full);
+    CHECK(out.data && strstr(out.data, want) != NULL);
+    CHECK(out.data && strstr(out.data, "\nmodelmux_ratelimit_local_windows 65536\n") != NULL);
+    gw_buf_cleanup(&out);
+    /* Memory back: the table grows, each refused application gets its one. */
+    for (int i = 0; i < APPS; i++) {
+        snprintf(app, sizeof(app), "app-%d", i);
+        int limited = admit(&f, &one, "api-many", app, T0_MS).limited;
+        CHECK_INT(limited, !refused_app[i]);
+    }
+    rl_fixture_close(&f);
 }
 
 TEST_MAIN()
