@@ -53,7 +53,8 @@ def test_path_traversal_refused(tmp_path):
     for a in attacks:
         resp = mm.raw_request(cp.port, b"GET " + a + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         status = int(resp.split(b" ")[1])
-        assert status in (400, 404), (a, resp[:200])
+        # a NUL or a broken escape is a bad request; every other path is not found
+        assert status == (400 if a in (b"/ui/%00", b"/ui/a%zz") else 404), (a, resp[:200])
         assert b"SECRET-OUTSIDE" not in resp and b"root:" not in resp, a
     assert cp.poll() is None
 

@@ -95,7 +95,7 @@ def test_every_web_file_served_with_its_type(cp):
 def test_root_redirects_to_ui(cp):
     for path in ("/", "/ui"):
         r = mm.request(cp.port, "GET", path)
-        assert r.status in (301, 302, 303, 307, 308), (path, r)
+        assert r.status == 302, (path, r)
         assert r.headers.get("location", "").endswith("/ui/"), (path, r.headers)
 
 
@@ -103,7 +103,7 @@ def test_missing_file_and_wrong_method(cp):
     r = mm.request(cp.port, "GET", "/ui/no-such-file.js")
     assert r.status == 404, r
     r = mm.request(cp.port, "POST", "/ui/index.html", body=b"x", headers={"Content-Type": "text/plain"})
-    assert r.status in (404, 405), r
+    assert r.status == 405, r
 
 
 TRAVERSALS = [
@@ -133,7 +133,8 @@ TRAVERSALS = [
 @pytest.mark.parametrize("path", TRAVERSALS)
 def test_path_traversal_refused(cp, path):
     r = mm.request(cp.port, "GET", path)
-    assert r.status in (400, 403, 404), (path, r)
+    # a NUL is a bad request; every other path is not found
+    assert r.status == (400 if "%00" in path else 404), (path, r)
     assert b"root:" not in r.body, path
     assert b"cmake_minimum_required" not in r.body, path
     assert b"def free_port" not in r.body, path
