@@ -6,42 +6,11 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-/* Length of the well-formed UTF-8 sequence at p (1 to 4), or 0 (a stray or
- * overlong byte, a surrogate, past U+10FFFF, or cut by the terminator). */
-static size_t utf8_len(const unsigned char *p)
-{
-    unsigned char c = p[0];
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
 
 /* ---- JSON strings ------------------------------------------------------------
  *
@@ -72,7 +41,7 @@ static char *put_str(char *o, const char *s)
         /* Paths are percent-decoded by MHD: any byte may come. JSON must
          * stay valid UTF-8, so a byte that starts no valid sequence is
          * written as U+FFFD. */
-        size_t n = *p >= 0x80 ? utf8_len(p) : 0;
+        size_t n = *p >= 0x80 ? gw_utf8_seq(p, 4) : 0;
         if (n > 0) {
             o = put(o, (const char *)p, n);
             p += n;

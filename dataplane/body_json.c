@@ -15,6 +15,7 @@
 #include "body.h"
 
 #include "common/alloc.h"
+#include "common/utf8.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -195,8 +196,8 @@ static int render_by_splice(struct dp_json_body *b, const char *model_field, con
     char *copy = NULL;
     if (set_model) {
         /* jansson takes only UTF-8 strings and keys. */
-        if (!dp_json_utf8_ok(model, mlen) ||
-            !dp_json_utf8_ok(model_field, strlen(model_field)) || !(copy = gw_strdup(model)))
+        if (!gw_utf8_valid(model, mlen) ||
+            !gw_utf8_valid(model_field, strlen(model_field)) || !(copy = gw_strdup(model)))
             return -1;
         if (sc->has_model) {
             if (put(out, s, sc->model_off) < 0 || put_json_string(out, model, mlen) < 0)

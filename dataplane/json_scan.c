@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include "common/utf8.h"
+
 struct scanner {
     const unsigned char *s;
     size_t n;
@@ -34,55 +36,6 @@ static void skip_ws(struct scanner *sc)
             return;
         sc->i++;
     }
-}
-
-/* The length of the valid UTF-8 sequence at s[i] (a byte >= 0x80), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t i, size_t n)
-{
-    unsigned c = s[i], v;
-    size_t len;
-    if (c < 0xc2)
-        return 0; /* a continuation byte, or an overlong 2-byte lead */
-    if (c < 0xe0) {
-        len = 2;
-        v = c & 0x1f;
-    } else if (c < 0xf0) {
-        len = 3;
-        v = c & 0x0f;
-    } else if (c < 0xf5) {
-        len = 4;
-        v = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n - i < len)
-        return 0;
-    for (size_t k = 1; k < len; k++) {
-        if ((s[i + k] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i + k] & 0x3f);
-    }
-    if (len == 3 && (v < 0x800 || (v >= 0xd800 && v <= 0xdfff)))
-        return 0;
-    if (len == 4 && (v < 0x10000 || v > 0x10ffff))
-        return 0;
-    return len;
-}
-
-int dp_json_utf8_ok(const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
-        if (u[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t l = utf8_seq(u, i, n);
-        if (!l)
-            return 0;
-        i += l;
-    }
-    return 1;
 }
 
 /* Four hex digits at s[i]: their value, or -1. */
@@ -158,7 +111,7 @@ static int scan_string(struct scanner *sc, int *escaped)
             return 0;
         }
         if (c >= 0x80) {
-            size_t l = utf8_seq(s, i, n);
+            size_t l = gw_utf8_seq(s + i, n - i);
             if (!l)
                 return -1;
             i += l;

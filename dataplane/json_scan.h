@@ -37,8 +37,4 @@ int dp_json_scan(const char *text, size_t n, const char *model_field, int max_de
 
 #define DP_JSON_SCAN_MAX_KEYS 64
 
-/* Whether s (n bytes) is well-formed UTF-8 as jansson checks it (no
- * overlong forms, no surrogates, nothing above U+10FFFF). 1 yes, 0 no. */
-int dp_json_utf8_ok(const char *s, size_t n);
-
 #endif
