@@ -12,6 +12,10 @@
  *   aiRateLimit scope        AIRateLimitPolicy spec.override.x-modelmux.scope
  *   endpoint timeoutMs, a    Backend spec.x-modelmux {timeoutMs, headerPrefix}
  *   header prefix other than APK's ("Bearer " for Authorization, else none)
+ *   routing policy fields    inside the extensions above, or APIPolicy
+ *   (retries, timeouts, ...)  spec.override.x-modelmux-routing beside
+ *                            modelBasedRoundRobin
+ *   secured: false           HTTPRoute rule x-modelmux {secured: false}
  * Secrets: Backends name their Secret and key; no Secret document and no
  * value is ever written (see controlplane/README-apkconf.md).
  *
@@ -172,6 +176,9 @@ static int emit_route(struct crx *x, int env)
             cp_ye_kv_str(e, "type", "ReplaceFullPath") < 0 ||
             cp_ye_kv_str(e, "replaceFullPath", path) < 0 || cp_ye_map_end(e) < 0 ||
             cp_ye_map_end(e) < 0 || cp_ye_map_end(e) < 0 || cp_ye_seq_end(e) < 0 ||
+            (json_is_false(json_object_get(op, "secured")) &&
+             (cp_ye_key(e, "x-modelmux") < 0 || cp_ye_map_start(e) < 0 ||
+              cp_ye_kv_bool(e, "secured", 0) < 0 || cp_ye_map_end(e) < 0)) ||
             cp_ye_key(e, "backendRefs") < 0 || cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0)
             return -1;
         json_array_foreach (x->endpoints, j, ep) {
@@ -250,6 +257,47 @@ static int emit_backend(struct crx *x, const json_t *ep)
  * APIPolicy, AIProvider, AIRateLimitPolicy
  * ------------------------------------------------------------------------ */
 
+/* The routing policies' optional fields (retries, stream timeouts,
+ * midStreamFailover, operations) as keys of the current mapping. */
+static int emit_routing(struct crx *x, const json_t *p)
+{
+    static const char *const ints[] = {"retries", "maxRetryAfterWaitSec", "firstTokenTimeoutMs",
+                                       "streamIdleTimeoutMs"};
+    struct cp_yemit *e = &x->e;
+    const json_t *ops = json_object_get(p, "operations"), *op;
+    size_t i;
+
+    for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+        if (cp_ye_opt_int(e, ints[i], p, ints[i]) < 0)
+            return -1;
+    if (cp_ye_opt_str(e, "midStreamFailover", p, "midStreamFailover") < 0)
+        return -1;
+    if (!json_is_array(ops))
+        return 0;
+    if (cp_ye_key(e, "operations") < 0 || cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0)
+        return -1;
+    json_array_foreach (ops, i, op) {
+        if (cp_ye_scalar(e, json_string_value(op), YAML_DOUBLE_QUOTED_SCALAR_STYLE) < 0)
+            return -1;
+    }
+    return cp_ye_seq_end(e);
+}
+
+static int has_routing(const json_t *p)
+{
+    static const char *const keys[] = {"retries",
+                                       "maxRetryAfterWaitSec",
+                                       "firstTokenTimeoutMs",
+                                       "streamIdleTimeoutMs",
+                                       "midStreamFailover",
+                                       "operations"};
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (json_object_get(p, keys[i]))
+            return 1;
+    return 0;
+}
+
 /* {model, backendRef, weight?} */
 static int emit_target(struct crx *x, const json_t *t, int weighted)
 {
@@ -288,7 +336,17 @@ static int emit_round_robin(struct crx *x, const json_t *p, int weighted)
         if (cp_ye_seq_end(e) < 0)
             return -1;
     }
-    return cp_ye_map_end(e);
+    if (!weighted)
+        return emit_routing(x, p) < 0 ? -1 : cp_ye_map_end(e);
+    /* APK's modelBasedRoundRobin keeps its shape; the rest goes beside it. */
+    if (cp_ye_map_end(e) < 0)
+        return -1;
+    if (!has_routing(p))
+        return 0;
+    return cp_ye_key(e, "x-modelmux-routing") < 0 || cp_ye_map_start(e) < 0 ||
+                   emit_routing(x, p) < 0 || cp_ye_map_end(e) < 0
+               ? -1
+               : 0;
 }
 
 static int emit_failover(struct crx *x, const json_t *p)
@@ -296,7 +354,8 @@ static int emit_failover(struct crx *x, const json_t *p)
     struct cp_yemit *e = &x->e;
 
     if (cp_ye_map_start(e) < 0 || cp_ye_opt_int(e, "requestTimeoutMs", p, "requestTimeoutMs") < 0 ||
-        cp_ye_opt_int(e, "onQuotaExceedSuspendDuration", p, "suspendDurationSec") < 0)
+        cp_ye_opt_int(e, "onQuotaExceedSuspendDuration", p, "suspendDurationSec") < 0 ||
+        emit_routing(x, p) < 0)
         return -1;
     for (int env = 0; env < 2; env++) {
         const json_t *o = json_object_get(p, env_names[env]), *t;

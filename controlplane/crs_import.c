@@ -397,8 +397,9 @@ static int xl_filter(const struct cp_ynode *f, const char *path, struct gw_err *
     return 0;
 }
 
-/* Adds the operation (target, verb) unless the API has it already. */
-static int add_operation(struct crs *c, const char *target, const char *verb)
+/* Adds the operation (target, verb) unless the API has it already;
+ * secured: 0 or 1 from the rule's x-modelmux, -1 when not given. */
+static int add_operation(struct crs *c, const char *target, const char *verb, int secured)
 {
     json_t *api = json_object_get(c->desc, "api"), *ops = json_object_get(api, "operations"), *op;
     size_t i;
@@ -416,6 +417,24 @@ static int add_operation(struct crs *c, const char *target, const char *verb)
     op = json_pack("{s:s, s:s}", "target", target, "verb", verb);
     if (!op || json_array_append_new(ops, op) != 0)
         return cp_yt_nomem(c->err);
+    return secured < 0 ? 0 : cp_im_put(op, "secured", json_boolean(secured), c->err);
+}
+
+/* A rule's x-modelmux {secured}: what an HTTPRoute cannot say. *secured -1
+ * when not given. */
+static int xl_rule_ext(struct crs *c, const struct cp_ynode *rule, int *secured)
+{
+    static const char *const keys[] = {"secured", NULL};
+    const struct cp_ynode *ext;
+    int present = 0;
+
+    *secured = -1;
+    if (get_map(rule, "x-modelmux", 0, &ext, c->err) < 0 ||
+        (ext && (check_keys(ext, keys, "x-modelmux", c->err) < 0 ||
+                 cp_yt_bool(ext, "secured", secured, &present, c->err) < 0)))
+        return -1;
+    if (!present)
+        *secured = -1;
     return 0;
 }
 
@@ -427,9 +446,10 @@ static int xl_matches(struct crs *c, const struct cp_ynode *rule)
     static const char *const path_keys[] = {"type", "value", NULL};
     const struct cp_ynode *matches, *filters, *m, *p;
     const char *value, *method;
+    int secured;
 
     if (get_seq(rule, "matches", &matches, c->err) < 0 ||
-        get_seq(rule, "filters", &filters, c->err) < 0)
+        get_seq(rule, "filters", &filters, c->err) < 0 || xl_rule_ext(c, rule, &secured) < 0)
         return -1;
     if (!matches || matches->n == 0)
         return cp_yt_fail(c->err, rule->line, rule->col,
@@ -448,7 +468,7 @@ static int xl_matches(struct crs *c, const struct cp_ynode *rule)
         for (size_t f = 0; filters && f < filters->n; f++)
             if (xl_filter(filters->items[f], value, c->err) < 0)
                 return -1;
-        if (add_operation(c, value, method) < 0)
+        if (add_operation(c, value, method, secured) < 0)
             return -1;
     }
     return 0;
@@ -492,7 +512,8 @@ static int xl_backend_refs(struct crs *c, const struct doc *route, const struct 
 static int xl_route(struct crs *c, struct doc *d, int env)
 {
     static const char *const keys[] = {"hostnames", "parentRefs", "rules", NULL};
-    static const char *const rule_keys[] = {"matches", "filters", "backendRefs", NULL};
+    static const char *const rule_keys[] = {"matches", "filters", "backendRefs", "x-modelmux",
+                                            NULL};
     const struct cp_ynode *rules;
 
     if (check_keys(d->spec, keys, "spec", c->err) < 0 ||
@@ -685,6 +706,43 @@ static int xl_target_list(struct crs *c, const struct cp_ynode *seq, int env, in
     return 0;
 }
 
+/* The optional fields of the routing policies (SPEC 2.2), which APK has no
+ * form for: read from an extension map into the policy body. */
+#define ROUTING_KEYS                                                                               \
+    "retries", "maxRetryAfterWaitSec", "firstTokenTimeoutMs", "streamIdleTimeoutMs",               \
+        "midStreamFailover", "operations"
+
+static int xl_routing(struct crs *c, const struct cp_ynode *map, json_t *body)
+{
+    const struct cp_ynode *ops = NULL;
+    const char *mid;
+    json_t *arr;
+
+    if (cp_im_copy_int(map, "retries", 0, GW_RETRIES_MAX, body, "retries", c->err) < 0 ||
+        cp_im_copy_int(map, "maxRetryAfterWaitSec", 0, GW_RETRY_AFTER_WAIT_MAX_S, body,
+                       "maxRetryAfterWaitSec", c->err) < 0 ||
+        cp_im_copy_int(map, "firstTokenTimeoutMs", 0, GW_STREAM_TIMEOUT_MAX_MS, body,
+                       "firstTokenTimeoutMs", c->err) < 0 ||
+        cp_im_copy_int(map, "streamIdleTimeoutMs", 0, GW_STREAM_TIMEOUT_MAX_MS, body,
+                       "streamIdleTimeoutMs", c->err) < 0 ||
+        cp_yt_str(map, "midStreamFailover", 0, &mid, c->err) < 0 ||
+        (mid && cp_im_put_str(body, "midStreamFailover", mid, c->err) < 0) ||
+        get_seq(map, "operations", &ops, c->err) < 0)
+        return -1;
+    if (!ops)
+        return 0;
+    if (cp_im_put(body, "operations", arr = json_array(), c->err) < 0)
+        return -1;
+    for (size_t i = 0; i < ops->n; i++) {
+        if (ops->items[i]->kind != CP_YT_SCALAR)
+            return cp_yt_fail(c->err, ops->items[i]->line, ops->items[i]->col,
+                              "an operation must be a path");
+        if (json_array_append_new(arr, json_string(ops->items[i]->str)) != 0)
+            return cp_yt_nomem(c->err);
+    }
+    return 0;
+}
+
 /* modelBasedRoundRobin (weighted) / x-modelmux-modelRoundRobin (plain):
  * {onQuotaExceedSuspendDuration, productionModels[], sandboxModels[]}. */
 static int xl_round_robin(struct crs *c, const struct doc *d, const struct cp_ynode *rr,
@@ -692,13 +750,16 @@ static int xl_round_robin(struct crs *c, const struct doc *d, const struct cp_yn
 {
     static const char *const keys[] = {"onQuotaExceedSuspendDuration", "productionModels",
                                        "sandboxModels", NULL};
+    static const char *const ext_keys[] = {"onQuotaExceedSuspendDuration", "productionModels",
+                                           "sandboxModels", ROUTING_KEYS, NULL};
     static const char *const lists[] = {"productionModels", "sandboxModels"};
     json_t *item, *body;
 
     if (cp_yt_need_map(rr, weighted ? "modelBasedRoundRobin" : "x-modelmux-modelRoundRobin",
                        c->err) < 0 ||
-        check_keys(rr, keys, weighted ? "modelBasedRoundRobin" : "x-modelmux-modelRoundRobin",
-                   c->err) < 0 ||
+        check_keys(rr, weighted ? keys : ext_keys,
+                   weighted ? "modelBasedRoundRobin" : "x-modelmux-modelRoundRobin", c->err) < 0 ||
+
         cp_im_add_item(c->desc, "policies", rr, d->label, &item, &body, c->err) < 0 ||
         cp_im_put_str(item, "policyName", weighted ? "modelBasedRoundRobin" : "modelRoundRobin",
                       c->err) < 0 ||
@@ -718,7 +779,7 @@ static int xl_round_robin(struct crs *c, const struct doc *d, const struct cp_yn
             xl_target_list(c, list, e, weighted, arr) < 0)
             return -1;
     }
-    return 0;
+    return weighted ? 0 : xl_routing(c, rr, body);
 }
 
 /* x-modelmux-modelFailover: a list of {requestTimeoutMs,
@@ -727,7 +788,8 @@ static int xl_round_robin(struct crs *c, const struct doc *d, const struct cp_yn
 static int xl_failover(struct crs *c, const struct doc *d, const struct cp_ynode *fo)
 {
     static const char *const keys[] = {"requestTimeoutMs", "onQuotaExceedSuspendDuration",
-                                       "production", "sandbox", NULL};
+                                       "production",       "sandbox",
+                                       ROUTING_KEYS,       NULL};
     static const char *const env_keys[] = {"target", "fallbacks", NULL};
     const struct cp_ynode *env, *target, *fb;
     json_t *item, *body, *o, *t, *arr;
@@ -740,7 +802,8 @@ static int xl_failover(struct crs *c, const struct doc *d, const struct cp_ynode
         cp_im_copy_int(fo, "requestTimeoutMs", 1, CP_IM_MAX_TIMEOUT_MS, body, "requestTimeoutMs",
                        c->err) < 0 ||
         cp_im_copy_int(fo, "onQuotaExceedSuspendDuration", 0, CP_IM_MAX_SUSPEND_SEC, body,
-                       "suspendDurationSec", c->err) < 0)
+                       "suspendDurationSec", c->err) < 0 ||
+        xl_routing(c, fo, body) < 0)
         return -1;
     for (int e = 0; e < 2; e++) {
         if (get_map(fo, cp_im_env_names[e], 0, &env, c->err) < 0)
@@ -793,13 +856,25 @@ static const struct cp_ynode *field(const struct cp_ynode *ov, const struct cp_y
 static int xl_apipolicy_fields(struct crs *c, const struct doc *d, const struct cp_ynode *ov,
                                const struct cp_ynode *def)
 {
-    const struct cp_ynode *v;
+    const struct cp_ynode *v, *r;
     json_t *api = json_object_get(c->desc, "api");
 
     if ((v = field(ov, def, "aiProvider")) && xl_provider_ref(c, d, v) < 0)
         return -1;
     if ((v = field(ov, def, "modelBasedRoundRobin")) && xl_round_robin(c, d, v, 1) < 0)
         return -1;
+    if ((r = field(ov, def, "x-modelmux-routing"))) {
+        static const char *const keys[] = {ROUTING_KEYS, NULL};
+        json_t *pols = json_object_get(c->desc, "policies");
+        json_t *last = json_array_get(pols, json_array_size(pols) - 1);
+        if (!v)
+            return cp_yt_fail(c->err, r->line, r->col,
+                              "x-modelmux-routing needs a modelBasedRoundRobin beside it");
+        if (cp_yt_need_map(r, "x-modelmux-routing", c->err) < 0 ||
+            check_keys(r, keys, "x-modelmux-routing", c->err) < 0 ||
+            xl_routing(c, r, json_object_get(last, "body")) < 0)
+            return -1;
+    }
     if ((v = field(ov, def, "x-modelmux-modelRoundRobin")) && xl_round_robin(c, d, v, 0) < 0)
         return -1;
     if ((v = field(ov, def, "x-modelmux-modelFailover"))) {
@@ -826,6 +901,7 @@ static int xl_apipolicy(struct crs *c, const struct doc *d)
                                             "subscriptionValidation",
                                             "x-modelmux-modelRoundRobin",
                                             "x-modelmux-modelFailover",
+                                            "x-modelmux-routing",
                                             NULL};
     const struct cp_ynode *ov, *def;
 

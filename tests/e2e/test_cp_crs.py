@@ -399,3 +399,31 @@ def test_custom_vendor_and_bare_api_round_trip(cp):
     assert b"kind: \"AIProvider\"" in text and b'value: "$u.in"' in text
     assert cp.api("GET", "/apis/nope/crs").status == 404
     assert cp.api("GET", "/apis/%s/crs" % api["id"], token="wrong").status == 401
+
+
+def test_routing_fields_and_unsecured_operations_round_trip(cp):
+    api = cp.ok("POST", "/apis", {"name": "fields", "basePath": "/fields", "version": "v1",
+                                  "vendor": vendor_id(cp, "OpenAI"),
+                                  "operations": [{"target": "/chat/completions", "verb": "POST",
+                                                  "secured": False},
+                                                 {"target": "/embeddings", "verb": "POST"}]})
+    e = cp.ok("POST", "/apis/%s/endpoints" % api["id"],
+              {"name": "b", "environment": "production", "url": "http://b.example.com:8080"})
+    cp.ok("POST", "/apis/%s/policies" % api["id"],
+          {"type": "modelWeightedRoundRobin", "retries": 2, "maxRetryAfterWaitSec": 5,
+           "firstTokenTimeoutMs": 500, "streamIdleTimeoutMs": 300, "midStreamFailover": "continue",
+           "operations": ["/chat/completions"],
+           "production": [{"model": "gpt-4o", "endpoint": e["id"], "weight": 2}]})
+    text = assert_round_trip(cp, api["id"])
+    assert b"x-modelmux-routing:" in text and b"secured: false" in text
+
+    api2 = cp.ok("POST", "/apis", {"name": "fo-fields", "basePath": "/fof", "version": "v1",
+                                   "vendor": vendor_id(cp, "OpenAI")})
+    e2 = cp.ok("POST", "/apis/%s/endpoints" % api2["id"],
+               {"name": "b", "environment": "production", "url": "https://b.example.com"})
+    cp.ok("POST", "/apis/%s/policies" % api2["id"],
+          {"type": "modelFailover", "retries": 1, "midStreamFailover": "continue",
+           "production": {"target": {"model": "gpt-4o", "endpoint": e2["id"]},
+                          "fallbacks": [{"model": "o1-mini", "endpoint": e2["id"]}]}})
+    text = assert_round_trip(cp, api2["id"])
+    assert b"retries: 1" in text
