@@ -332,11 +332,11 @@ TEST("export then import: every policy type and the extensions")
                             "https://h.example.com", "timeoutMs", 60000, "security");
     json_t *pols =
         json_pack("[{s:s, s:i, s:[{s:s, s:s}]},"
-                  " {s:s, s:i, s:i, s:{s:{s:s, s:s}, s:[{s:s, s:s}]}},"
+                  " {s:s, s:i, s:i, s:i, s:{s:{s:s, s:s}, s:[{s:s, s:s}]}},"
                   " {s:s, s:s, s:s, s:i, s:i}]",
                   "type", "modelRoundRobin", "suspendDurationSec", 5, "sandbox", "model", "m1",
                   "endpoint", "e2", "type", "modelFailover", "requestTimeoutMs", 900,
-                  "suspendDurationSec", 7, "production", "target", "model", "m1", "endpoint", "e1",
+                  "suspendDurationSec", 7, "retries", 2, "production", "target", "model", "m1", "endpoint", "e1",
                   "fallbacks", "model", "m1", "endpoint", "e1", "type", "aiRateLimit", "unit",
                   "hour", "scope", "application", "totalTokens", 10, "requests", 3);
     char *yaml = NULL;
@@ -365,6 +365,7 @@ TEST("export then import: every policy type and the extensions")
         CHECK(jget(d, "policies.#0.body.sandbox.#0.weight") == NULL);
         CHECK_STR(sget(d, "policies.#1.body.type"), "modelFailover");
         CHECK_INT(iget(d, "policies.#1.body.requestTimeoutMs"), 900);
+        CHECK_INT(iget(d, "policies.#1.body.retries"), 2);
         CHECK_STR(sget(d, "policies.#1.body.production.fallbacks.#0.endpoint"), "one");
         CHECK_STR(sget(d, "policies.#2.body.scope"), "application");
         CHECK_STR(sget(d, "policies.#2.body.unit"), "hour");
