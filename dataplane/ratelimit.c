@@ -189,7 +189,7 @@ static void table_full(struct dp_rl *rl, int64_t now_ms, const char *what)
     int64_t last = atomic_load(&rl->full_logged_ms);
     if ((last == 0 || now_ms - last >= FULL_LOG_EVERY_MS) &&
         atomic_compare_exchange_strong(&rl->full_logged_ms, &last, now_ms ? now_ms : 1))
-        gw_warn("rate limit: local counter table full (%llu windows live), %s",
+        gw_warn("rate limit: local counter table full (%llu windows, its maximum), %s",
                 (unsigned long long)dp_rl_local_capacity(rl->local), what);
 }
 

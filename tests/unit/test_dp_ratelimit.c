@@ -360,6 +360,8 @@ TEST("admission under allocation failure: exact budgets, full table refuses, the
     struct dp_ratelimit five = policy(DP_RL_MINUTE, 0, 5, -1, 100, -1);
     struct dp_ratelimit one = policy(DP_RL_DAY, 1, 1, -1, -1, -1);
     static char refused_app[APPS];
+    struct log_capture cap;
+    log_capture_start(&cap);
     gw_alloc_fail_after(0);
     int admitted = 0;
     for (int i = 0; i < 8; i++) {
@@ -376,8 +378,12 @@ TEST("admission under allocation failure: exact budgets, full table refuses, the
         CHECK(admit(&f, &one, "api-many", app, T0_MS).limited); /* never a second one */
     }
     gw_alloc_fail_after(-1);
+    const char *log = log_capture_stop(&cap);
     CHECK_INT(admitted, 5);
     CHECK(full > 0); /* some first-generation buckets overflowed: exercised */
+    /* said once (at most once a minute), naming what happens */
+    CHECK_INT(count_of(log, "local counter table full"), 1);
+    CHECK_INT(count_of(log, "refusing requests it cannot count (429)"), 1);
     struct gw_buf out;
     gw_buf_init(&out, 1 << 16);
     dp_rl_table_metrics(f.rl, &out);

@@ -324,30 +324,10 @@ TEST("a worker freed with admissions in flight completes each one first")
 }
 
 /* Captures fd 2 into a file while f runs; returns the text (static). */
-static const char *captured(int fd)
-{
-    static char text[16384];
-    lseek(fd, 0, SEEK_SET);
-    ssize_t n = read(fd, text, sizeof(text) - 1);
-    text[n > 0 ? n : 0] = '\0';
-    return text;
-}
-
-static int count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p++)
-        n++;
-    return n;
-}
-
 TEST("Redis killed: local counters (carrying the shared counts on), logged once; back: shared")
 {
-    char path[] = "/tmp/mm-rl-log-XXXXXX";
-    int logfd = mkstemp(path);
-    unlink(path);
-    int saved = dup(2);
-    dup2(logfd, 2);
+    struct log_capture cap;
+    log_capture_start(&cap);
 
     struct rl_fixture ds[2];
     rl_fixture_open(&ds[0], redis_url);
@@ -393,12 +373,9 @@ TEST("Redis killed: local counters (carrying the shared counts on), logged once;
     rl_fixture_close(&ds[0]);
     rl_fixture_close(&ds[1]);
 
-    dup2(saved, 2);
-    close(saved);
-    const char *log = captured(logfd);
-    close(logfd);
-    CHECK_INT(count(log, "unreachable"), 2); /* once per limiter (data plane) */
-    CHECK_INT(count(log, "reachable again"), 2);
+    const char *log = log_capture_stop(&cap);
+    CHECK_INT(count_of(log, "unreachable"), 2); /* once per limiter (data plane) */
+    CHECK_INT(count_of(log, "reachable again"), 2);
 }
 
 /* Issue 11 item 16: with a limit of 50 spent, a Redis restarted empty let
