@@ -75,6 +75,23 @@ def test_azure_example_serves_with_api_key_and_rate_limit_headers():
         assert header(rec, "api-key") == "sk-azure-secret-42"  # decoded, no prefix
         assert header(rec, "authorization") is None
         assert key not in str(rec)
+
+        # {deployment-id} written as {model}: the caller's model picks the deployment
+        body2 = body.replace(b"/QXp1cmUgT3BlbkFJIFNlcnZpY2UgQVBJMjAyNC0wNi0wMQ/1.0.0", b"/azure-m/1.0.0")
+        body2 = body2.replace(b"/openai/deployments/gpt-4o", b"/openai/deployments/{model}")
+        body2 = body2.replace(b"name: azure-open-ai", b"name: azure-m")
+        r = cp.api("POST", "/apis/import", body=body2, headers=YAML_CT)
+        assert r.status == 201, r
+        path2 = "/azure-m/1.0.0/chat/completions"
+        mm.wait_until(lambda: dp.call("POST", path2, dict(CHAT, model="gpt-4o-mini"),
+                                      key=key).status == 200,
+                      timeout=15 * mm.SLOW, what="the {model} deployment to serve")
+        clear(mock)
+        r = dp.call("POST", path2, dict(CHAT, model="gpt-4o-mini"), key=key)
+        assert r.status == 200, r
+        rec = recorded(mock)[0]
+        assert rec["path"].startswith("/openai/deployments/gpt-4o-mini/chat/completions"), rec
+        assert header(rec, "api-key") == "sk-azure-secret-42"
     finally:
         if dp:
             dp.stop()
