@@ -1,11 +1,15 @@
-/* libcrypto-backed hashing and tokens (see crypto.h). */
+/* libcrypto-backed hashing, tokens and sealing (see crypto.h). */
 #include "crypto.h"
 
+#include <ctype.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <string.h>
+
+#include "alloc.h"
 
 static void sha256_to_hex(const unsigned char md[32], char out[GW_SHA256_HEX_LEN + 1])
 {
@@ -115,4 +119,151 @@ int gw_ct_equal(const char *a, size_t alen, const char *b, size_t blen)
     gw_sha256_hex(a, alen, ha);
     gw_sha256_hex(b, blen, hb);
     return CRYPTO_memcmp(ha, hb, GW_SHA256_HEX_LEN) == 0 && alen == blen;
+}
+
+/* --- sealing (AES-256-GCM) ------------------------------------------------ */
+
+#define SEAL_NONCE 12
+#define SEAL_TAG 16
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Decodes base64 (either alphabet, padding optional) of exactly want bytes
+ * into out. Returns 0 or -1. */
+static int b64_decode_exact(const char *text, size_t tlen, unsigned char *out, size_t want)
+{
+    size_t n = tlen;
+    while (n > 0 && text[n - 1] == '=')
+        n--;
+    if (n % 4 == 1 || (n * 3) / 4 != want)
+        return -1;
+    size_t padded = (n + 3) / 4 * 4;
+    char *norm = gw_malloc(padded + 1);
+    unsigned char *raw = gw_malloc(padded / 4 * 3 + 1);
+    int rc = -1;
+    if (!norm || !raw)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        char c = text[i];
+        norm[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+    }
+    for (size_t i = n; i < padded; i++)
+        norm[i] = '=';
+    norm[padded] = '\0';
+    if (padded > INT_MAX || EVP_DecodeBlock(raw, (const unsigned char *)norm, (int)padded) < 0)
+        goto out;
+    memcpy(out, raw, want);
+    rc = 0;
+out:
+    if (raw)
+        OPENSSL_cleanse(raw, padded / 4 * 3 + 1);
+    gw_free(norm);
+    gw_free(raw);
+    return rc;
+}
+
+int gw_seal_key_parse(const char *text, unsigned char key[GW_SEAL_KEY_LEN])
+{
+    size_t len = text ? strlen(text) : 0;
+    if (len == 2 * GW_SEAL_KEY_LEN) {
+        int ok = 1;
+        for (size_t i = 0; i < GW_SEAL_KEY_LEN; i++) {
+            int hi = hexval((unsigned char)text[2 * i]), lo = hexval((unsigned char)text[2 * i + 1]);
+            ok &= hi >= 0 && lo >= 0;
+            key[i] = (unsigned char)((hi & 15) << 4 | (lo & 15));
+        }
+        if (ok)
+            return 0;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)text[i]) && !strchr("+/-_=", text[i]))
+            return -1;
+    return b64_decode_exact(text, len, key, GW_SEAL_KEY_LEN);
+}
+
+int gw_is_sealed(const char *text)
+{
+    return text && strncmp(text, GW_SEAL_MARKER, sizeof(GW_SEAL_MARKER) - 1) == 0;
+}
+
+/* One AES-256-GCM pass: encrypt (enc=1, tag written) or decrypt (enc=0,
+ * tag checked). out has room for len bytes. Returns 0, or -1 (for
+ * decryption: wrong key, aad or altered data). */
+static int gcm(int enc, const unsigned char *key, const unsigned char *nonce, const void *aad,
+               size_t aadlen, const unsigned char *in, size_t len, unsigned char *out,
+               unsigned char *tag)
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int n = 0, rc = -1;
+    if (!ctx || len > INT_MAX || aadlen > INT_MAX ||
+        EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SEAL_NONCE, NULL) != 1 ||
+        EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc) != 1 ||
+        (aadlen && EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aadlen) != 1) ||
+        (len && EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1))
+        goto out;
+    if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SEAL_TAG, tag) != 1)
+        goto out;
+    if (EVP_CipherFinal_ex(ctx, out + (len ? n : 0), &n) != 1)
+        goto out;
+    if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SEAL_TAG, tag) != 1)
+        goto out;
+    rc = 0;
+out:
+    EVP_CIPHER_CTX_free(ctx);
+    return rc;
+}
+
+char *gw_seal(const unsigned char key[GW_SEAL_KEY_LEN], const void *aad, size_t aadlen,
+              const void *plain, size_t len)
+{
+    size_t rawlen = SEAL_NONCE + len + SEAL_TAG, mlen = sizeof(GW_SEAL_MARKER) - 1;
+    if (len > INT_MAX / 2)
+        return NULL;
+    unsigned char *raw = gw_malloc(rawlen);
+    char *out = gw_malloc(mlen + (rawlen + 2) / 3 * 4 + 1);
+    if (!raw || !out || RAND_bytes(raw, SEAL_NONCE) != 1 ||
+        gcm(1, key, raw, aad, aadlen, plain, len, raw + SEAL_NONCE, raw + SEAL_NONCE + len) < 0) {
+        gw_free(raw);
+        gw_free(out);
+        return NULL;
+    }
+    memcpy(out, GW_SEAL_MARKER, mlen);
+    EVP_EncodeBlock((unsigned char *)out + mlen, raw, (int)rawlen);
+    gw_free(raw);
+    return out;
+}
+
+char *gw_unseal(const unsigned char key[GW_SEAL_KEY_LEN], const void *aad, size_t aadlen,
+                const char *sealed, size_t *len)
+{
+    if (!gw_is_sealed(sealed))
+        return NULL;
+    const char *b64 = sealed + sizeof(GW_SEAL_MARKER) - 1;
+    size_t blen = strlen(b64), pad = 0;
+    while (pad < blen && pad < 2 && b64[blen - 1 - pad] == '=')
+        pad++;
+    if (blen % 4 != 0 || blen / 4 * 3 - pad < SEAL_NONCE + SEAL_TAG)
+        return NULL;
+    size_t rawlen = blen / 4 * 3 - pad, plen = rawlen - SEAL_NONCE - SEAL_TAG;
+    unsigned char *raw = gw_malloc(blen / 4 * 3);
+    char *out = gw_malloc(plen + 1);
+    if (!raw || !out || b64_decode_exact(b64, blen, raw, rawlen) < 0 ||
+        gcm(0, key, raw, aad, aadlen, raw + SEAL_NONCE, plen, (unsigned char *)out,
+            raw + SEAL_NONCE + plen) < 0) {
+        gw_free(raw);
+        gw_free(out);
+        return NULL;
+    }
+    gw_free(raw);
+    out[plen] = '\0';
+    if (len)
+        *len = plen;
+    return out;
 }

@@ -62,11 +62,13 @@ static int secret_write(struct cp_db *db, const char *name, json_t *body, int *c
         return -1;
     *created = n == 0;
     if (cp_db_run(db, err, "INSERT OR IGNORE INTO secrets (name) VALUES (?1)", "s", name) < 0 ||
-        cp_db_run(db, err, "DELETE FROM secret_values WHERE secret_name = ?1", "s", name) < 0)
+        cp_db_run(db, err, "DELETE FROM main.secret_values WHERE secret_name = ?1", "s", name) < 0)
         return -1;
+    /* Stored sealed when MODELMUX_SECRETS_KEY is set (secrets_at_rest.h). */
     json_object_foreach (body, k, v) {
         if (cp_db_run(db, err,
-                      "INSERT INTO secret_values (secret_name, key, value) VALUES (?1, ?2, ?3)",
+                      "INSERT INTO main.secret_values (secret_name, key, value) "
+                      "VALUES (?1, ?2, mm_secret_store(?1, ?2, ?3))",
                       "sss", name, k, json_string_value(v)) < 0)
             return -1;
     }

@@ -7,13 +7,17 @@
  * revision is also kept in an atomic so long-poll checks need no lock. */
 #include "db.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/alloc.h"
 #include "common/crypto.h"
+#include "common/log.h"
 #include "migrate.h"
 
 struct cp_db {
@@ -47,18 +51,50 @@ static int load_revision(struct cp_db *db, struct gw_err *err)
     return 0;
 }
 
-int cp_db_open(const char *path, struct cp_db **out, struct gw_err *err)
+/* The database holds secrets: its files are the user's only (SPEC 2, 5).
+ * Files left with looser modes (by an older version, a copy, a restore)
+ * are set to 0600 before opening, because SQLite gives a new -wal/-shm the
+ * mode of the database file itself. */
+static const char *const db_suffixes[] = {"", "-wal", "-shm", "-journal"};
+#define NSUFFIXES (sizeof(db_suffixes) / sizeof(db_suffixes[0]))
+
+/* Sets each file of path that others may read to 0600; was[i] is its old
+ * mode (0 when it was fine or absent), -1 when chmod failed. */
+static void tighten_modes(const char *path, long was[NSUFFIXES])
 {
-    struct cp_db *db = gw_calloc(1, sizeof(*db));
-    if (!db)
-        return gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");
-    pthread_mutex_init(&db->lock, NULL);
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
-    if (sqlite3_open_v2(path, &db->h, flags, NULL) != SQLITE_OK) {
-        gw_err_set(err, GW_ERR_INTERNAL, "database", NULL, "cannot open database %s: %s", path,
-                   db->h ? sqlite3_errmsg(db->h) : "out of memory");
-        goto fail;
+    for (size_t i = 0; i < NSUFFIXES; i++) {
+        char p[PATH_MAX];
+        struct stat st;
+        int n = snprintf(p, sizeof(p), "%s%s", path, db_suffixes[i]);
+        was[i] = 0;
+        if (n < 0 || (size_t)n >= sizeof(p) || stat(p, &st) != 0 || !S_ISREG(st.st_mode) ||
+            (st.st_mode & 077) == 0)
+            continue;
+        was[i] = chmod(p, 0600) == 0 ? (long)(st.st_mode & 07777) : -1;
     }
+}
+
+/* Says what tighten_modes did, once the database opened (a start that
+ * fails stays one line). */
+static void report_modes(const char *path, const long was[NSUFFIXES])
+{
+    for (size_t i = 0; i < NSUFFIXES; i++) {
+        if (was[i] > 0)
+            gw_warn("%s%s had mode %04lo (readable by other users): now 0600", path,
+                    db_suffixes[i], (unsigned long)was[i]);
+        else if (was[i] < 0)
+            gw_warn("%s%s is readable by other users and its mode cannot be changed", path,
+                    db_suffixes[i]);
+    }
+}
+
+/* Opens the connection with WAL on. The caller set the umask. */
+static int open_handle(struct cp_db *db, const char *path, struct gw_err *err)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+    if (sqlite3_open_v2(path, &db->h, flags, NULL) != SQLITE_OK)
+        return gw_err_set(err, GW_ERR_INTERNAL, "database", NULL, "cannot open database %s: %s",
+                          path, db->h ? sqlite3_errmsg(db->h) : "out of memory");
     sqlite3_extended_result_codes(db->h, 1);
     sqlite3_busy_timeout(db->h, 5000);
     /* WAL: readers never block the writer; synchronous=FULL: a change that
@@ -68,23 +104,39 @@ int cp_db_open(const char *path, struct cp_db **out, struct gw_err *err)
         sqlite3_step(st) != SQLITE_ROW ||
         strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
         sqlite3_finalize(st);
-        gw_err_set(err, GW_ERR_INTERNAL, "database", NULL, "cannot use database %s: %s", path,
-                   sqlite3_errmsg(db->h));
-        goto fail;
+        return gw_err_set(err, GW_ERR_INTERNAL, "database", NULL, "cannot use database %s: %s",
+                          path, sqlite3_errmsg(db->h));
     }
     sqlite3_finalize(st);
-    if (exec_plain(db, "PRAGMA foreign_keys=ON", err) < 0 ||
-        exec_plain(db, "PRAGMA synchronous=FULL", err) < 0)
-        goto fail;
-    if (cp_migrate(db->h, err) < 0)
-        goto fail;
-    if (load_revision(db, err) < 0)
-        goto fail;
+    return 0;
+}
+
+int cp_db_open(const char *path, struct cp_db **out, struct gw_err *err)
+{
+    struct cp_db *db = gw_calloc(1, sizeof(*db));
+    if (!db)
+        return gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");
+    pthread_mutex_init(&db->lock, NULL);
+    long was[NSUFFIXES];
+    tighten_modes(path, was);
+    /* Files created from here on (the database, its -wal and -shm) are
+     * 0600 whatever umask we were started with. Main thread, before any
+     * other thread exists: umask is per process. The migrations run under
+     * it too (the first write creates the -wal). */
+    mode_t old_umask = umask(077);
+    int rc = open_handle(db, path, err);
+    if (rc == 0 && (exec_plain(db, "PRAGMA foreign_keys=ON", err) < 0 ||
+                    exec_plain(db, "PRAGMA synchronous=FULL", err) < 0 ||
+                    cp_migrate(db->h, err) < 0 || load_revision(db, err) < 0))
+        rc = -1;
+    umask(old_umask);
+    if (rc < 0) {
+        cp_db_close(db);
+        return -1;
+    }
+    report_modes(path, was);
     *out = db;
     return 0;
-fail:
-    cp_db_close(db);
-    return -1;
 }
 
 void cp_db_close(struct cp_db *db)

@@ -31,6 +31,9 @@ typedef void (*cp_db_commit_fn)(void *arg, int64_t revision);
 
 /* Opens (creating it when missing) the database at path, sets WAL, foreign
  * keys and the busy timeout, and applies the migrations (see migrate.h).
+ * The database and its -wal/-shm are created 0600 (umask 077 while
+ * opening), and existing ones with looser modes are set to 0600 with a
+ * warning. Main thread, before other threads exist.
  * Returns 0 with *out set, or -1 with err filled (GW_ERR_INTERNAL). */
 int cp_db_open(const char *path, struct cp_db **out, struct gw_err *err);
 

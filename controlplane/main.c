@@ -11,6 +11,7 @@
  * prints the admin route table (for the OpenAPI test) and exits. */
 #include <getopt.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +22,13 @@
 #include "admin_token.h"
 #include "common/addr.h"
 #include "common/alloc.h"
+#include "common/crypto.h"
 #include "common/log.h"
 #include "db.h"
 #include "dp_channel.h"
 #include "http.h"
 #include "routes.h"
+#include "secrets_at_rest.h"
 
 #define PROG "modelmux-cp"
 
@@ -37,7 +40,10 @@ static const char usage_text[] =
     "  --web DIR           static files of the web UI (default: the repo's web/)\n"
     "environment: MODELMUX_ADMIN_TOKEN (admin bearer token; generated and printed once when "
     "unset),\n"
-    "             MODELMUX_DP_TOKEN (data-plane token; unset = refuse every data plane)\n";
+    "             MODELMUX_DP_TOKEN (data-plane token; unset = refuse every data plane),\n"
+    "             MODELMUX_SECRETS_KEY (32 bytes, hex or base64: secret values stored "
+    "encrypted),\n"
+    "             MODELMUX_SECRETS_KEY_OLD (the previous key, to re-encrypt with the new one)\n";
 
 struct options {
     const char *listen;
@@ -90,6 +96,20 @@ static int parse_args(int argc, char **argv, struct options *o)
         return usage_error("unexpected argument %s", argv[optind]);
     if (!*o->db)
         return usage_error("%s", "--db must not be empty");
+    /* A malformed key is a usage error too, found before the database is
+     * touched (a wrong key is found when the database is opened: exit 1). */
+    static const char *const key_vars[] = {"MODELMUX_SECRETS_KEY", "MODELMUX_SECRETS_KEY_OLD"};
+    for (size_t i = 0; i < sizeof(key_vars) / sizeof(key_vars[0]); i++) {
+        const char *v = getenv(key_vars[i]);
+        unsigned char key[GW_SEAL_KEY_LEN];
+        int bad = v && *v && gw_seal_key_parse(v, key) < 0;
+        OPENSSL_cleanse(key, sizeof(key));
+        if (bad) {
+            fprintf(stderr, PROG ": %s must be 32 bytes, as 64 hex digits or base64\n",
+                    key_vars[i]);
+            return 2;
+        }
+    }
     /* A bad --listen is a usage error: refuse it before the database is
      * created (and an admin token generated) for nothing. */
     struct sockaddr_storage sa;
@@ -141,7 +161,9 @@ static int run(const struct options *o, const sigset_t *sigs)
     char web[PATH_MAX];
     int rc = 1;
     gw_err_clear(&err);
-    if (cp_db_open(o->db, &db, &err) < 0)
+    if (cp_db_open(o->db, &db, &err) < 0 ||
+        cp_secrets_at_rest_setup(db, getenv("MODELMUX_SECRETS_KEY"),
+                                 getenv("MODELMUX_SECRETS_KEY_OLD"), &err) < 0)
         goto out;
     if (cp_admin_token_setup(db, getenv("MODELMUX_ADMIN_TOKEN"), cfg.admin_hash, &err) < 0)
         goto out;
