@@ -1,7 +1,6 @@
 /* libcrypto-backed hashing, tokens and sealing (see crypto.h). */
 #include "crypto.h"
 
-#include <ctype.h>
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "b64url.h"
 
 static void sha256_to_hex(const unsigned char md[32], char out[GW_SHA256_HEX_LEN + 1])
 {
@@ -134,40 +134,6 @@ static int hexval(int c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Decodes base64 (either alphabet, padding optional) of exactly want bytes
- * into out. Returns 0 or -1. */
-static int b64_decode_exact(const char *text, size_t tlen, unsigned char *out, size_t want)
-{
-    size_t n = tlen;
-    while (n > 0 && text[n - 1] == '=')
-        n--;
-    if (n % 4 == 1 || (n * 3) / 4 != want)
-        return -1;
-    size_t padded = (n + 3) / 4 * 4;
-    char *norm = gw_malloc(padded + 1);
-    unsigned char *raw = gw_malloc(padded / 4 * 3 + 1);
-    int rc = -1;
-    if (!norm || !raw)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        char c = text[i];
-        norm[i] = c == '-' ? '+' : c == '_' ? '/' : c;
-    }
-    for (size_t i = n; i < padded; i++)
-        norm[i] = '=';
-    norm[padded] = '\0';
-    if (padded > INT_MAX || EVP_DecodeBlock(raw, (const unsigned char *)norm, (int)padded) < 0)
-        goto out;
-    memcpy(out, raw, want);
-    rc = 0;
-out:
-    if (raw)
-        OPENSSL_cleanse(raw, padded / 4 * 3 + 1);
-    gw_free(norm);
-    gw_free(raw);
-    return rc;
-}
-
 int gw_seal_key_parse(const char *text, unsigned char key[GW_SEAL_KEY_LEN])
 {
     size_t len = text ? strlen(text) : 0;
@@ -181,10 +147,18 @@ int gw_seal_key_parse(const char *text, unsigned char key[GW_SEAL_KEY_LEN])
         if (ok)
             return 0;
     }
+    /* base64: the standard alphabet mapped onto base64url, padding dropped
+     * (at most "=="), then the strict decoder. */
+    char url[64];
+    for (int pad = 0; pad < 2 && len > 0 && text[len - 1] == '='; pad++)
+        len--;
+    if (len >= sizeof(url))
+        return -1;
     for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)text[i]) && !strchr("+/-_=", text[i]))
-            return -1;
-    return b64_decode_exact(text, len, key, GW_SEAL_KEY_LEN);
+        url[i] = text[i] == '+' ? '-' : text[i] == '/' ? '_' : text[i];
+    long n = gw_b64url_decode(url, len, key, GW_SEAL_KEY_LEN);
+    OPENSSL_cleanse(url, sizeof(url));
+    return n == GW_SEAL_KEY_LEN ? 0 : -1;
 }
 
 int gw_is_sealed(const char *text)
@@ -224,18 +198,19 @@ char *gw_seal(const unsigned char key[GW_SEAL_KEY_LEN], const void *aad, size_t 
               const void *plain, size_t len)
 {
     size_t rawlen = SEAL_NONCE + len + SEAL_TAG, mlen = sizeof(GW_SEAL_MARKER) - 1;
+    size_t outsz = mlen + (rawlen * 4 + 2) / 3 + 1;
     if (len > INT_MAX / 2)
         return NULL;
     unsigned char *raw = gw_malloc(rawlen);
-    char *out = gw_malloc(mlen + (rawlen + 2) / 3 * 4 + 1);
+    char *out = gw_malloc(outsz);
     if (!raw || !out || RAND_bytes(raw, SEAL_NONCE) != 1 ||
-        gcm(1, key, raw, aad, aadlen, plain, len, raw + SEAL_NONCE, raw + SEAL_NONCE + len) < 0) {
+        gcm(1, key, raw, aad, aadlen, plain, len, raw + SEAL_NONCE, raw + SEAL_NONCE + len) < 0 ||
+        gw_b64url_encode(raw, rawlen, out + mlen, outsz - mlen) < 0) {
         gw_free(raw);
         gw_free(out);
         return NULL;
     }
     memcpy(out, GW_SEAL_MARKER, mlen);
-    EVP_EncodeBlock((unsigned char *)out + mlen, raw, (int)rawlen);
     gw_free(raw);
     return out;
 }
@@ -246,15 +221,14 @@ char *gw_unseal(const unsigned char key[GW_SEAL_KEY_LEN], const void *aad, size_
     if (!gw_is_sealed(sealed))
         return NULL;
     const char *b64 = sealed + sizeof(GW_SEAL_MARKER) - 1;
-    size_t blen = strlen(b64), pad = 0;
-    while (pad < blen && pad < 2 && b64[blen - 1 - pad] == '=')
-        pad++;
-    if (blen % 4 != 0 || blen / 4 * 3 - pad < SEAL_NONCE + SEAL_TAG)
+    size_t blen = strlen(b64), rawsz = gw_b64url_decoded_len(blen);
+    if (rawsz < SEAL_NONCE + SEAL_TAG)
         return NULL;
-    size_t rawlen = blen / 4 * 3 - pad, plen = rawlen - SEAL_NONCE - SEAL_TAG;
-    unsigned char *raw = gw_malloc(blen / 4 * 3);
-    char *out = gw_malloc(plen + 1);
-    if (!raw || !out || b64_decode_exact(b64, blen, raw, rawlen) < 0 ||
+    unsigned char *raw = gw_malloc(rawsz);
+    char *out = gw_malloc(rawsz - SEAL_NONCE - SEAL_TAG + 1);
+    long rawlen = raw && out ? gw_b64url_decode(b64, blen, raw, rawsz) : -1;
+    size_t plen = rawlen >= SEAL_NONCE + SEAL_TAG ? (size_t)rawlen - SEAL_NONCE - SEAL_TAG : 0;
+    if (rawlen < SEAL_NONCE + SEAL_TAG ||
         gcm(0, key, raw, aad, aadlen, raw + SEAL_NONCE, plen, (unsigned char *)out,
             raw + SEAL_NONCE + plen) < 0) {
         gw_free(raw);

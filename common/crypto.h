@@ -37,8 +37,8 @@ int gw_ct_equal(const char *a, size_t alen, const char *b, size_t blen);
 
 #define GW_SEAL_KEY_LEN 32
 /* Every sealed value starts with this marker, so a sealed value is told
- * from a plain one: "mmsealed1:" + base64(12-byte nonce | ciphertext |
- * 16-byte tag). */
+ * from a plain one: "mmsealed1:" + unpadded base64url (b64url.h) of
+ * 12-byte nonce | ciphertext | 16-byte tag. */
 #define GW_SEAL_MARKER "mmsealed1:"
 
 /* Parses a 32-byte key written as 64 hex digits or as base64 (standard or
