@@ -18,9 +18,10 @@
     "a.subscription_validation THEN 'true' ELSE 'false' END), 'operations', json(a.operations)) "  \
     "FROM apis a "
 
-static const char *const openai_targets[] = {"/chat/completions",     "/completions",
-                                             "/embeddings",           "/images/generations",
-                                             "/audio/transcriptions", "/audio/translations"};
+/* The default operation set (SPEC 2.2), all POST and secured. */
+static const char *const openai_targets[] = {
+    "/chat/completions",  "/completions",          "/responses",         "/embeddings",
+    "/images/generations", "/audio/transcriptions", "/audio/translations"};
 static const char *const verbs[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
 
 /* --- validation ----------------------------------------------------------- */

@@ -83,14 +83,27 @@ struct dp_usage {
     int64_t total;
 };
 
-/* Reads usage from a JSON response body at the vendor's dotted paths.
- * Returns 1 when found, 0 when not (usage left -1). */
+/* Reads usage from a JSON response body at the vendor's dotted paths; a
+ * count its path does not find is read at usage.input_tokens,
+ * usage.output_tokens or usage.total_tokens (the Responses API's names). Returns 1 when found, 0
+ * when not (usage left -1). */
 int dp_usage_from_json(const char *data, size_t len, const struct dp_vendor *v,
                        struct dp_usage *usage);
 
 /* The same from an already parsed response object (borrowed). v NULL means
  * OpenAI's paths (usage.prompt_tokens, ...). Returns 1 found, 0 not. */
 int dp_usage_from_doc(json_t *doc, const struct dp_vendor *v, struct dp_usage *usage);
+
+/* The same from one stream event's JSON (borrowed): a Responses API event
+ * that ends the response (response.completed, .incomplete, .failed) holds
+ * the usage in its "response" object; any other event is read as a
+ * response object itself (a chat chunk). Returns 1 found, 0 not. */
+int dp_usage_from_event(json_t *doc, const struct dp_vendor *v, struct dp_usage *usage);
+
+/* 1 when the gateway may add "stream_options": {"include_usage": true} to a
+ * streamed request of this operation target: only /chat/completions and
+ * /completions take it (the Responses API always reports usage). */
+int dp_usage_injectable(const char *target);
 
 /* Incremental scanner over a server-sent-events stream, fed the upstream's
  * bytes as they arrive. It splits events (lines up to a blank line), and for

@@ -698,7 +698,7 @@ static int parse_body(struct dp_request *r)
         return -1;
     }
     const struct dp_ratelimit *p = r->api->ratelimit;
-    if (p && r->json.stream && !r->json.include_usage &&
+    if (p && r->json.stream && !r->json.include_usage && dp_usage_injectable(r->op->target) &&
         (p->request_tokens >= 0 || p->response_tokens >= 0 || p->total_tokens >= 0))
         r->force_usage = 1;
     return 0;

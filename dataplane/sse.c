@@ -3,8 +3,9 @@
  * Bytes are appended to `pending` and scanned once for line ends (LF, CRLF
  * or CR, as the SSE grammar allows); a blank line ends an event. Each
  * complete event is passed on at once; its data lines are joined and, when
- * they hold a JSON object, its usage is read and a usage-only chunk the
- * caller did not ask for is dropped. Only the unfinished tail stays in
+ * they hold a JSON object, its usage is read (a chat chunk's, or the
+ * response of a Responses API's response.completed event) and a usage-only
+ * chunk the caller did not ask for is dropped. Only the unfinished tail stays in
  * `pending`, at most DP_SSE_EVENT_MAX bytes: a longer event is forwarded raw
  * as it arrives (unparsed) until its end. Owned by one request; one thread. */
 #include "body.h"
@@ -54,7 +55,7 @@ static int inspect_json(struct dp_sse_scan *s, const char *data, size_t n)
     int drop = 0;
     if (json_is_object(doc)) {
         struct dp_usage u;
-        if (dp_usage_from_doc(doc, s->vendor, &u)) {
+        if (dp_usage_from_event(doc, s->vendor, &u)) {
             s->usage = u;
             s->saw_usage = 1;
         }

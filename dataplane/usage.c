@@ -1,8 +1,19 @@
 /* Token usage in upstream responses (body.h): the vendor's dotted paths
- * ("usage.prompt_tokens") looked up in a JSON object. Pure functions. */
+ * ("usage.prompt_tokens") looked up in a JSON object, then, when they find
+ * nothing, the Responses API's names (usage.input_tokens, ...; SPEC 2.2).
+ * Also which operations the gateway may ask for a stream's usage. Pure
+ * functions. */
 #include "body.h"
 
 #include <string.h>
+
+/* The Responses API's usage names (images and audio answers use them too),
+ * read for each count the vendor's path does not find. The vendor's total
+ * is usually usage.total_tokens as well, so a Responses API answer gives
+ * the total at the vendor's path and the other two here. */
+static const struct dp_vendor responses_names = {.usage_prompt = "usage.input_tokens",
+                                                 .usage_completion = "usage.output_tokens",
+                                                 .usage_total = "usage.total_tokens"};
 
 /* The integer >= 0 at dotted path in doc, or -1. */
 static int64_t at_path(json_t *doc, const char *path)
@@ -28,12 +39,59 @@ static int64_t at_path(json_t *doc, const char *path)
     return json_integer_value(cur);
 }
 
-int dp_usage_from_doc(json_t *doc, const struct dp_vendor *v, struct dp_usage *usage)
+static int found_any(const struct dp_usage *u)
+{
+    return u->prompt >= 0 || u->completion >= 0 || u->total >= 0;
+}
+
+static int found_all(const struct dp_usage *u)
+{
+    return u->prompt >= 0 && u->completion >= 0 && u->total >= 0;
+}
+
+/* Takes from alt each count u lacks. */
+static void fill_missing(struct dp_usage *u, const struct dp_usage *alt)
+{
+    if (u->prompt < 0)
+        u->prompt = alt->prompt;
+    if (u->completion < 0)
+        u->completion = alt->completion;
+    if (u->total < 0)
+        u->total = alt->total;
+}
+
+static void doc_usage(json_t *doc, const struct dp_vendor *v, struct dp_usage *usage)
 {
     usage->prompt = at_path(doc, v ? v->usage_prompt : "usage.prompt_tokens");
     usage->completion = at_path(doc, v ? v->usage_completion : "usage.completion_tokens");
     usage->total = at_path(doc, v ? v->usage_total : "usage.total_tokens");
-    return usage->prompt >= 0 || usage->completion >= 0 || usage->total >= 0;
+}
+
+int dp_usage_from_doc(json_t *doc, const struct dp_vendor *v, struct dp_usage *usage)
+{
+    doc_usage(doc, v, usage);
+    if (!found_all(usage)) {
+        struct dp_usage alt;
+        doc_usage(doc, &responses_names, &alt);
+        fill_missing(usage, &alt);
+    }
+    return found_any(usage);
+}
+
+int dp_usage_from_event(json_t *doc, const struct dp_vendor *v, struct dp_usage *usage)
+{
+    const char *type = json_string_value(json_object_get(doc, "type")); /* borrowed */
+    json_t *resp = json_object_get(doc, "response");                  /* borrowed */
+    if (type && json_is_object(resp) &&
+        (strcmp(type, "response.completed") == 0 || strcmp(type, "response.incomplete") == 0 ||
+         strcmp(type, "response.failed") == 0))
+        return dp_usage_from_doc(resp, v, usage);
+    return dp_usage_from_doc(doc, v, usage);
+}
+
+int dp_usage_injectable(const char *target)
+{
+    return target && (strcmp(target, "/chat/completions") == 0 || strcmp(target, "/completions") == 0);
 }
 
 /* ---- skimming: find one top-level member without building the tree --------
@@ -317,19 +375,12 @@ static int usage_read(const char *val, size_t vlen, const struct dp_vendor *v, s
     return usage->prompt >= 0 || usage->completion >= 0 || usage->total >= 0;
 }
 
-/* Usage from just the member holding it: reads, or else parses, only that
- * value. Returns 1 found, 0 absent, -1 when the whole body must be parsed
- * instead. */
-static int usage_by_skim(const char *data, size_t len, const struct dp_vendor *v,
-                         struct dp_usage *usage)
+/* Usage at v's paths inside the value val of their first segment (hl
+ * bytes): read, or else parsed, from that value alone. Returns 1 found, 0
+ * not, -1 unsure. */
+static int member_usage(const char *val, size_t vlen, const struct dp_vendor *v, size_t hl,
+                        struct dp_usage *usage)
 {
-    const char *head, *val;
-    size_t vlen, hl = v ? common_head(v, &head) : 0;
-    if (hl == 0)
-        return -1;
-    int found = skim_member(data, len, head, hl, &val, &vlen);
-    if (found <= 0)
-        return found;
     int read = usage_read(val, vlen, v, hl, usage);
     if (read >= 0)
         return read;
@@ -341,6 +392,37 @@ static int usage_by_skim(const char *data, size_t len, const struct dp_vendor *v
     usage->total = at_path(sub, v->usage_total + hl + 1);
     json_decref(sub);
     return usage->prompt >= 0 || usage->completion >= 0 || usage->total >= 0;
+}
+
+/* Usage from just the member holding it: reads, or else parses, only that
+ * value; the counts the vendor's paths miss are looked up under the
+ * Responses API's names in the same member when the vendor's paths start
+ * with "usage" too (else the whole body is parsed). Returns 1 found, 0 absent, -1 when
+ * the whole body must be parsed instead. */
+static int usage_by_skim(const char *data, size_t len, const struct dp_vendor *v,
+                         struct dp_usage *usage)
+{
+    const char *head, *val;
+    size_t vlen, hl = v ? common_head(v, &head) : 0;
+    if (hl == 0)
+        return -1;
+    int usage_head = hl == 5 && memcmp(head, "usage", 5) == 0;
+    int found = skim_member(data, len, head, hl, &val, &vlen);
+    if (found < 0 || (found == 0 && !usage_head))
+        return -1; /* the fallback names could still be elsewhere: parse */
+    if (found == 0)
+        return 0;
+    if (member_usage(val, vlen, v, hl, usage) < 0)
+        return -1;
+    if (found_all(usage))
+        return 1;
+    if (!usage_head)
+        return -1;
+    struct dp_usage alt;
+    if (member_usage(val, vlen, &responses_names, 5, &alt) < 0)
+        return -1;
+    fill_missing(usage, &alt);
+    return found_any(usage);
 }
 
 int dp_usage_from_json(const char *data, size_t len, const struct dp_vendor *v,

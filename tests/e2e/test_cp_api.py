@@ -310,7 +310,7 @@ def test_path_parameters_that_are_not_utf8(cp):
 def test_apis(cp):
     a = make_api(cp, base="/chat-service", version="1.0")
     assert [o["target"] for o in a["operations"]] == [
-        "/chat/completions", "/completions", "/embeddings", "/images/generations",
+        "/chat/completions", "/completions", "/responses", "/embeddings", "/images/generations",
         "/audio/transcriptions", "/audio/translations"]
     assert all(o["verb"] == "POST" and o["secured"] for o in a["operations"])
     assert a["defaultVersion"] is False and a["subscriptionValidation"] is False

@@ -207,6 +207,113 @@ def test_stream_chunk_count_and_tokens_from_rule(mock):
     assert r.json()["usage"] == {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
 
 
+# --- the Responses API, embeddings, images: as OpenAI answers them ------------
+
+def embed_value(i, j):
+    """Component j of the mock's vector for input i (tests/mockllm/README.md)."""
+    v = (i + 1) / 8 + j / 1024
+    return -v if j % 2 else v
+
+
+def test_responses_json(mock):
+    r = post(mock, "/v1/responses", {"model": "gpt-4o", "input": "hi", "instructions": "be brief"})
+    assert r.status == 200, r.text
+    doc = r.json()
+    assert doc["object"] == "response" and doc["status"] == "completed" and doc["model"] == "gpt-4o"
+    assert doc["id"].startswith("resp_")
+    [msg] = doc["output"]
+    assert msg["type"] == "message" and msg["role"] == "assistant" and msg["status"] == "completed"
+    assert msg["content"] == [{"type": "output_text", "annotations": [], "logprobs": [],
+                               "text": "mock reply from m1 for gpt-4o"}]
+    assert doc["usage"] == {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0},
+                            "output_tokens": 20, "output_tokens_details": {"reasoning_tokens": 0},
+                            "total_tokens": 30}
+
+
+def read_sse(port, body, path):
+    """[(event name, parsed data)] of a whole text/event-stream answer."""
+    r = mm.request(port, "POST", path, body=body)
+    assert r.status == 200, r.text
+    assert r.headers["content-type"] == "text/event-stream"
+    out = []
+    for block in r.body.decode().split("\n\n"):
+        if not block:
+            continue
+        lines = dict(line.split(": ", 1) for line in block.split("\n"))
+        out.append((lines.get("event"), json.loads(lines["data"])))
+    return out
+
+
+def test_responses_stream_event_sequence(mock):
+    faults(mock, [{"chunks": 3, "promptTokens": 4, "completionTokens": 6}])
+    events = read_sse(mock.port, {"model": "o1-mini", "input": "hi", "stream": True}, "/v1/responses")
+    names = [n for n, _ in events]
+    assert names == ["response.created", "response.in_progress", "response.output_item.added",
+                     "response.content_part.added"] + ["response.output_text.delta"] * 3 + [
+        "response.output_text.done", "response.content_part.done", "response.output_item.done",
+        "response.completed"]
+    for k, (name, data) in enumerate(events):
+        assert data["type"] == name and data["sequence_number"] == k
+    assert events[0][1]["response"]["status"] == "in_progress"
+    assert events[0][1]["response"]["usage"] is None
+    text = "".join(d["delta"] for n, d in events if n == "response.output_text.delta")
+    assert text == "mock reply from m1 for o1-mini" == events[7][1]["text"]
+    assert {d["item_id"] for n, d in events[3:9]} == {events[2][1]["item"]["id"]}
+    done = events[-1][1]["response"]
+    assert done["status"] == "completed"
+    assert done["output"][0]["content"][0]["text"] == text
+    assert done["usage"]["input_tokens"] == 4 and done["usage"]["output_tokens"] == 6
+    assert done["usage"]["total_tokens"] == 10
+
+
+def test_responses_stream_reset_before_the_end(mock):
+    faults(mock, [{"resetAfterChunks": 2}])
+    with pytest.raises(Exception):
+        read_sse(mock.port, {"model": "gpt-4o", "input": "hi", "stream": True}, "/v1/responses")
+
+
+def test_embeddings_one_vector_per_input_float_and_base64(mock):
+    import base64
+    import struct
+    inputs = ["alpha", "beta", "gamma"]
+    r = post(mock, "/v1/embeddings", {"model": "text-embedding-3-small", "input": inputs,
+                                      "encoding_format": "float"})
+    assert r.status == 200, r.text
+    data = r.json()["data"]
+    assert [d["index"] for d in data] == [0, 1, 2]
+    assert [d["embedding"] for d in data] == [[embed_value(i, j) for j in range(8)] for i in range(3)]
+    r = post(mock, "/v1/embeddings", {"model": "text-embedding-3-small", "input": inputs,
+                                      "encoding_format": "base64", "dimensions": 5})
+    assert r.status == 200, r.text
+    for i, d in enumerate(r.json()["data"]):
+        raw = base64.b64decode(d["embedding"])
+        assert list(struct.unpack("<5f", raw)) == [embed_value(i, j) for j in range(5)]
+    # a token array is one input, an array of token arrays one per element
+    r = post(mock, "/v1/embeddings", {"model": "e", "input": [1, 2, 3]})
+    assert len(r.json()["data"]) == 1
+    r = post(mock, "/v1/embeddings", {"model": "e", "input": [[1, 2], [3]]})
+    assert len(r.json()["data"]) == 2
+    for bad in [{"input": []}, {"input": "x", "encoding_format": "hex"},
+                {"input": "x", "dimensions": 0}, {"input": ["x"] * 2049},
+                {"input": ["x"] * 1000, "dimensions": 3000}]:
+        bad["model"] = "e"
+        r = post(mock, "/v1/embeddings", bad)
+        assert r.status == 400, bad
+        assert r.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_images_url_or_b64_json(mock):
+    r = post(mock, "/v1/images/generations", {"model": "dall-e-3", "prompt": "a cat", "n": 2})
+    assert [sorted(d) for d in r.json()["data"]] == [["revised_prompt", "url"]] * 2
+    r = post(mock, "/v1/images/generations", {"model": "dall-e-2", "prompt": "a cat",
+                                              "response_format": "b64_json"})
+    assert r.json()["data"][0]["b64_json"]
+    r = post(mock, "/v1/images/generations", {"model": "gpt-image-1", "prompt": "a cat"})
+    doc = r.json()
+    assert doc["data"][0]["b64_json"] and doc["usage"]["total_tokens"] == 30
+    assert post(mock, "/v1/images/generations", {"model": "x", "n": 11}).status == 400
+
+
 # --- faults -------------------------------------------------------------------
 
 def test_fault_status_always(mock):

@@ -4,7 +4,9 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "mock_embed.h"
 #include "mock_multipart.h"
+#include "mock_responses.h"
 #include "mock_utf8.h"
 
 #include <errno.h>
@@ -19,10 +21,13 @@
 /* One SSE chunk is at most ~2 KiB (model and name are bounded). */
 #define CHUNK_MAX (16 * 1024)
 
-/* Where a stream is. */
+/* Where a stream is. The order matters: a reset comes in STREAM_CONTENT or
+ * after it, never before the head. */
 enum stream_phase {
+    STREAM_HEAD,    /* the Responses API's opening events are next */
     STREAM_CONTENT, /* content chunks left to send */
-    STREAM_USAGE,   /* the usage-only chunk is next */
+    STREAM_TAIL,    /* the usage-only chunk (chat, completions) or the
+                       closing events (responses) are next */
     STREAM_DONE,    /* "data: [DONE]" is next */
     STREAM_END      /* everything sent */
 };
@@ -35,6 +40,7 @@ struct mock_stream {
     long reset_after;       /* close abruptly after this many; -1 = never */
     long chunk_delay_ms;
     int include_usage;
+    int responses;          /* the Responses API's events, not chat chunks */
     int waited;             /* the delay before the next chunk has passed */
     enum stream_phase phase;
     struct gw_buf pending;  /* the chunk being sent */
@@ -104,6 +110,65 @@ static int parse_multipart(struct mock_req *req, const char *ctype, int have_mod
     return set_model(req, model, (size_t)n, why);
 }
 
+/* The number of inputs of an embeddings "input": a string or a token array
+ * is one, an array of strings or of token arrays one per element. */
+static int embed_inputs(struct mock_req *req, json_t *input, struct refusal *why)
+{
+    if (!input || !json_is_array(input)) {
+        req->inputs = 1;
+        return 0;
+    }
+    size_t n = json_array_size(input);
+    if (n == 0)
+        return refuse(why, 400, "input: must not be empty");
+    json_t *first = json_array_get(input, 0); /* borrowed */
+    req->inputs = json_is_integer(first) ? 1 : (long)n;
+    if (req->inputs > MOCK_EMBED_INPUTS_MAX)
+        return refuse(why, 400, "input: at most 2048 inputs");
+    return 0;
+}
+
+/* "encoding_format" and "dimensions" of an embeddings request. */
+static int parse_embeddings(struct mock_req *req, json_t *doc, struct refusal *why)
+{
+    if (embed_inputs(req, json_object_get(doc, "input"), why) < 0)
+        return -1;
+    json_t *v = json_object_get(doc, "encoding_format"); /* borrowed */
+    if (v && !json_is_null(v)) {
+        const char *f = json_string_value(v);
+        if (!f || (strcmp(f, "float") != 0 && strcmp(f, "base64") != 0))
+            return refuse(why, 400, "encoding_format: must be 'float' or 'base64'");
+        req->base64 = strcmp(f, "base64") == 0;
+    }
+    v = json_object_get(doc, "dimensions");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > MOCK_EMBED_DIMS_MAX)
+            return refuse(why, 400, "dimensions: must be an integer from 1 to 3072");
+        req->dimensions = (long)json_integer_value(v);
+    }
+    long dims = req->dimensions ? req->dimensions : MOCK_EMBED_DIMS;
+    if (req->inputs * dims > MOCK_EMBED_VALUES_MAX)
+        return refuse(why, 400, "input: too many values (inputs x dimensions over 1048576)");
+    return 0;
+}
+
+/* "n" and "response_format" of an image request (gpt-image models always
+ * answer base64). */
+static int parse_images(struct mock_req *req, json_t *doc, struct refusal *why)
+{
+    json_t *v = json_object_get(doc, "n"); /* borrowed */
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 10)
+            return refuse(why, 400, "n: must be an integer from 1 to 10");
+        req->images = (long)json_integer_value(v);
+    }
+    v = json_object_get(doc, "response_format");
+    req->b64_json = (json_is_string(v) && strcmp(json_string_value(v), "b64_json") == 0) ||
+                    strncmp(req->model, "gpt-image", 9) == 0;
+    return 0;
+}
+
 static int parse_json(struct mock_req *req, int have_model, struct refusal *why)
 {
     json_error_t jerr;
@@ -120,15 +185,19 @@ static int parse_json(struct mock_req *req, int have_model, struct refusal *why)
     req->stream = json_is_true(v);
     v = json_object_get(doc, "stream_options");
     req->include_usage = json_is_object(v) && json_is_true(json_object_get(v, "include_usage"));
-    if (have_model)
-        goto out;
-    v = json_object_get(doc, "model");
-    if (!v)
-        rc = refuse(why, 400, "you must provide a model parameter");
-    else if (!json_is_string(v))
-        rc = refuse(why, 400, "model: must be a string");
-    else
-        rc = set_model(req, json_string_value(v), json_string_length(v), why);
+    if (!have_model) {
+        v = json_object_get(doc, "model");
+        if (!v)
+            rc = refuse(why, 400, "you must provide a model parameter");
+        else if (!json_is_string(v))
+            rc = refuse(why, 400, "model: must be a string");
+        else
+            rc = set_model(req, json_string_value(v), json_string_length(v), why);
+    }
+    if (rc == 0 && req->route == MOCK_ROUTE_EMBEDDINGS)
+        rc = parse_embeddings(req, doc, why);
+    if (rc == 0 && req->route == MOCK_ROUTE_IMAGES)
+        rc = parse_images(req, doc, why);
 out:
     json_decref(doc);
     return rc;
@@ -274,6 +343,11 @@ static void fill_reply(struct mock_req *req, struct mock_reply *rep)
     rep->created = gw_wall_s();
     rep->prompt_tokens = RULE_OR(req, prompt_tokens, MOCK_DEFAULT_PROMPT_TOKENS);
     rep->completion_tokens = RULE_OR(req, completion_tokens, MOCK_DEFAULT_COMPLETION_TOKENS);
+    rep->inputs = req->inputs;
+    rep->dimensions = req->dimensions;
+    rep->base64 = req->base64;
+    rep->images = req->images;
+    rep->b64_json = req->b64_json;
 }
 
 /* Produces the next piece of the stream into st->pending. Returns 0, 1 when
@@ -289,7 +363,8 @@ static ssize_t next_piece(struct mock_stream *st)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     if (mock_server_stopping(req->srv) ||
-        (st->reset_after >= 0 && (st->sent >= st->reset_after || st->phase != STREAM_CONTENT))) {
+        (st->reset_after >= 0 && (st->phase > STREAM_CONTENT ||
+                                  (st->phase == STREAM_CONTENT && st->sent >= st->reset_after)))) {
         drop(req, 1);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
@@ -297,6 +372,10 @@ static ssize_t next_piece(struct mock_stream *st)
     st->off = 0;
     int rc = 0;
     switch (st->phase) {
+    case STREAM_HEAD:
+        rc = mock_responses_head(&st->pending, &st->reply);
+        st->phase = STREAM_CONTENT;
+        break;
     case STREAM_CONTENT:
         if (st->sent > 0 && st->chunk_delay_ms > 0 && !st->waited) {
             st->waited = 1;
@@ -305,14 +384,21 @@ static ssize_t next_piece(struct mock_stream *st)
             return 1;
         }
         st->waited = 0;
-        rc = mock_reply_chunk(&st->pending, &st->reply, (int)st->sent, (int)st->nchunks,
-                              st->include_usage);
+        rc = st->responses ? mock_responses_delta(&st->pending, &st->reply, (int)st->sent,
+                                                  (int)st->nchunks)
+                           : mock_reply_chunk(&st->pending, &st->reply, (int)st->sent,
+                                              (int)st->nchunks, st->include_usage);
         if (++st->sent == st->nchunks)
-            st->phase = st->include_usage ? STREAM_USAGE : STREAM_DONE;
+            st->phase = st->responses || st->include_usage ? STREAM_TAIL : STREAM_DONE;
         break;
-    case STREAM_USAGE:
-        rc = mock_reply_usage_chunk(&st->pending, &st->reply);
-        st->phase = STREAM_DONE;
+    case STREAM_TAIL:
+        if (st->responses) {
+            rc = mock_responses_tail(&st->pending, &st->reply, (int)st->nchunks);
+            st->phase = STREAM_END; /* the Responses API sends no [DONE] */
+        } else {
+            rc = mock_reply_usage_chunk(&st->pending, &st->reply);
+            st->phase = STREAM_DONE;
+        }
         break;
     case STREAM_DONE:
         rc = gw_buf_append_str(&st->pending, MOCK_REPLY_DONE) == GW_BUF_OK ? 0 : -1;
@@ -357,6 +443,8 @@ static enum MHD_Result answer_stream(struct mock_req *req, unsigned int status)
     st->reset_after = RULE_OR(req, reset_after_chunks, -1);
     st->chunk_delay_ms = RULE_OR(req, chunk_delay_ms, 0);
     st->include_usage = req->include_usage;
+    st->responses = req->route == MOCK_ROUTE_RESPONSES;
+    st->phase = st->responses ? STREAM_HEAD : STREAM_CONTENT;
     gw_buf_init(&st->pending, CHUNK_MAX);
     struct MHD_Response *r =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CHUNK_MAX, stream_read, st, NULL);
@@ -392,12 +480,13 @@ static enum MHD_Result respond(struct mock_req *req)
         snprintf(msg, sizeof(msg), "mock fault: status %u", status);
         return answer(req, status, mock_response_error(status, msg));
     }
-    if (req->stream && (req->route == MOCK_ROUTE_CHAT || req->route == MOCK_ROUTE_COMPLETIONS))
+    if (req->stream && (req->route == MOCK_ROUTE_CHAT || req->route == MOCK_ROUTE_COMPLETIONS ||
+                        req->route == MOCK_ROUTE_RESPONSES))
         return answer_stream(req, status);
     struct mock_reply rep;
     struct gw_buf b;
     fill_reply(req, &rep);
-    gw_buf_init(&b, 64 * 1024);
+    gw_buf_init(&b, req->route == MOCK_ROUTE_EMBEDDINGS ? MOCK_EMBED_BODY_MAX : 64 * 1024);
     if (mock_reply_body(&b, &rep) < 0)
         return mock_queue_error(req->conn, 503, "out of memory");
     return answer(req, status, mock_response_from_buf(&b, "application/json"));

@@ -1,13 +1,14 @@
 /* The OpenAI routes of the mock: POST .../chat/completions, .../completions,
- * .../embeddings, .../images/generations, .../audio/transcriptions,
- * .../audio/translations under any prefix.
+ * .../responses, .../embeddings, .../images/generations,
+ * .../audio/transcriptions, .../audio/translations under any prefix.
  *
  * For each request: find the model (Azure deployment path segment, else the
  * JSON body's "model", else the multipart "model" field), record the
  * request, apply the first matching fault rule (delay, reset, status, extra
  * headers, token counts, raw body), then answer the operation's JSON or an
- * SSE stream whose chunks are produced one at a time by a content reader
- * that suspends between chunks. Runs on MHD worker threads. */
+ * SSE stream (chat and completions chunks, or the Responses API's events)
+ * produced one piece at a time by a content reader that suspends between
+ * chunks. Runs on MHD worker threads. */
 #ifndef MOCK_OPENAI_H
 #define MOCK_OPENAI_H
 

@@ -5,11 +5,13 @@
  * jansson tree. */
 #include "mock_reply.h"
 
+#include "mock_embed.h"
+#include "mock_responses.h"
+
 #include <stdio.h>
 #include <string.h>
 
-/* Text of the reply: "mock reply from <name> for <model>" (<= 400 bytes). */
-#define TEXT_MAX (MOCK_NAME_MAX + MOCK_MODEL_MAX + 64)
+#define TEXT_MAX MOCK_TEXT_MAX
 
 static int ok(enum gw_buf_result r)
 {
@@ -47,13 +49,12 @@ int mock_reply_json_str(struct gw_buf *out, const char *s)
     return ok(gw_buf_append(out, "\"", 1));
 }
 
-static void reply_text(const struct mock_reply *r, const char *what, char out[TEXT_MAX])
+void mock_reply_text(const struct mock_reply *r, const char *what, char out[TEXT_MAX])
 {
     snprintf(out, TEXT_MAX, "mock %s from %s for %s", what, r->name, r->model);
 }
 
-/* "model":"<model>" */
-static int model_field(struct gw_buf *out, const struct mock_reply *r)
+int mock_reply_model_field(struct gw_buf *out, const struct mock_reply *r)
 {
     if (gw_buf_append_str(out, "\"model\":") != GW_BUF_OK)
         return -1;
@@ -75,7 +76,7 @@ static int body_chat(struct gw_buf *out, const struct mock_reply *r, const char 
                       "{\"id\":\"chatcmpl-mock-%llu\",\"object\":\"chat.completion\","
                       "\"created\":%lld,",
                       r->id, r->created) != GW_BUF_OK ||
-        model_field(out, r) < 0 ||
+        mock_reply_model_field(out, r) < 0 ||
         gw_buf_append_str(out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
                                "\"content\":") != GW_BUF_OK ||
         mock_reply_json_str(out, text) < 0 ||
@@ -90,7 +91,7 @@ static int body_completions(struct gw_buf *out, const struct mock_reply *r, cons
     if (gw_buf_printf(out,
                       "{\"id\":\"cmpl-mock-%llu\",\"object\":\"text_completion\",\"created\":%lld,",
                       r->id, r->created) != GW_BUF_OK ||
-        model_field(out, r) < 0 || gw_buf_append_str(out, ",\"choices\":[{\"text\":") != GW_BUF_OK ||
+        mock_reply_model_field(out, r) < 0 || gw_buf_append_str(out, ",\"choices\":[{\"text\":") != GW_BUF_OK ||
         mock_reply_json_str(out, text) < 0 ||
         gw_buf_append_str(out, ",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"}],") !=
             GW_BUF_OK ||
@@ -99,51 +100,63 @@ static int body_completions(struct gw_buf *out, const struct mock_reply *r, cons
     return ok(gw_buf_append(out, "}", 1));
 }
 
-static int body_embeddings(struct gw_buf *out, const struct mock_reply *r)
-{
-    if (gw_buf_append_str(out, "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,"
-                               "\"embedding\":[0.0023,-0.0094,0.0157,-0.0072,0.0311,0.0048,"
-                               "-0.0215,0.0102]}],") != GW_BUF_OK ||
-        model_field(out, r) < 0)
-        return -1;
-    /* Embeddings have no completion: total = prompt, as OpenAI reports. */
-    return ok(gw_buf_printf(out, ",\"usage\":{\"prompt_tokens\":%ld,\"total_tokens\":%ld}}",
-                            r->prompt_tokens, r->prompt_tokens));
-}
+/* A 1x1 transparent PNG, the image of every b64_json reply. */
+static const char png_1x1[] = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 
+/* {"url": ...} or {"b64_json": ...} with a revised_prompt, as DALL-E 3 and
+ * gpt-image-1 answer; usage in the Responses API's names (gpt-image-1). */
 static int body_images(struct gw_buf *out, const struct mock_reply *r)
 {
+    long n = r->images > 0 ? r->images : 1;
     if (gw_buf_printf(out, "{\"created\":%lld,", r->created) != GW_BUF_OK ||
-        model_field(out, r) < 0 ||
-        gw_buf_append_str(out, ",\"data\":[{\"url\":\"https://mock.invalid/image.png\"}],") !=
-            GW_BUF_OK ||
-        usage_field(out, r) < 0)
+        mock_reply_model_field(out, r) < 0 || gw_buf_append_str(out, ",\"data\":[") != GW_BUF_OK)
         return -1;
-    return ok(gw_buf_append(out, "}", 1));
+    for (long i = 0; i < n; i++) {
+        enum gw_buf_result rc =
+            r->b64_json ? gw_buf_printf(out, "%s{\"b64_json\":\"%s\",", i ? "," : "", png_1x1)
+                        : gw_buf_printf(out, "%s{\"url\":\"https://mock.invalid/image-%ld.png\",",
+                                        i ? "," : "", i);
+        if (rc != GW_BUF_OK ||
+            gw_buf_append_str(out, "\"revised_prompt\":\"a mock image\"}") != GW_BUF_OK)
+            return -1;
+    }
+    return ok(gw_buf_printf(out,
+                            "],\"usage\":{\"input_tokens\":%ld,\"input_tokens_details\":"
+                            "{\"image_tokens\":0,\"text_tokens\":%ld},\"output_tokens\":%ld,"
+                            "\"total_tokens\":%ld}}",
+                            r->prompt_tokens, r->prompt_tokens, r->completion_tokens,
+                            r->prompt_tokens + r->completion_tokens));
 }
 
+/* {"text": ...} with the token usage gpt-4o-transcribe reports. */
 static int body_audio(struct gw_buf *out, const struct mock_reply *r)
 {
     char text[TEXT_MAX];
-    reply_text(r, r->route == MOCK_ROUTE_TRANSLATIONS ? "translation" : "transcription", text);
+    mock_reply_text(r, r->route == MOCK_ROUTE_TRANSLATIONS ? "translation" : "transcription", text);
     if (gw_buf_append_str(out, "{\"text\":") != GW_BUF_OK || mock_reply_json_str(out, text) < 0 ||
-        gw_buf_append(out, ",", 1) != GW_BUF_OK || model_field(out, r) < 0 ||
-        gw_buf_append(out, ",", 1) != GW_BUF_OK || usage_field(out, r) < 0)
+        gw_buf_append(out, ",", 1) != GW_BUF_OK || mock_reply_model_field(out, r) < 0)
         return -1;
-    return ok(gw_buf_append(out, "}", 1));
+    return ok(gw_buf_printf(out,
+                            ",\"usage\":{\"type\":\"tokens\",\"input_tokens\":%ld,"
+                            "\"input_token_details\":{\"text_tokens\":0,\"audio_tokens\":%ld},"
+                            "\"output_tokens\":%ld,\"total_tokens\":%ld}}",
+                            r->prompt_tokens, r->prompt_tokens, r->completion_tokens,
+                            r->prompt_tokens + r->completion_tokens));
 }
 
 int mock_reply_body(struct gw_buf *out, const struct mock_reply *r)
 {
     char text[TEXT_MAX];
-    reply_text(r, "reply", text);
+    mock_reply_text(r, "reply", text);
     switch (r->route) {
     case MOCK_ROUTE_CHAT:
         return body_chat(out, r, text);
     case MOCK_ROUTE_COMPLETIONS:
         return body_completions(out, r, text);
+    case MOCK_ROUTE_RESPONSES:
+        return mock_responses_body(out, r);
     case MOCK_ROUTE_EMBEDDINGS:
-        return body_embeddings(out, r);
+        return mock_embed_body(out, r);
     case MOCK_ROUTE_IMAGES:
         return body_images(out, r);
     case MOCK_ROUTE_TRANSCRIPTIONS:
@@ -174,21 +187,28 @@ static int chunk_head(struct gw_buf *out, const struct mock_reply *r)
                       chat ? "chatcmpl" : "cmpl", r->id,
                       chat ? "chat.completion.chunk" : "text_completion", r->created) != GW_BUF_OK)
         return -1;
-    return model_field(out, r);
+    return mock_reply_model_field(out, r);
+}
+
+int mock_reply_piece(const struct mock_reply *r, int i, int n, char out[TEXT_MAX])
+{
+    char text[TEXT_MAX];
+    if (n < 1 || i < 0 || i >= n)
+        return -1;
+    mock_reply_text(r, "reply", text);
+    size_t len = strlen(text);
+    size_t from = piece_start(text, len, i, n), to = piece_start(text, len, i + 1, n);
+    memcpy(out, text + from, to - from);
+    out[to - from] = '\0';
+    return 0;
 }
 
 int mock_reply_chunk(struct gw_buf *out, const struct mock_reply *r, int i, int n,
                      int include_usage)
 {
-    char text[TEXT_MAX];
-    reply_text(r, "reply", text);
-    size_t len = strlen(text);
-    if (n < 1 || i < 0 || i >= n)
-        return -1;
-    size_t from = piece_start(text, len, i, n), to = piece_start(text, len, i + 1, n);
     char piece[TEXT_MAX];
-    memcpy(piece, text + from, to - from);
-    piece[to - from] = '\0';
+    if (mock_reply_piece(r, i, n, piece) < 0)
+        return -1;
     const char *finish = i == n - 1 ? "\"stop\"" : "null";
     int chat = r->route == MOCK_ROUTE_CHAT;
     if (chunk_head(out, r) < 0)

@@ -16,21 +16,43 @@
 #define MOCK_MODEL_MAX (4 * GW_NAME_MAX_CHARS) /* bytes: any model name the contract allows */
 #define MOCK_NAME_MAX 64
 
-/* What a reply says. Strings are borrowed, valid UTF-8, NUL-terminated. */
+/* The reply text "mock <what> from <name> for <model>" fits in this. */
+#define MOCK_TEXT_MAX (MOCK_NAME_MAX + MOCK_MODEL_MAX + 64)
+
+/* What a reply says. Strings are borrowed, valid UTF-8, NUL-terminated.
+ * The fields after completion_tokens may be left 0 (their defaults). */
 struct mock_reply {
     enum mock_route route;   /* which operation's shape */
     const char *name;        /* the mock's --name */
     const char *model;       /* the model echoed */
     unsigned long long id;   /* makes "chatcmpl-mock-<id>" */
     long long created;       /* Unix seconds */
-    long prompt_tokens;      /* usage.prompt_tokens */
-    long completion_tokens;  /* usage.completion_tokens */
+    long prompt_tokens;      /* usage.prompt_tokens (input_tokens) */
+    long completion_tokens;  /* usage.completion_tokens (output_tokens) */
+    long inputs;             /* embeddings: vectors to return (0: 1) */
+    long dimensions;         /* embeddings: values per vector (0: MOCK_EMBED_DIMS) */
+    int base64;              /* embeddings: encoding_format "base64" */
+    long images;             /* images: how many (0: 1) */
+    int b64_json;            /* images: response_format "b64_json" */
 };
 
 /* Appends s as a JSON string literal (quotes included, escaped). */
 int mock_reply_json_str(struct gw_buf *out, const char *s);
 
-/* The non-streaming body of r->route (MOCK_ROUTE_NONE is refused: -1). */
+/* "mock <what> from <name> for <model>" into out. */
+void mock_reply_text(const struct mock_reply *r, const char *what, char out[MOCK_TEXT_MAX]);
+
+/* Piece i (0-based) of n of the text "mock reply from <name> for <model>",
+ * split evenly on UTF-8 boundaries, into out. Returns 0, or -1 when not
+ * 0 <= i < n. */
+int mock_reply_piece(const struct mock_reply *r, int i, int n, char out[MOCK_TEXT_MAX]);
+
+/* "model":"<model>" (no braces or commas around). */
+int mock_reply_model_field(struct gw_buf *out, const struct mock_reply *r);
+
+/* The non-streaming body of r->route (MOCK_ROUTE_NONE is refused: -1).
+ * Embeddings and the Responses API are written by mock_embed.c and
+ * mock_responses.c. */
 int mock_reply_body(struct gw_buf *out, const struct mock_reply *r);
 
 /* "data: {chunk}\n\n" for content chunk i (0-based) of n of a chat or

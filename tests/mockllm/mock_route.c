@@ -14,6 +14,7 @@ struct suffix {
 static const struct suffix suffixes[] = {
     {"/chat/completions", MOCK_ROUTE_CHAT},
     {"/completions", MOCK_ROUTE_COMPLETIONS},
+    {"/responses", MOCK_ROUTE_RESPONSES},
     {"/embeddings", MOCK_ROUTE_EMBEDDINGS},
     {"/images/generations", MOCK_ROUTE_IMAGES},
     {"/audio/transcriptions", MOCK_ROUTE_TRANSCRIPTIONS},
@@ -42,6 +43,8 @@ const char *mock_route_name(enum mock_route r)
         return "chat";
     case MOCK_ROUTE_COMPLETIONS:
         return "completions";
+    case MOCK_ROUTE_RESPONSES:
+        return "responses";
     case MOCK_ROUTE_EMBEDDINGS:
         return "embeddings";
     case MOCK_ROUTE_IMAGES:

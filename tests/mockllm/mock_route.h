@@ -14,6 +14,7 @@ enum mock_route {
     MOCK_ROUTE_NONE = 0,        /* not an OpenAI operation */
     MOCK_ROUTE_CHAT,            /* .../chat/completions */
     MOCK_ROUTE_COMPLETIONS,     /* .../completions (not chat) */
+    MOCK_ROUTE_RESPONSES,       /* .../responses (the Responses API) */
     MOCK_ROUTE_EMBEDDINGS,      /* .../embeddings */
     MOCK_ROUTE_IMAGES,          /* .../images/generations */
     MOCK_ROUTE_TRANSCRIPTIONS,  /* .../audio/transcriptions */

@@ -56,6 +56,11 @@ struct mock_req {
     char model[MOCK_MODEL_MAX + 1];
     int stream;               /* "stream": true */
     int include_usage;        /* "stream_options": {"include_usage": true} */
+    long inputs;              /* embeddings: inputs in "input" (0: not given) */
+    long dimensions;          /* embeddings: "dimensions" (0: not given) */
+    int base64;               /* embeddings: "encoding_format": "base64" */
+    long images;              /* images: "n" (0: not given) */
+    int b64_json;             /* images: "response_format": "b64_json" */
     const struct mock_rule *rule; /* the fault rule applied, or NULL */
     struct mock_ruleset *hold;    /* keeps rule alive */
     struct mock_stream *stream_state;

@@ -262,6 +262,43 @@ TEST("usage at the vendor's dotted paths")
     free(deepjson);
 }
 
+TEST("usage in the Responses API's names when the vendor's paths find nothing")
+{
+    struct dp_vendor v = {.usage_prompt = "usage.prompt_tokens",
+                          .usage_completion = "usage.completion_tokens",
+                          .usage_total = "usage.total_tokens"};
+    struct dp_usage u;
+    const char *r = "{\"object\":\"response\",\"temperature\":1.0,\"usage\":{\"input_tokens\":12,"
+                    "\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":5,"
+                    "\"output_tokens_details\":{\"reasoning_tokens\":0},\"total_tokens\":17}}";
+    const struct dp_vendor *vs[] = {&v, NULL};
+    for (int k = 0; k < 2; k++) {
+        CHECK_INT(dp_usage_from_json(r, strlen(r), vs[k], &u), 1);
+        CHECK(u.prompt == 12 && u.completion == 5 && u.total == 17);
+    }
+    /* the jansson path (a real inside the usage object) finds them too */
+    const char *f = "{\"usage\":{\"x\":0.5,\"input_tokens\":3,\"output_tokens\":4}}";
+    CHECK_INT(dp_usage_from_json(f, strlen(f), &v, &u), 1);
+    CHECK(u.prompt == 3 && u.completion == 4 && u.total == -1);
+    /* the vendor's names win for each count they find */
+    const char *both = "{\"usage\":{\"prompt_tokens\":1,\"input_tokens\":9,\"output_tokens\":8}}";
+    CHECK_INT(dp_usage_from_json(both, strlen(both), &v, &u), 1);
+    CHECK(u.prompt == 1 && u.completion == 8 && u.total == -1);
+    /* embeddings: prompt and total, no completion anywhere */
+    const char *emb = "{\"data\":[],\"usage\":{\"prompt_tokens\":4,\"total_tokens\":4}}";
+    CHECK_INT(dp_usage_from_json(emb, strlen(emb), &v, &u), 1);
+    CHECK(u.prompt == 4 && u.completion == -1 && u.total == 4);
+    /* a vendor whose usage lives elsewhere falls back to usage.input_tokens */
+    struct dp_vendor meta = {.usage_prompt = "meta.in", .usage_completion = "meta.out",
+                             .usage_total = "meta.total"};
+    CHECK_INT(dp_usage_from_json(r, strlen(r), &meta, &u), 1);
+    CHECK(u.prompt == 12 && u.total == 17);
+    const char *m = "{\"meta\":{\"in\":2}}";
+    CHECK_INT(dp_usage_from_json(m, strlen(m), &meta, &u), 1);
+    CHECK(u.prompt == 2 && u.completion == -1);
+    CHECK_INT(dp_usage_from_json("{\"meta\":{}}", 11, &meta, &u), 0);
+}
+
 TEST("usage is found by skimming only where a full parse would find it")
 {
     struct dp_vendor v = {.usage_prompt = "usage.prompt_tokens",

@@ -255,4 +255,50 @@ TEST("a full output buffer: -1")
     gw_buf_cleanup(&o);
 }
 
+TEST("a Responses API stream: usage from response.completed, nothing dropped")
+{
+    /* response.created carries a response with "usage": null; the deltas
+     * none; response.completed the final usage, in the Responses API's names. */
+    const char *in =
+        "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,"
+        "\"response\":{\"id\":\"r\",\"status\":\"in_progress\",\"usage\":null}}\n\n"
+        "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\","
+        "\"delta\":\"Hi\"}\n\n"
+        "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":2,"
+        "\"response\":{\"id\":\"r\",\"status\":\"completed\",\"output\":[],\"usage\":"
+        "{\"input_tokens\":12,\"input_tokens_details\":{\"cached_tokens\":0},"
+        "\"output_tokens\":5,\"total_tokens\":17}}}\n\n";
+    size_t n = strlen(in);
+    for (size_t k = 0; k <= n; k++) {
+        struct dp_usage u;
+        int saw = 0;
+        char *out = run(in, n, &k, 1, 1, &u, &saw);
+        int good = out && strcmp(out, in) == 0 && saw && u.prompt == 12 && u.completion == 5 &&
+                   u.total == 17;
+        free(out);
+        if (!good) {
+            fprintf(stderr, "  split at %zu: wrong\n", k);
+            CHECK(0);
+            break;
+        }
+    }
+    /* a delta event that happens to hold a "response" is not a closing event */
+    const char *other = "data: {\"type\":\"response.in_progress\",\"response\":{\"usage\":"
+                        "{\"input_tokens\":1}}}\n\n";
+    struct dp_usage u;
+    int saw = 0;
+    char *out = run(other, strlen(other), NULL, 0, 1, &u, &saw);
+    CHECK_INT(saw, 0);
+    free(out);
+}
+
+TEST("the gateway asks for stream usage only on chat and completions")
+{
+    CHECK_INT(dp_usage_injectable("/chat/completions"), 1);
+    CHECK_INT(dp_usage_injectable("/completions"), 1);
+    CHECK_INT(dp_usage_injectable("/responses"), 0);
+    CHECK_INT(dp_usage_injectable("/embeddings"), 0);
+    CHECK_INT(dp_usage_injectable(NULL), 0);
+}
+
 TEST_MAIN()

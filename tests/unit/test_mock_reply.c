@@ -3,13 +3,17 @@
 #include "testhelp.h"
 
 #include "common/alloc.h"
+#include "tests/mockllm/mock_embed.h"
 #include "tests/mockllm/mock_reply.h"
+#include "tests/mockllm/mock_responses.h"
 
 #include <jansson.h>
+#include <stdint.h>
 
 static struct mock_reply reply(enum mock_route route, const char *model)
 {
-    struct mock_reply r = {route, "m1", model, 7, 1700000000, 11, 22};
+    struct mock_reply r = {.route = route, .name = "m1", .model = model, .id = 7,
+                           .created = 1700000000, .prompt_tokens = 11, .completion_tokens = 22};
     return r;
 }
 
@@ -45,15 +49,19 @@ TEST("reply: chat body")
     json_decref(d);
 }
 
-TEST("reply: every operation is JSON echoing the model")
+TEST("reply: every operation is JSON echoing the model, usage in OpenAI's names")
 {
-    enum mock_route routes[] = {MOCK_ROUTE_COMPLETIONS, MOCK_ROUTE_EMBEDDINGS, MOCK_ROUTE_IMAGES,
+    /* chat-era operations say prompt_tokens, the newer ones input_tokens */
+    enum mock_route routes[] = {MOCK_ROUTE_COMPLETIONS, MOCK_ROUTE_EMBEDDINGS,
+                                MOCK_ROUTE_RESPONSES,   MOCK_ROUTE_IMAGES,
                                 MOCK_ROUTE_TRANSCRIPTIONS, MOCK_ROUTE_TRANSLATIONS};
+    const char *prompt_name[] = {"prompt_tokens", "prompt_tokens", "input_tokens",
+                                 "input_tokens",  "input_tokens",  "input_tokens"};
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         json_t *d = body_json(routes[i], "q\"uo\\te\n\x01");
         CHECK(d != NULL);
         CHECK_STR(json_string_value(json_object_get(d, "model")), "q\"uo\\te\n\x01");
-        CHECK_INT(usage(d, "prompt_tokens"), 11);
+        CHECK_INT(usage(d, prompt_name[i]), 11);
         json_decref(d);
     }
     struct gw_buf b;
@@ -151,6 +159,150 @@ TEST("reply: a buffer too small fails cleanly")
     CHECK(done);
     CHECK(failed > 0);
     gw_buf_cleanup(&want);
+}
+
+/* Decodes RFC 4648 base64 into out (at most outsz bytes); returns the length. */
+static size_t unbase64(const char *s, unsigned char *out, size_t outsz)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t n = 0;
+    for (; *s && *s != '='; s++) {
+        const char *p = strchr(b64, *s);
+        if (!p)
+            return (size_t)-1;
+        acc = (acc << 6) | (uint32_t)(p - b64);
+        bits += 6;
+        if (bits >= 8 && n < outsz) {
+            bits -= 8;
+            out[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    return n;
+}
+
+TEST("reply: embeddings, one vector per input, float or little-endian float32 base64")
+{
+    struct mock_reply r = reply(MOCK_ROUTE_EMBEDDINGS, "text-embedding-3-small");
+    r.inputs = 3;
+    r.dimensions = 5; /* 20 bytes: the last base64 group is padded */
+    for (int b64 = 0; b64 < 2; b64++) {
+        struct gw_buf b;
+        r.base64 = b64;
+        gw_buf_init(&b, 65536);
+        CHECK_INT(mock_reply_body(&b, &r), 0);
+        json_t *d = json_loadb(b.data, b.len, 0, NULL);
+        CHECK(d != NULL);
+        json_t *data = json_object_get(d, "data");
+        CHECK_INT(json_array_size(data), 3);
+        for (long i = 0; i < 3; i++) {
+            json_t *e = json_array_get(data, (size_t)i);
+            CHECK_INT(json_integer_value(json_object_get(e, "index")), i);
+            json_t *v = json_object_get(e, "embedding");
+            float got[8];
+            if (b64) {
+                unsigned char raw[64];
+                CHECK_INT(strlen(json_string_value(v)), 28);
+                CHECK_INT(unbase64(json_string_value(v), raw, sizeof(raw)), 20);
+                for (int j = 0; j < 5; j++) {
+                    uint32_t bits = (uint32_t)raw[4 * j] | (uint32_t)raw[4 * j + 1] << 8 |
+                                    (uint32_t)raw[4 * j + 2] << 16 | (uint32_t)raw[4 * j + 3] << 24;
+                    memcpy(&got[j], &bits, 4);
+                }
+            } else {
+                CHECK_INT(json_array_size(v), 5);
+                for (int j = 0; j < 5; j++)
+                    got[j] = (float)json_real_value(json_array_get(v, (size_t)j));
+            }
+            for (int j = 0; j < 5; j++)
+                CHECK(got[j] == mock_embed_value(i, j));
+        }
+        CHECK(mock_embed_value(0, 0) == 0.125f && mock_embed_value(2, 1) == -(0.375f + 1.0f / 1024));
+        CHECK_INT(usage(d, "total_tokens"), 11);
+        json_decref(d);
+        gw_buf_cleanup(&b);
+    }
+}
+
+TEST("reply: images as url or b64_json, n of them")
+{
+    struct mock_reply r = reply(MOCK_ROUTE_IMAGES, "gpt-image-1");
+    r.images = 2;
+    r.b64_json = 1;
+    struct gw_buf b;
+    gw_buf_init(&b, 65536);
+    CHECK_INT(mock_reply_body(&b, &r), 0);
+    json_t *d = json_loadb(b.data, b.len, 0, NULL);
+    CHECK_INT(json_array_size(json_object_get(d, "data")), 2);
+    CHECK(json_is_string(json_object_get(json_array_get(json_object_get(d, "data"), 1), "b64_json")));
+    CHECK_INT(usage(d, "total_tokens"), 33);
+    json_decref(d);
+    gw_buf_cleanup(&b);
+}
+
+/* The JSON of the one "event: <type>\ndata: {...}\n\n" at *p; moves *p on. */
+static json_t *next_event(const char **p, char type[64])
+{
+    const char *e = *p;
+    if (strncmp(e, "event: ", 7) != 0)
+        return NULL;
+    const char *nl = strchr(e, '\n');
+    snprintf(type, 64, "%.*s", (int)(nl - e - 7), e + 7);
+    if (strncmp(nl + 1, "data: ", 6) != 0)
+        return NULL;
+    const char *data = nl + 7, *end = strstr(data, "\n\n");
+    *p = end + 2;
+    return json_loadb(data, (size_t)(end - data), 0, NULL);
+}
+
+TEST("reply: the Responses API's object and event sequence")
+{
+    struct mock_reply r = reply(MOCK_ROUTE_RESPONSES, "gpt-4o");
+    json_t *d = body_json(MOCK_ROUTE_RESPONSES, "gpt-4o");
+    CHECK_STR(json_string_value(json_object_get(d, "object")), "response");
+    CHECK_STR(json_string_value(json_object_get(d, "status")), "completed");
+    json_t *part = json_array_get(
+        json_object_get(json_array_get(json_object_get(d, "output"), 0), "content"), 0);
+    CHECK_STR(json_string_value(json_object_get(part, "type")), "output_text");
+    CHECK_STR(json_string_value(json_object_get(part, "text")), "mock reply from m1 for gpt-4o");
+    CHECK_INT(usage(d, "output_tokens"), 22);
+    CHECK_INT(usage(d, "total_tokens"), 33);
+    json_decref(d);
+
+    static const char *const want[] = {
+        "response.created", "response.in_progress", "response.output_item.added",
+        "response.content_part.added", "response.output_text.delta", "response.output_text.delta",
+        "response.output_text.delta", "response.output_text.done", "response.content_part.done",
+        "response.output_item.done", "response.completed"};
+    struct gw_buf b;
+    gw_buf_init(&b, 65536);
+    CHECK_INT(mock_responses_head(&b, &r), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(mock_responses_delta(&b, &r, i, 3), 0);
+    CHECK_INT(mock_responses_tail(&b, &r, 3), 0);
+    CHECK_INT(gw_buf_append(&b, "", 1), GW_BUF_OK); /* NUL-terminate */
+    const char *p = b.data;
+    char joined[256] = "", type[64];
+    for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+        json_t *ev = next_event(&p, type);
+        CHECK(ev != NULL);
+        CHECK_STR(type, want[k]);
+        CHECK_STR(json_string_value(json_object_get(ev, "type")), want[k]);
+        CHECK_INT(json_integer_value(json_object_get(ev, "sequence_number")), (long long)k);
+        if (k >= 4 && k < 7)
+            strncat(joined, json_string_value(json_object_get(ev, "delta")),
+                    sizeof(joined) - strlen(joined) - 1);
+        if (k == 10) {
+            CHECK_STR(json_string_value(json_object_get(json_object_get(ev, "response"), "status")),
+                      "completed");
+            CHECK_INT(usage(json_object_get(ev, "response"), "input_tokens"), 11);
+        }
+        json_decref(ev);
+    }
+    CHECK_STR(p, "");
+    CHECK_STR(joined, "mock reply from m1 for gpt-4o");
+    gw_buf_cleanup(&b);
 }
 
 TEST_MAIN()
