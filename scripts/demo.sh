@@ -8,7 +8,10 @@
 # through the gateway and prints which model and endpoint served each. Then
 # it keeps everything running, with the URLs, the admin token and a curl
 # command printed, until Ctrl-C; every process it started is stopped on the
-# way out (INT, TERM, or any exit).
+# way out (INT, TERM, or any exit). Ctrl-C in a terminal signals the whole
+# foreground process group, so the processes run in sessions of their own:
+# only this script sees it, and it stops them in order (data plane first),
+# reports nothing but what went wrong, and removes its temp folder.
 #
 # Environment (all optional):
 #   MM_BIN_DIR              binaries (default: <repo>/build/bin)
@@ -50,6 +53,7 @@ for b in modelmux-cp modelmux-dp mockllm; do
   [ -x "$BIN/$b" ] || die "$BIN/$b is missing: build first (make build), or set MM_BIN_DIR"
 done
 command -v python3 >/dev/null || die "python3 is missing (make deps installs it)"
+command -v setsid >/dev/null || die "setsid is missing (util-linux)"
 
 # --- processes we started: stopped on any exit -------------------------------
 pids=()
@@ -93,9 +97,10 @@ cleanup() {
   [ ${#pids[@]} -gt 0 ] && echo "demo: stopped ${#pids[@]} processes"
   exit "$rc"
 }
+STOPPING=0
 trap cleanup EXIT
-trap 'echo; exit 0' INT
-trap 'exit 143' TERM
+trap 'STOPPING=1; echo; exit 0' INT
+trap 'STOPPING=1; exit 143' TERM
 
 # Shows the end of a process's log (for failures).
 show_log() {
@@ -105,12 +110,15 @@ show_log() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# start NAME PORT CMD...: runs CMD in the background with its output in
-# $DATA/NAME.log and waits until it listens on PORT.
+# start NAME PORT CMD...: runs CMD in the background, in a session of its
+# own (setsid: a terminal's Ctrl-C must not reach it before this script has
+# stopped the others), with its output in $DATA/NAME.log, and waits until it
+# listens on PORT. setsid execs CMD in place (a background job is no group
+# leader), so $! is CMD's pid.
 start() {
   local name=$1 port=$2 pid
   shift 2
-  "$@" >"$DATA/$name.log" 2>&1 </dev/null &
+  setsid "$@" >"$DATA/$name.log" 2>&1 </dev/null &
   pid=$!
   pids+=("$pid")
   pname[$pid]=$name
@@ -199,7 +207,7 @@ echo "Press Ctrl-C to stop everything."
 while :; do
   wait -n "${pids[@]}" || true
   for pid in "${pids[@]}"; do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if [ "$STOPPING" = 0 ] && ! kill -0 "$pid" 2>/dev/null; then
       show_log "${pname[$pid]}"
       die "${pname[$pid]} (pid $pid) exited unexpectedly; stopping the rest"
     fi

@@ -215,3 +215,64 @@ def test_demo_sigterm_stops_everything():
 
 def test_demo_ctrl_c_to_the_process_group_stops_everything():
     assert stop_and_check(signal.SIGINT, group=True) == 0
+
+
+def test_demo_ctrl_c_in_a_terminal_ends_cleanly_and_removes_its_temp_dir():
+    """Ctrl-C typed in a terminal: the tty sends SIGINT to the whole
+    foreground process group. No false error, exit 0, every process
+    stopped, and the demo's own temp folder removed (DEMO_DATA_DIR unset)."""
+    import pty
+    for attempt in range(3):  # the failure was a race: try it more than once
+        tmp = tempfile.mkdtemp(prefix="mm-demo-tmp-")
+        env, ports = demo_env(tmp)
+        del env["DEMO_DATA_DIR"]
+        env["TMPDIR"] = tmp
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: a session leader whose terminal is the pty
+            os.execvpe("bash", ["bash", DEMO], env)
+        out = b""
+
+        def read_some():
+            """Reads what the pty has; returns the byte count (0 at its end)."""
+            nonlocal out
+            try:
+                got = os.read(fd, 65536)
+            except OSError:  # EIO: every process on the pty has exited
+                got = b""
+            out += got
+            return len(got)
+        import select
+        deadline = time.time() + 120 * mm.SLOW
+        while b"Press Ctrl-C" not in out:
+            assert time.time() < deadline, out.decode(errors="replace")
+            if select.select([fd], [], [], 0.2)[0]:
+                read_some()
+        started = processes_on(ports.values())
+        assert len(started) == 4
+        # Ctrl-C must reach only the script, which stops the others in
+        # order: they run in sessions of their own, away from the terminal.
+        for child, cmd in started:
+            with open("/proc/%d/stat" % child, "rb") as f:
+                session = int(f.read().rsplit(b")", 1)[1].split()[3])
+            assert session == child != pid, cmd
+        os.write(fd, b"\x03")  # Ctrl-C, as a user types it
+        deadline = time.time() + 60 * mm.SLOW
+        status = None
+        while status is None:
+            if select.select([fd], [], [], 0.2)[0]:
+                read_some()
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+            assert time.time() < deadline, "demo did not exit on Ctrl-C:\n" + out.decode(errors="replace")
+        while select.select([fd], [], [], 0.2)[0] and read_some():
+            pass
+        os.close(fd)
+        text = out.decode(errors="replace")
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, text)
+        assert "unexpectedly" not in text and "exited with status" not in text, text
+        assert "stopped 4 processes" in text, text
+        mm.wait_until(lambda: not processes_on(ports.values()), timeout=15,
+                      what="the demo's processes to exit")
+        assert os.listdir(tmp) == [], "the demo left %s behind:\n%s" % (os.listdir(tmp), text)
+        os.rmdir(tmp)
