@@ -71,20 +71,37 @@ static int vendor_exists(struct cp_db *db, const char *id, struct gw_err *err)
 
 /* --- model lists --------------------------------------------------------- */
 
-/* 409 when a policy of an API of this vendor names model. */
+/* 409 when a policy of an API of this vendor names model; the message names
+ * the first such policy (type and id) and its API, and how many others. */
 static int model_unused(struct cp_db *db, const char *vendor_id, const char *model,
                         struct gw_err *err)
 {
-    int64_t n = 0;
-    if (cp_db_query_int(db, err, &n,
-                        "SELECT count(*) FROM policy_refs r JOIN policies p ON p.id = r.policy_id "
-                        "JOIN apis a ON a.id = p.api_id WHERE a.vendor_id = ?1 AND r.model = ?2",
+    json_t *row = NULL;
+    if (cp_db_query_one(db, err, &row,
+                        "SELECT json_object('type', p.type, 'id', p.id, 'api', a.name, "
+                        "'basePath', a.base_path, 'version', a.version, 'n', count(*) OVER ()) "
+                        "FROM policy_refs r JOIN policies p ON p.id = r.policy_id "
+                        "JOIN apis a ON a.id = p.api_id WHERE a.vendor_id = ?1 AND r.model = ?2 "
+                        "GROUP BY p.id ORDER BY a.name, p.seq LIMIT 1",
                         "ss", vendor_id, model) < 0)
         return -1;
-    if (n)
-        return gw_err_set(err, GW_ERR_CONFLICT, "in_use", NULL, "model '%s' is used by a policy",
-                          model);
-    return 0;
+    if (!row)
+        return 0;
+    json_int_t others = json_integer_value(json_object_get(row, "n")) - 1; /* borrowed */
+    char more[64] = "";
+    if (others > 0)
+        snprintf(more, sizeof(more), " (and %lld other polic%s)", (long long)others,
+                 others == 1 ? "y" : "ies");
+    gw_err_set(err, GW_ERR_CONFLICT, "in_use", NULL,
+               "model '%s' is used by the %s policy %s of API '%s' (%s %s)%s: remove it from "
+               "the policy first",
+               model, json_string_value(json_object_get(row, "type")),
+               json_string_value(json_object_get(row, "id")),
+               json_string_value(json_object_get(row, "api")),
+               json_string_value(json_object_get(row, "basePath")),
+               json_string_value(json_object_get(row, "version")), more);
+    json_decref(row);
+    return -1;
 }
 
 /* Checks a JSON array of model names: strings, valid, no duplicates. */

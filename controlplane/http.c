@@ -78,9 +78,16 @@ static enum MHD_Result reply_json_hdr(struct MHD_Connection *c, unsigned status,
     if (!j)
         return queue(c, status, NULL, 0, NULL, hname, hvalue);
     char *s = json_dumps(j, JSON_COMPACT);
-    if (!s)
+    size_t n = s ? strlen(s) : 0;
+    /* A newline ends the body, so that curl's output ends its line. */
+    char *t = s ? gw_realloc(s, n + 2) : NULL;
+    if (!t) {
+        gw_free(s);
         return queue(c, 503, NULL, 0, NULL, NULL, NULL);
-    return queue(c, status, s, strlen(s), "application/json", hname, hvalue);
+    }
+    t[n] = '\n';
+    t[n + 1] = '\0';
+    return queue(c, status, t, n + 1, "application/json", hname, hvalue);
 }
 
 enum MHD_Result cp_http_reply_json(struct MHD_Connection *c, unsigned status, json_t *j)

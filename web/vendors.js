@@ -120,8 +120,19 @@ function vendorCard(v) {
 
     async function save() {
         if (st.busy) return;
-        /* A name typed but not yet entered is meant to be part of the list. */
-        if (normalizeModelName(input.value) && !addFromInput()) return;
+        /* A name typed but not yet entered is meant to be part of the list;
+         * one the page refuses (a duplicate) stops the save, and says so. */
+        const typed = normalizeModelName(input.value);
+        if (typed) {
+            const err = checkNewModel(typed, st.draft);
+            if (err) {
+                input.setAttribute('aria-invalid', 'true');
+                say(msg, 'error', 'Not saved: ' + err + ' Clear the box or change the name, then press Update.');
+                input.focus();
+                return;
+            }
+            addFromInput();
+        }
         st.busy = true;
         update.setAttribute('aria-disabled', 'true');
         card.setAttribute('aria-busy', 'true');

@@ -35,6 +35,18 @@ def test_auth_required_on_every_route(cp):
         assert r.status == 401, (method, pattern, r)
 
 
+def test_json_answers_end_with_a_newline(cp):
+    # what curl prints then ends its line: answers, lists, errors
+    for method, path, body in [("GET", "/vendors", None), ("GET", "/revision", None),
+                               ("POST", "/applications", {"name": "nl"}),
+                               ("GET", "/nope", None), ("POST", "/apis", {"name": 1})]:
+        r = cp.api(method, path, body)
+        assert r.body.endswith(b"}\n") and r.body.count(b"\n") == 1, (method, path, r.body)
+        r.json()
+    r = cp.api("GET", "/vendors", token="wrong")
+    assert r.status == 401 and r.body.endswith(b"}\n")
+
+
 def test_unknown_route_and_wrong_method(cp):
     r = cp.api("GET", "/nope")
     assert r.status == 404 and err_of(r)["code"] == "not_found"

@@ -119,6 +119,25 @@ def test_combinations(env):
     assert post(cp, api, fo("gpt-4o", p2)).status == 201
 
 
+def test_a_model_in_use_names_the_policy_and_the_api(env):
+    cp, api, p1, p2, s1, o1 = env
+    name = cp.ok("GET", "/apis/" + api)["name"]
+    pol = post(cp, api, {"type": "modelRoundRobin", "production": [{"model": "o1-mini", "endpoint": p1}]}).json()
+    for r in (cp.api("DELETE", "/vendors/openai/models/o1-mini"),
+              cp.api("PUT", "/vendors/openai/models", {"items": ["gpt-4o"]})):
+        assert r.status == 409
+        e = err_of(r)
+        assert e["code"] == "in_use"
+        assert e["message"] == ("model 'o1-mini' is used by the modelRoundRobin policy %s of API '%s' "
+                                "(/chat v1): remove it from the policy first" % (pol["id"], name)), e
+    other = cp.ok("GET", "/apis")["items"]
+    o = [a for a in other if a["basePath"] == "/other"][0]
+    r = post(cp, o["id"], {"type": "modelFailover", "production": {"target": {"model": "o1-mini", "endpoint": o1}}})
+    assert r.status == 201, r.text
+    msg = err_of(cp.api("DELETE", "/vendors/openai/models/o1-mini"))["message"]
+    assert msg.endswith("(and 1 other policy): remove it from the policy first"), msg
+
+
 def test_references_in_use(env):
     cp, api, p1, p2, s1, o1 = env
     pol = post(cp, api, {"type": "modelFailover",

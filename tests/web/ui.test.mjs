@@ -195,6 +195,28 @@ describe('modelmux web UI', () => {
         await input.fill('');
     });
 
+    it('says so when Update is pressed with a duplicate name in the box', async () => {
+        const card = vendorCard(page, 'ChipTest');
+        const input = card.getByLabel('Add a model to ChipTest');
+        const msg = card.locator('.msg');
+        const chipsBefore = await chipNames(card);
+        await card.getByRole('button', { name: 'Remove gamma-3', exact: true }).click();
+        assert.match(await msg.textContent(), /Removed “gamma-3”/);
+        await input.fill('  alpha-1 ');
+        const before = requests.length;
+        await card.getByRole('button', { name: 'Update', exact: true }).click();
+        assert.equal(await msg.getAttribute('data-kind'), 'error');
+        assert.equal(await msg.textContent(),
+            'Not saved: “alpha-1” is already in the list. Clear the box or change the name, then press Update.');
+        assert.equal(await input.getAttribute('aria-invalid'), 'true');
+        assert.equal(await input.inputValue(), '  alpha-1 ', 'the text stays for the user to fix');
+        assert.equal(requests.slice(before).filter(r => r.startsWith('PUT ')).length, 0);
+        assert.deepEqual(await restModels(fixture.chips.id), chipsBefore);
+        await input.fill('');
+        await card.getByRole('button', { name: 'Discard changes' }).click();
+        assert.deepEqual(await chipNames(card), chipsBefore);
+    });
+
     it('shows the API’s message when it refuses a name (400) and keeps the list', async () => {
         const card = vendorCard(page, 'ChipTest');
         const input = card.getByLabel('Add a model to ChipTest');
@@ -228,6 +250,9 @@ describe('modelmux web UI', () => {
         const err = card.locator('.msg[data-kind="error"]');
         await err.waitFor();
         assert.equal(await err.textContent(), 'Not saved: ' + expected.message);
+        /* the message says which policy of which API holds the model */
+        assert.ok(expected.message.includes('modelRoundRobin policy ' + fixture.policy.id), expected.message);
+        assert.ok(expected.message.includes('API \'ui-test-api\' (/ui-test 1.0)'), expected.message);
         assert.deepEqual(await restModels(fixture.openai.id), before);
         await card.getByRole('button', { name: 'Discard changes' }).click();
         assert.deepEqual(await chipNames(card), before);
