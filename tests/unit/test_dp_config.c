@@ -345,6 +345,36 @@ static const struct bad_case bad_cases[] = {
     {"keys[1].subscriptions", "null", "keys[1].subscriptions"},
 };
 
+TEST("SPEC revision 2 routing fields are compiled into the policies (issue 10)")
+{
+    struct dp_suspensions *st = dp_suspensions_new();
+    json_t *doc = snap_load("basic.json");
+    snap_edit(doc, "apis[0].policies[0].retries", json_integer(2));
+    snap_edit(doc, "apis[0].policies[0].midStreamFailover", json_string("continue"));
+    snap_edit(doc, "apis[0].policies[0].operations", json_pack("[s,s]", "/embeddings",
+                                                               "/chat/completions"));
+    snap_edit(doc, "apis[1].policies[1].streamIdleTimeoutMs", json_integer(1500));
+    snap_edit(doc, "apis[1].policies[1].maxRetryAfterWaitSec", json_integer(7));
+    struct gw_err err;
+    struct dp_config *cfg = dp_config_compile(doc, st, &err);
+    CHECK(cfg != NULL);
+    if (cfg) {
+        const struct dp_lb *lb = cfg->apis[0].lb[0];
+        CHECK_INT(lb->routing.retries, 2);
+        CHECK_INT(lb->routing.midstream, GW_MIDSTREAM_CONTINUE);
+        CHECK_INT((int)lb->noperations, 2);
+        CHECK_STR(lb->operations[0], "/embeddings");
+        CHECK_INT(cfg->apis[0].lb[1]->routing.retries, 2); /* one policy, both environments */
+        const struct dp_failover *f = &cfg->apis[1].failovers[1][0]; /* pol-fo2's sandbox chain */
+        CHECK_INT((int)f->routing.stream_idle_timeout_ms, 1500);
+        CHECK_INT(f->routing.max_retry_after_wait_s, 7);
+        CHECK_INT(cfg->apis[1].failovers[0][0].routing.retries, 0); /* pol-fo1: defaults */
+        dp_config_unref(cfg);
+    }
+    json_decref(doc);
+    dp_suspensions_free(st);
+}
+
 TEST("names and models of 128 non-ASCII characters compile (the bound is characters)")
 {
     /* 128 x "é" = 256 bytes of UTF-8: valid per SPEC, must not be refused. */
