@@ -53,10 +53,11 @@ static int check_content_type(const char *ct, struct gw_err *err)
         if (strncasecmp(charset, "utf-8", 5) == 0 || strncasecmp(charset, "utf8", 4) == 0)
             return 0;
         return gw_err_set(err, GW_ERR_MEDIA_TYPE, "unsupported_media_type", NULL,
-                          "apk-conf must be UTF-8 (Content-Type: application/yaml)");
+                          "the import body must be UTF-8 (Content-Type: application/yaml)");
     }
-    return gw_err_set(err, GW_ERR_MEDIA_TYPE, "unsupported_media_type", NULL,
-                      "Content-Type must be application/yaml for an apk-conf import");
+    return gw_err_set(
+        err, GW_ERR_MEDIA_TYPE, "unsupported_media_type", NULL,
+        "Content-Type must be application/yaml for an import (apk-conf or custom resources)");
 }
 
 /* Parses the body into a description: Kubernetes custom resources when its

@@ -1,6 +1,7 @@
 /* WSO2 APK's Kubernetes custom resources <-> modelmux (SPEC section 7.1).
  *
- *   crs_import.c  a multi-document YAML stream of CRs (one API, its
+ *   crs_import.c  (with crs_routes.c, crs_policy.c, crs_provider.c,
+ *                 crs_secret.c; crs_doc.h) a multi-document YAML stream of CRs (one API, its
  *                 HTTPRoutes, Backends, APIPolicies, AIProviders, an
  *                 AIRateLimitPolicy, Secrets) -> an import description
  *                 (import_map.h), created by import_apply.c in one

@@ -1,10 +1,12 @@
 /* Unit tests of the custom-resource import and export (controlplane/
- * crs_import.c, crs_export.c) and of the mapping they share with the
- * apk-conf import (import_map.c): APK's Azure OpenAI example and model
+ * crs_import.c and the files it drives, crs_export.c) and of the mapping
+ * they share with the apk-conf import (import_map.c): APK's Azure OpenAI example and model
  * routing sample as they stand, base64 and placeholders, errors naming the
  * document and the line, hostile streams, export -> import of every
  * policy type, and allocation failures. */
 #include "controlplane/crs_import.c"
+#include "controlplane/crs_routes.c" /* check_placeholders */
+#include "controlplane/crs_secret.c" /* b64_decode */
 
 #include <time.h>
 
@@ -330,15 +332,15 @@ TEST("export then import: every policy type and the extensions")
                             "secret", "s", "secretKey", "k", "header", "x-key", "prefix", "Key ",
                             "id", "e2", "name", "two", "environment", "sandbox", "url",
                             "https://h.example.com", "timeoutMs", 60000, "security");
-    json_t *pols =
-        json_pack("[{s:s, s:i, s:[{s:s, s:s}]},"
-                  " {s:s, s:i, s:i, s:i, s:{s:{s:s, s:s}, s:[{s:s, s:s}]}},"
-                  " {s:s, s:s, s:s, s:i, s:i}]",
-                  "type", "modelRoundRobin", "suspendDurationSec", 5, "sandbox", "model", "m1",
-                  "endpoint", "e2", "type", "modelFailover", "requestTimeoutMs", 900,
-                  "suspendDurationSec", 7, "retries", 2, "production", "target", "model", "m1", "endpoint", "e1",
-                  "fallbacks", "model", "m1", "endpoint", "e1", "type", "aiRateLimit", "unit",
-                  "hour", "scope", "application", "totalTokens", 10, "requests", 3);
+    json_t *pols = json_pack("[{s:s, s:i, s:[{s:s, s:s}]},"
+                             " {s:s, s:i, s:i, s:i, s:{s:{s:s, s:s}, s:[{s:s, s:s}]}},"
+                             " {s:s, s:s, s:s, s:i, s:i}]",
+                             "type", "modelRoundRobin", "suspendDurationSec", 5, "sandbox", "model",
+                             "m1", "endpoint", "e2", "type", "modelFailover", "requestTimeoutMs",
+                             900, "suspendDurationSec", 7, "retries", 2, "production", "target",
+                             "model", "m1", "endpoint", "e1", "fallbacks", "model", "m1",
+                             "endpoint", "e1", "type", "aiRateLimit", "unit", "hour", "scope",
+                             "application", "totalTokens", 10, "requests", 3);
     char *yaml = NULL;
     json_t *d = round_trip(api, vendor, eps, pols, &yaml);
 
@@ -429,12 +431,12 @@ TEST("allocation failures while exporting: NOMEM or success, no leak")
         " s:[{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s}}],"
         " s:[{s:s, s:i, s:[{s:s, s:s, s:i}]}, {s:s, s:s, s:s, s:i}]}",
         "api", "name", "a", "basePath", "/a", "version", "v1", "operations", "target", "/x", "verb",
-        "POST", "vendor", "name", "V", "builtin", 0, "models", "m", "usage", "endpoints", "id",
-        "e", "name", "e", "environment", "production", "url", "https://h/v1", "timeoutMs", 5,
-        "security", "secret", "s", "secretKey", "k", "header", "Authorization", "prefix", "Bearer ",
-        "policies", "type", "modelWeightedRoundRobin", "suspendDurationSec", 1, "production",
-        "model", "m", "endpoint", "e", "weight", 2, "type", "aiRateLimit", "unit", "day", "scope",
-        "application", "requests", 4);
+        "POST", "vendor", "name", "V", "builtin", 0, "models", "m", "usage", "endpoints", "id", "e",
+        "name", "e", "environment", "production", "url", "https://h/v1", "timeoutMs", 5, "security",
+        "secret", "s", "secretKey", "k", "header", "Authorization", "prefix", "Bearer ", "policies",
+        "type", "modelWeightedRoundRobin", "suspendDurationSec", 1, "production", "model", "m",
+        "endpoint", "e", "weight", 2, "type", "aiRateLimit", "unit", "day", "scope", "application",
+        "requests", 4);
 
     CHECK(d && alloc_torture(export_once, d, 5000));
     json_decref(d);
