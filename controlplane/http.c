@@ -18,6 +18,7 @@
 #include "common/addr.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/fdlimit.h"
 #include "common/log.h"
 #include "dp_channel.h"
 #include "jfield.h"
@@ -26,6 +27,17 @@
 #include "static.h"
 
 #define CP_HTTP_THREADS 4
+/* Connection caps (issue 11 item 12). Idle connections (no request yet,
+ * or kept alive between requests) are closed after CP_IDLE_S; held long
+ * polls are suspended, and suspended connections do not time out. One
+ * address holds at most CP_PER_IP connections, so a flood of idle
+ * connections from one host leaves room for the data planes and admins
+ * elsewhere; the total is bounded by the fd limit (raised at start) so a
+ * flood meets this limit, refused at once, and never EMFILE. */
+#define CP_IDLE_S 15
+#define CP_PER_IP 1024
+#define CP_CONN_MAX 16384
+#define CP_FD_SPARE 256
 /* Bodies declared larger than this are refused before reading them; up to
  * it, an oversized body is drained first so the client can read its 413. */
 #define CP_DRAIN_MAX (64 * 1024 * 1024)
@@ -350,7 +362,7 @@ static int bind_listen(const char *listen_at, struct gw_err *err)
         return gw_err_set(err, GW_ERR_INTERNAL, "listen", NULL, "socket: %s", strerror(errno));
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&sa, salen) < 0 || listen(fd, 512) < 0) {
+    if (bind(fd, (struct sockaddr *)&sa, salen) < 0 || listen(fd, 1024) < 0) {
         int e = errno;
         close(fd);
         return gw_err_set(err, GW_ERR_INTERNAL, "listen", NULL, "cannot listen on %s: %s",
@@ -377,8 +389,11 @@ int cp_http_start(const struct cp_http_config *config, struct cp_http **out, str
                                    srv->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
                                    (unsigned)CP_HTTP_THREADS, MHD_OPTION_NOTIFY_COMPLETED,
                                    on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
-                                   NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_END);
+                                   NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CP_IDLE_S,
+                                   MHD_OPTION_CONNECTION_LIMIT,
+                                   gw_conn_limit(CP_FD_SPARE, 4 * CP_HTTP_THREADS, CP_CONN_MAX),
+                                   MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CP_PER_IP,
+                                   MHD_OPTION_END);
     if (!srv->daemon) {
         close(srv->listen_fd);
         gw_free(srv);

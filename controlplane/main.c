@@ -23,6 +23,7 @@
 #include "common/addr.h"
 #include "common/alloc.h"
 #include "common/crypto.h"
+#include "common/fdlimit.h"
 #include "common/log.h"
 #include "db.h"
 #include "dp_channel.h"
@@ -218,6 +219,7 @@ int main(int argc, char **argv)
     }
     gw_alloc_init();
     gw_log_set_program(PROG);
+    gw_fd_limit_raise(); /* connection caps are sized from it (http.c) */
     /* Block the stop signals in every thread; the main thread takes them
      * with sigwait. SIGPIPE is ignored (clients may vanish mid-reply). */
     sigset_t sigs;

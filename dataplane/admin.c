@@ -6,12 +6,23 @@
 #include "admin.h"
 
 #include "common/alloc.h"
+#include "common/fdlimit.h"
 #include "metrics.h"
 #include "worker.h"
 
 #include <errno.h>
 #include <microhttpd.h>
 #include <string.h>
+
+/* Connection caps (issue 11 item 12): a liveness probe must get its
+ * answer while others hold idle connections. Idle ones are closed after
+ * ADMIN_IDLE_S; one address cannot take more than ADMIN_PER_IP slots (a
+ * probe or scraper from another address still gets in); the total is
+ * bounded by the fd limit (main raises it), less what the workers need. */
+#define ADMIN_IDLE_S 10
+#define ADMIN_PER_IP 1024
+#define ADMIN_CONN_MAX 4096
+#define ADMIN_FD_SPARE 1024
 
 struct dp_admin {
     struct dp_shared *sh;
@@ -103,9 +114,12 @@ struct dp_admin *dp_admin_start(struct dp_shared *sh, const struct sockaddr *add
     if (addr->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     errno = 0;
-    a->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, a, MHD_OPTION_SOCK_ADDR, addr,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256, MHD_OPTION_END);
+    a->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, a, MHD_OPTION_SOCK_ADDR, addr,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)ADMIN_IDLE_S, MHD_OPTION_CONNECTION_LIMIT,
+        gw_conn_limit(ADMIN_FD_SPARE, 64, ADMIN_CONN_MAX), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)ADMIN_PER_IP, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
+        MHD_OPTION_END);
     if (!a->daemon) {
         int e = errno;
         gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot listen%s%s",

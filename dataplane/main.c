@@ -10,6 +10,7 @@
 #include "cfgsync.h"
 #include "common/addr.h"
 #include "common/alloc.h"
+#include "common/fdlimit.h"
 #include "common/log.h"
 #include "config.h"
 #include "listener.h"
@@ -26,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #define MAX_WORKERS 256
@@ -132,15 +132,6 @@ static int parse_flags(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -184,7 +175,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    gw_fd_limit_raise();
     gw_alloc_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
