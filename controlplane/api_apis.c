@@ -18,10 +18,11 @@
     "a.subscription_validation THEN 'true' ELSE 'false' END), 'operations', json(a.operations)) "  \
     "FROM apis a "
 
-/* The default operation set (SPEC 2.2), all POST and secured. */
+/* The default operation set (SPEC 2.2), all secured: POST on each of these
+ * targets, and GET /models (answered by the data plane itself). */
 static const char *const openai_targets[] = {
     "/chat/completions",  "/completions",          "/responses",         "/embeddings",
-    "/images/generations", "/audio/transcriptions", "/audio/translations"};
+    "/images/generations", "/audio/transcriptions", "/audio/translations", "/models"};
 static const char *const verbs[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
 
 /* --- validation ----------------------------------------------------------- */
@@ -30,8 +31,9 @@ static json_t *default_operations(void)
 {
     json_t *ops = json_array();
     for (size_t i = 0; ops && i < sizeof(openai_targets) / sizeof(openai_targets[0]); i++) {
+        const char *verb = strcmp(openai_targets[i], "/models") == 0 ? "GET" : "POST";
         if (json_array_append_new(ops, json_pack("{s:s,s:s,s:b}", "target", openai_targets[i],
-                                                 "verb", "POST", "secured", 1)) < 0) {
+                                                 "verb", verb, "secured", 1)) < 0) {
             json_decref(ops);
             return NULL;
         }

@@ -242,13 +242,33 @@ static int policy_tail(struct exporter *x)
     return cp_ye_map_end(&x->e);
 }
 
+/* operations: [target, ...] when the policy names the operations it routes
+ * (a modelmux parameter; absent means the default ones). */
+static int emit_policy_operations(struct exporter *x, const json_t *p)
+{
+    struct cp_yemit *e = &x->e;
+    const json_t *ops = json_object_get(p, "operations"), *t;
+    size_t i;
+
+    if (!json_is_array(ops))
+        return 0;
+    if (cp_ye_key(e, "operations") < 0 || cp_ye_seq_start(e, YAML_FLOW_SEQUENCE_STYLE) < 0)
+        return -1;
+    json_array_foreach (ops, i, t) {
+        if (cp_ye_scalar(e, json_string_value(t), YAML_DOUBLE_QUOTED_SCALAR_STYLE) < 0)
+            return -1;
+    }
+    return cp_ye_seq_end(e);
+}
+
 static int emit_round_robin(struct exporter *x, const json_t *p, int weighted)
 {
     static const char *const lists[] = {"productionModels", "sandboxModels"};
     struct cp_yemit *e = &x->e;
 
     if (policy_head(x, weighted ? "ModelBasedRoundRobin" : "ModelmuxModelRoundRobin") < 0 ||
-        cp_ye_opt_int(e, "onQuotaExceedSuspendDuration", p, "suspendDurationSec") < 0)
+        cp_ye_opt_int(e, "onQuotaExceedSuspendDuration", p, "suspendDurationSec") < 0 ||
+        emit_policy_operations(x, p) < 0)
         return -1;
     for (size_t env = 0; env < 2; env++) {
         const json_t *arr = json_object_get(p, env_names[env]), *t;

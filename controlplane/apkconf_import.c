@@ -464,20 +464,46 @@ static int xl_target_list(struct xlate *x, const struct cp_ynode *seq, const cha
     return 0;
 }
 
+/* "operations": [target, ...] of a round robin (a modelmux parameter: the
+ * operation targets it routes), copied as given; the policy rules check it. */
+static int xl_policy_operations(struct xlate *x, const struct cp_ynode *params, json_t *body)
+{
+    const struct cp_ynode *seq = cp_yt_get(params, "operations");
+    json_t *ops;
+
+    if (!seq)
+        return 0;
+    if (cp_yt_need_seq(seq, "operations", x->err) < 0)
+        return -1;
+    ops = json_array();
+    if (cp_im_put(body, "operations", ops, x->err) < 0)
+        return -1;
+    for (size_t i = 0; i < seq->n; i++) {
+        const struct cp_ynode *t = seq->items[i];
+        if (t->kind != CP_YT_SCALAR)
+            return cp_yt_fail(x->err, t->line, t->col, "operations must be operation targets");
+        if (json_array_append_new(ops, json_string(t->str)) != 0)
+            return cp_yt_nomem(x->err);
+    }
+    return 0;
+}
+
 /* ModelBasedRoundRobin (weighted) and ModelmuxModelRoundRobin (plain):
- * {onQuotaExceedSuspendDuration, productionModels[], sandboxModels[]}. */
+ * {onQuotaExceedSuspendDuration, productionModels[], sandboxModels[],
+ * operations[]}. */
 static int xl_round_robin(struct xlate *x, const struct cp_ynode *params, json_t *body,
                           int weighted)
 {
     static const char *const keys[] = {"onQuotaExceedSuspendDuration", "productionModels",
-                                       "sandboxModels", NULL};
+                                       "sandboxModels", "operations", NULL};
     static const char *const lists[] = {"productionModels", "sandboxModels"};
 
     if (cp_im_put_str(body, "type", weighted ? "modelWeightedRoundRobin" : "modelRoundRobin",
                       x->err) < 0 ||
         check_keys(params, keys, "parameters", x->err) < 0 ||
         cp_im_copy_int(params, "onQuotaExceedSuspendDuration", 0, CP_IM_MAX_SUSPEND_SEC, body,
-                       "suspendDurationSec", x->err) < 0)
+                       "suspendDurationSec", x->err) < 0 ||
+        xl_policy_operations(x, params, body) < 0)
         return -1;
     for (size_t e = 0; e < 2; e++) {
         const struct cp_ynode *list = cp_yt_get(params, lists[e]);

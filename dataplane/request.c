@@ -15,6 +15,7 @@
 #include "listener.h"
 #include "loop.h"
 #include "metrics.h"
+#include "models.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -395,6 +396,28 @@ static void respond_error(struct dp_request *r, int status, const char *code, co
     if (status == 429 && r->resp_retry_after[0]) /* set by the limiter's refusal */
         MHD_add_response_header(resp, "Retry-After", r->resp_retry_after);
     queue(r, status, resp, DP_REQ_RESPOND);
+}
+
+/* GET .../models: answered from the snapshot (models.h), never upstream. */
+static void respond_models(struct dp_request *r)
+{
+    struct gw_buf b;
+    struct MHD_Response *resp = NULL;
+    gw_buf_init(&b, DP_MODELS_BODY_MAX);
+    if (dp_models_list(r->cfg, r->api, r->env, &b) == 0) {
+        size_t len = b.len;
+        char *data = gw_buf_take(&b);
+        resp = data ? MHD_create_response_from_buffer_with_free_callback(len, data, gw_free) : NULL;
+        if (!resp)
+            gw_free(data);
+    }
+    gw_buf_cleanup(&b);
+    if (!resp) {
+        respond_error(r, 503, "out_of_memory", "out of memory");
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    queue(r, 200, resp, DP_REQ_RESPOND);
 }
 
 static void respond_gw_err(struct dp_request *r, const struct gw_err *err)
@@ -982,7 +1005,7 @@ static void route_start(struct dp_request *r)
 {
     struct gw_err err;
     gw_err_clear(&err);
-    if (dp_route_begin(&r->route, r->api, r->env, r->model, &err) != 0) {
+    if (dp_route_begin(&r->route, r->api, r->env, r->op->target, r->model, &err) != 0) {
         respond_gw_err(r, &err);
         return;
     }
@@ -1040,7 +1063,13 @@ void dp_request_run(struct dp_request *r)
     case DP_MATCH_OK:
         break;
     }
-    if (authenticate(r) != 0 || parse_body(r) != 0)
+    if (authenticate(r) != 0)
+        return;
+    if (dp_models_is_listing(r->op)) {
+        respond_models(r);
+        return;
+    }
+    if (parse_body(r) != 0)
         return;
     if (capture_forwarding(r) != 0) {
         respond_error(r, 503, "out_of_memory", "out of memory");

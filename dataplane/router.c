@@ -31,18 +31,34 @@ static int suspended(const struct dp_target *t, int64_t now_ms)
     return t->state && dp_target_suspended(t->state, now_ms);
 }
 
+/* 1 when the load-balancing policy routes operation target (its
+ * "operations", SPEC 2.2); a NULL target is routed. */
+static int lb_routes(const struct dp_lb *lb, const char *target)
+{
+    if (!target)
+        return 1;
+    for (size_t i = 0; i < lb->noperations; i++)
+        if (strcmp(lb->operations[i], target) == 0)
+            return 1;
+    return 0;
+}
+
 int dp_route_begin(struct dp_route *r, const struct dp_api *api, enum dp_env env,
-                   const char *model, struct gw_err *err)
+                   const char *target, const char *model, struct gw_err *err)
 {
     memset(r, 0, sizeof(*r));
     r->api = api;
     r->env = env;
-    if (api->needs_model_env[env] && !model)
+    /* A round robin routes only its operations: an embeddings call through
+     * an API with a chat round robin goes to the first endpoint with its
+     * own model. */
+    const struct dp_lb *lb = api->lb[env] && lb_routes(api->lb[env], target) ? api->lb[env] : NULL;
+    if ((lb || api->nfailovers[env] > 0) && !model)
         return gw_err_set(err, GW_ERR_INVALID, "missing_model", "model",
                           "the request body must name a model");
-    if (api->lb[env] && api->lb[env]->ntargets > 0) {
+    if (lb && lb->ntargets > 0) {
         r->kind = DP_ROUTE_KIND_LB;
-        r->lb = api->lb[env];
+        r->lb = lb;
         /* One atomic step per request: over any run of requests, each
          * schedule cycle is handed out exactly once, whatever the threads. */
         r->seq = atomic_fetch_add_explicit(&r->lb->state->seq, 1, memory_order_relaxed);

@@ -81,11 +81,14 @@ struct dp_route {
     struct dp_target direct; /* DIRECT: the synthesized target */
 };
 
-/* Starts routing a request of api in env whose body model is model (NULL
- * when the body has none). Returns 0, or -1 with err (400) when the API has a
- * routing policy for env and model is NULL. */
+/* Starts routing a request of api in env for operation target (NULL: as
+ * if every policy routed it) whose body model is model (NULL when the body
+ * has none). A round robin applies only to the targets in its "operations";
+ * other operations go to the environment's first endpoint with the model
+ * unchanged. Returns 0, or -1 with err (400) when a routing policy applies
+ * and model is NULL. */
 int dp_route_begin(struct dp_route *r, const struct dp_api *api, enum dp_env env,
-                   const char *model, struct gw_err *err);
+                   const char *target, const char *model, struct gw_err *err);
 
 /* The next target to try, or NULL with *why set. */
 const struct dp_target *dp_route_next(struct dp_route *r, int64_t now_ms, enum dp_route_end *why);

@@ -52,6 +52,16 @@ test('openai: chat streaming, with and without usage', async () => {
   }
 });
 
+test('openai: models.list, answered by the gateway from its config', async () => {
+  const ids = [];
+  for await (const m of client.models.list()) {
+    assert.equal(m.object, 'model');
+    assert.equal(m.owned_by, 'OpenAI');
+    ids.push(m.id);
+  }
+  assert.deepEqual(ids, [CHAT_MODEL, 'gpt-4o-mini']); // the failover policy's models
+});
+
 test('openai: legacy completions', async () => {
   const c = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'x' });
   assert.equal(c.choices[0].text, replyText('gpt-3.5-turbo-instruct'));

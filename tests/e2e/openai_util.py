@@ -13,7 +13,10 @@ BASE = "/openai/v1"
 
 
 class OpenAISystem:
-    def __init__(self, total_tokens=None):
+    def __init__(self, total_tokens=None, routing="failover", operations=None):
+        """routing: "failover" (gpt-4o, then gpt-4o-mini) or "wrr" (gpt-4o
+        and o1-mini in turn; operations: its "operations", None for the
+        default)."""
         self.mock = mm.MockLLM(extra_args=["--name", "m1"])
         self.cp = mm.ControlPlane()
         cp = self.cp
@@ -26,17 +29,25 @@ class OpenAISystem:
         ep = cp.ok("POST", path + "/endpoints",
                    {"name": "mock", "environment": "production", "url": self.mock.url + "/v1",
                     "security": {"secret": "up-secret", "secretKey": "apiKey"}}, expect=201)
-        cp.ok("POST", path + "/policies",
-              {"type": "modelFailover", "requestTimeoutMs": 30000, "suspendDurationSec": 1,
-               "production": {"target": {"model": "gpt-4o", "endpoint": ep["id"]},
-                              "fallbacks": [{"model": "gpt-4o-mini", "endpoint": ep["id"]}]}},
-              expect=201)
+        if routing == "failover":
+            policy = {"type": "modelFailover", "requestTimeoutMs": 30000, "suspendDurationSec": 1,
+                      "production": {"target": {"model": "gpt-4o", "endpoint": ep["id"]},
+                                     "fallbacks": [{"model": "gpt-4o-mini", "endpoint": ep["id"]}]}}
+        else:
+            policy = {"type": "modelWeightedRoundRobin", "suspendDurationSec": 1,
+                      "production": [{"model": "gpt-4o", "endpoint": ep["id"], "weight": 1},
+                                     {"model": "o1-mini", "endpoint": ep["id"], "weight": 1}]}
+            if operations is not None:
+                policy["operations"] = operations
+        self.policy = cp.ok("POST", path + "/policies", policy, expect=201)
         if total_tokens is not None:
             cp.ok("POST", path + "/policies", {"type": "aiRateLimit", "unit": "hour", "scope": "api",
                                                "totalTokens": total_tokens}, expect=201)
         app = cp.ok("POST", "/applications", {"name": "app"}, expect=201)
         self.key = cp.ok("POST", "/applications/%s/keys" % app["id"], {"type": "production"},
                          expect=201)["key"]
+        self.sandbox_key = cp.ok("POST", "/applications/%s/keys" % app["id"], {"type": "sandbox"},
+                                 expect=201)["key"]
         self.dp = mm.DataPlane(cp=cp)
         rev = cp.ok("GET", "/revision")["revision"]
         mm.wait_until(lambda: du.metric_value(self.dp.metrics(), "modelmux_config_revision") == rev,

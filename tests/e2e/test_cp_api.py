@@ -323,8 +323,9 @@ def test_apis(cp):
     a = make_api(cp, base="/chat-service", version="1.0")
     assert [o["target"] for o in a["operations"]] == [
         "/chat/completions", "/completions", "/responses", "/embeddings", "/images/generations",
-        "/audio/transcriptions", "/audio/translations"]
-    assert all(o["verb"] == "POST" and o["secured"] for o in a["operations"])
+        "/audio/transcriptions", "/audio/translations", "/models"]
+    assert all(o["verb"] == ("GET" if o["target"] == "/models" else "POST") and o["secured"]
+               for o in a["operations"])
     assert a["defaultVersion"] is False and a["subscriptionValidation"] is False
     r = cp.api("POST", "/apis", {"name": "other", "basePath": "/chat-service", "version": "1.0",
                                  "vendor": "openai"})

@@ -234,7 +234,10 @@ def test_azure_model_in_path(mock):
 
 
 def test_multipart_model_rewritten_in_place(mock):
-    dp = mm.DataPlane(config=simple_config(mock))
+    # a round robin that routes transcriptions (its "operations")
+    pol = dict(du.wrr("p1", [du.target("gpt-4o-mini", "e1")]),
+               operations=["/chat/completions", "/audio/transcriptions"])
+    dp = mm.DataPlane(config=simple_config(mock, [pol]))
     audio = bytes(range(256)) * 40
     boundary = "----mmboundaryXYZ"
     body = ("--%s\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n" % boundary).encode()

@@ -112,7 +112,10 @@ def test_150_reloads_leave_only_the_live_targets_series(mock):
 # --- item 14: multipart with two model parts --------------------------------
 
 def test_multipart_with_two_model_parts_is_400_and_never_forwarded(mock):
-    cfg = du.write_snapshot(one_api_config(mock, [du.wrr("p1", [du.target("gpt-4o-mini", "e1")])]))
+    # a round robin that routes transcriptions (its "operations")
+    pol = dict(du.wrr("p1", [du.target("gpt-4o-mini", "e1")]),
+               operations=["/chat/completions", "/audio/transcriptions"])
+    cfg = du.write_snapshot(one_api_config(mock, [pol]))
     dp = mm.DataPlane(config=cfg)
     audio = bytes(range(256)) * 8
     # The attack: the gateway routed and rewrote the first model part while

@@ -54,7 +54,7 @@ static long pick(const struct dp_api *api, enum dp_env env, int64_t now, struct 
 {
     enum dp_route_end why;
     struct gw_err err;
-    if (dp_route_begin(r, api, env, "gpt-4o", &err) != 0)
+    if (dp_route_begin(r, api, env, NULL, "gpt-4o", &err) != 0)
         return -1;
     const struct dp_target *t = dp_route_next(r, now, &why);
     return t ? (long)(t - api->lb[env]->targets) : -1;
@@ -68,7 +68,7 @@ TEST("no policy: first endpoint of the environment, model unchanged, one try")
     struct gw_err err;
     enum dp_route_end why;
     const char *model = "my-model";
-    CHECK_INT(dp_route_begin(&r, az, DP_ENV_PRODUCTION, model, &err), 0);
+    CHECK_INT(dp_route_begin(&r, az, DP_ENV_PRODUCTION, NULL, model, &err), 0);
     CHECK_INT(r.kind, DP_ROUTE_KIND_DIRECT);
     const struct dp_target *t = dp_route_next(&r, NOW, &why);
     CHECK(t != NULL);
@@ -82,12 +82,12 @@ TEST("no policy: first endpoint of the environment, model unchanged, one try")
     CHECK_INT(why, DP_ROUTE_EXHAUSTED);
 
     /* No model at all is fine without a policy. */
-    CHECK_INT(dp_route_begin(&r, az, DP_ENV_PRODUCTION, NULL, &err), 0);
+    CHECK_INT(dp_route_begin(&r, az, DP_ENV_PRODUCTION, NULL, NULL, &err), 0);
     t = dp_route_next(&r, NOW, &why);
     CHECK(t != NULL && t->model == NULL);
 
     /* No sandbox endpoint. */
-    CHECK_INT(dp_route_begin(&r, az, DP_ENV_SANDBOX, model, &err), 0);
+    CHECK_INT(dp_route_begin(&r, az, DP_ENV_SANDBOX, NULL, model, &err), 0);
     CHECK(dp_route_next(&r, NOW, &why) == NULL);
     CHECK_INT(why, DP_ROUTE_NO_ENDPOINT);
     done(cfg);
@@ -99,9 +99,44 @@ TEST("a routing policy needs a model in the body")
     struct dp_route r;
     struct gw_err err;
     gw_err_clear(&err);
-    CHECK_INT(dp_route_begin(&r, &cfg->apis[0], DP_ENV_PRODUCTION, NULL, &err), -1);
+    CHECK_INT(dp_route_begin(&r, &cfg->apis[0], DP_ENV_PRODUCTION, NULL, NULL, &err), -1);
     CHECK_INT(gw_err_http_status(err.kind), 400);
-    CHECK_INT(dp_route_begin(&r, &cfg->apis[1], DP_ENV_SANDBOX, NULL, &err), -1);
+    CHECK_INT(dp_route_begin(&r, &cfg->apis[1], DP_ENV_SANDBOX, NULL, NULL, &err), -1);
+    done(cfg);
+}
+
+TEST("a round robin routes only its operations; the others go direct with their model")
+{
+    struct dp_config *cfg = compile_plain();
+    const struct dp_api *api = &cfg->apis[0];
+    struct dp_route r;
+    struct gw_err err;
+    enum dp_route_end why;
+    /* default operations: chat, completions, responses */
+    static const char *const routed[] = {"/chat/completions", "/completions", "/responses"};
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, routed[i], "gpt-4o", &err), 0);
+        CHECK_INT(r.kind, DP_ROUTE_KIND_LB);
+    }
+    const char *model = "text-embedding-3-small";
+    CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, "/embeddings", model, &err), 0);
+    CHECK_INT(r.kind, DP_ROUTE_KIND_DIRECT);
+    const struct dp_target *t = dp_route_next(&r, NOW, &why);
+    CHECK(t && t->model == model && t->endpoint == api->first_endpoint[DP_ENV_PRODUCTION]);
+    /* an operation the policy does not route needs no model */
+    CHECK_INT(dp_route_begin(&r, api, DP_ENV_SANDBOX, "/images/generations", NULL, &err), 0);
+    CHECK_INT(r.kind, DP_ROUTE_KIND_DIRECT);
+    CHECK_INT(dp_route_begin(&r, api, DP_ENV_SANDBOX, "/chat/completions", NULL, &err), -1);
+    done(cfg);
+
+    static const char *const edits[] = {"apis[0].policies[0].operations", "[\"/embeddings\"]"};
+    cfg = compile_edited(edits, 2);
+    CHECK(cfg != NULL);
+    api = &cfg->apis[0];
+    CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, "/embeddings", model, &err), 0);
+    CHECK_INT(r.kind, DP_ROUTE_KIND_LB);
+    CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, "/chat/completions", "gpt-4o", &err), 0);
+    CHECK_INT(r.kind, DP_ROUTE_KIND_DIRECT);
     done(cfg);
 }
 
@@ -126,7 +161,7 @@ TEST("weighted 5:3:1: every window of one cycle has exact shares")
     /* The target's model replaces the request's. */
     struct gw_err err;
     enum dp_route_end why;
-    dp_route_begin(&r, api, DP_ENV_PRODUCTION, "whatever", &err);
+    dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "whatever", &err);
     const struct dp_target *t = dp_route_next(&r, NOW, &why);
     CHECK(t != NULL && strcmp(t->model, "whatever") != 0);
     done(cfg);
@@ -197,7 +232,7 @@ TEST("429: suspend, retry the next target once each, then exhausted / all suspen
     struct dp_route r;
     struct gw_err err;
     enum dp_route_end why;
-    CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, "gpt-4o", &err), 0);
+    CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "gpt-4o", &err), 0);
     int seen[3] = {0, 0, 0};
     int tries = 0;
     const struct dp_target *t;
@@ -214,7 +249,7 @@ TEST("429: suspend, retry the next target once each, then exhausted / all suspen
     CHECK_INT(r.attempts, 3);
 
     /* The next request finds them all suspended: 503. */
-    CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, "gpt-4o", &err), 0);
+    CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "gpt-4o", &err), 0);
     CHECK(dp_route_next(&r, NOW + 59999, &why) == NULL);
     CHECK_INT(why, DP_ROUTE_ALL_SUSPENDED);
     /* They come back by themselves after suspendDurationSec (60 s). */
@@ -233,7 +268,7 @@ TEST("LB: only 429 retries; other failures are returned as they are")
     struct dp_outcome timeout = {DP_OUTCOME_TIMEOUT, 0, 5000000, 1};
     struct gw_err err;
     for (int i = 0; i < 5; i++) {
-        CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, "m", &err), 0);
+        CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "m", &err), 0);
         const struct dp_target *t = dp_route_next(&r, NOW, &why);
         CHECK_INT(dp_route_report(&r, t, i < 4 ? &outs[i] : &timeout, NOW), DP_VERDICT_DONE);
         CHECK(!dp_target_suspended(t->state, NOW));
@@ -272,7 +307,7 @@ TEST("Retry-After longer than the policy's suspension wins; shorter does not")
     struct dp_route r;
     enum dp_route_end why;
     struct gw_err err;
-    dp_route_begin(&r, api, DP_ENV_PRODUCTION, "m", &err);
+    dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "m", &err);
     const struct dp_target *a = dp_route_next(&r, NOW, &why);
     struct dp_outcome o = response(429);
     o.retry_after_ms = 120000;
@@ -295,7 +330,7 @@ TEST("2xx with remaining 0: returned, and the target suspended for the next requ
     struct dp_route r;
     enum dp_route_end why;
     struct gw_err err;
-    dp_route_begin(&r, api, DP_ENV_PRODUCTION, "m", &err);
+    dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "m", &err);
     const struct dp_target *a = dp_route_next(&r, NOW, &why);
     struct dp_outcome o = response(200);
     o.remaining_zero = 1;
@@ -322,7 +357,7 @@ TEST("failover: the failure rule")
     enum dp_route_end why;
     struct gw_err err;
     for (size_t i = 0; i < sizeof(final) / sizeof(final[0]); i++) {
-        CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, "gpt-4o", &err), 0);
+        CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "gpt-4o", &err), 0);
         CHECK_INT(r.kind, DP_ROUTE_KIND_FAILOVER);
         const struct dp_target *t = dp_route_next(&r, NOW, &why);
         CHECK(t == &api->failovers[0][0].chain[0]);
@@ -331,7 +366,7 @@ TEST("failover: the failure rule")
         CHECK(!dp_target_suspended(t->state, NOW));
     }
     for (size_t i = 0; i < sizeof(failing) / sizeof(failing[0]); i++) {
-        CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, "gpt-4o", &err), 0);
+        CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "gpt-4o", &err), 0);
         const struct dp_target *t = dp_route_next(&r, NOW + (int64_t)i * 100000, &why);
         CHECK(t == &api->failovers[0][0].chain[0]);
         struct dp_outcome o = response(failing[i]);
@@ -353,7 +388,7 @@ TEST("failover: chain order, suspended target start, exhausted, all suspended")
     struct dp_outcome tmo = {DP_OUTCOME_TIMEOUT, 0, -1, 0};
     struct dp_outcome ok = response(200);
 
-    dp_route_begin(&r, api, DP_ENV_PRODUCTION, "gpt-4o", &err);
+    dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "gpt-4o", &err);
     const struct dp_target *t = dp_route_next(&r, NOW, &why);
     CHECK(t == &f->chain[0]);
     CHECK_INT(dp_route_report(&r, t, &conn, NOW), DP_VERDICT_RETRY);
@@ -364,7 +399,7 @@ TEST("failover: chain order, suspended target start, exhausted, all suspended")
 
     /* The target is suspended: the next request starts at the first
      * fallback that is not. */
-    dp_route_begin(&r, api, DP_ENV_PRODUCTION, "gpt-4o", &err);
+    dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "gpt-4o", &err);
     t = dp_route_next(&r, NOW + 1, &why);
     CHECK(t == &f->chain[1]);
     CHECK_INT(dp_route_report(&r, t, &tmo, NOW + 1), DP_VERDICT_RETRY);
@@ -374,12 +409,12 @@ TEST("failover: chain order, suspended target start, exhausted, all suspended")
     CHECK(dp_route_next(&r, NOW + 1, &why) == NULL);
     CHECK_INT(why, DP_ROUTE_EXHAUSTED);
 
-    dp_route_begin(&r, api, DP_ENV_PRODUCTION, "gpt-4o", &err);
+    dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "gpt-4o", &err);
     CHECK(dp_route_next(&r, NOW + 2, &why) == NULL);
     CHECK_INT(why, DP_ROUTE_ALL_SUSPENDED);
 
     /* 30 s later everything is back, starting at the target. */
-    dp_route_begin(&r, api, DP_ENV_PRODUCTION, "gpt-4o", &err);
+    dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "gpt-4o", &err);
     CHECK(dp_route_next(&r, NOW + 30001, &why) == &f->chain[0]);
     done(cfg);
 }
@@ -392,7 +427,7 @@ TEST("failover: Retry-After, remaining_zero, chains by model, others direct")
     enum dp_route_end why;
     struct gw_err err;
 
-    dp_route_begin(&r, api, DP_ENV_PRODUCTION, "o1-mini", &err);
+    dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "o1-mini", &err);
     CHECK(r.failover == &api->failovers[0][1]);
     const struct dp_target *t = dp_route_next(&r, NOW, &why);
     CHECK_STR(t->model, "o1-mini");
@@ -409,14 +444,14 @@ TEST("failover: Retry-After, remaining_zero, chains by model, others direct")
     CHECK(!dp_target_suspended(t->state, NOW + 10000));
 
     /* A model without a chain goes to the first endpoint unchanged. */
-    dp_route_begin(&r, api, DP_ENV_PRODUCTION, "o3", &err);
+    dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "o3", &err);
     CHECK_INT(r.kind, DP_ROUTE_KIND_DIRECT);
     t = dp_route_next(&r, NOW, &why);
     CHECK_STR(t->model, "o3");
     CHECK(t->endpoint == api->first_endpoint[0]);
 
     /* Sandbox has its own chain (one target, no fallback). */
-    dp_route_begin(&r, api, DP_ENV_SANDBOX, "gpt-4o", &err);
+    dp_route_begin(&r, api, DP_ENV_SANDBOX, NULL, "gpt-4o", &err);
     t = dp_route_next(&r, NOW, &why);
     CHECK_STR(t->endpoint->name, "sand");
     o = response(500);
@@ -450,7 +485,7 @@ TEST("one request tries at most DP_ROUTE_MAX_TRIES targets")
     CHECK(cfg != NULL);
     struct dp_route r;
     enum dp_route_end why;
-    dp_route_begin(&r, &cfg->apis[0], DP_ENV_PRODUCTION, "m", &err);
+    dp_route_begin(&r, &cfg->apis[0], DP_ENV_PRODUCTION, NULL, "m", &err);
     struct dp_outcome o = response(429);
     const struct dp_target *t;
     int n = 0;
@@ -461,7 +496,7 @@ TEST("one request tries at most DP_ROUTE_MAX_TRIES targets")
     CHECK_INT(n, DP_ROUTE_MAX_TRIES);
     CHECK_INT(why, DP_ROUTE_EXHAUSTED);
     /* The one left is still available to the next request. */
-    dp_route_begin(&r, &cfg->apis[0], DP_ENV_PRODUCTION, "m", &err);
+    dp_route_begin(&r, &cfg->apis[0], DP_ENV_PRODUCTION, NULL, "m", &err);
     n = 0;
     while ((t = dp_route_next(&r, NOW, &why)) != NULL && n < 1000) {
         n++;
