@@ -7,7 +7,7 @@
 #include "common/alloc.h"
 #include "dataplane/config.h"
 #include "dataplane/models.h"
-#include "dataplane/state.h"
+#include "dataplane/suspension.h"
 #include "dp_snapshot.h"
 
 /* The listing of api in env as "id,id,..." (owners checked against owner). */
@@ -38,7 +38,7 @@ TEST("GET /models: the routing policies' models for the caller's environment, el
 {
     json_t *doc = snap_load("basic.json");
     struct gw_err err;
-    struct dp_state *st = dp_state_new();
+    struct dp_suspensions *st = dp_suspensions_new();
     struct dp_config *cfg = dp_config_compile(doc, st, &err);
     CHECK(cfg != NULL);
     char ids[512];
@@ -100,7 +100,7 @@ TEST("GET /models: the routing policies' models for the caller's environment, el
     listing(cfg, 0, DP_ENV_PRODUCTION, "OpenAI", ids, sizeof(ids));
     CHECK_STR(ids, "gpt-4o,o1-mini,gpt-4o-mini");
     dp_config_unref(cfg);
-    dp_state_free(st);
+    dp_suspensions_free(st);
     json_decref(doc);
 }
 
