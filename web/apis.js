@@ -1,6 +1,7 @@
 /* apis.js - the APIs view (read only): every API with its vendor, its
  * operations and its policies (round robin, weighted round robin, failover,
- * AI rate limit), each target shown as model → endpoint name.
+ * AI rate limit), each target shown as model → endpoint name, and for a
+ * round robin the operations it routes.
  *
  * Loads GET /api/v1/apis, /vendors (for vendor names), and per API its
  * policies and endpoints (for endpoint names) in parallel. Endpoints carry
@@ -48,12 +49,26 @@ function policyFacts(p) {
     return facts;
 }
 
+/* What a round robin routes when it names no "operations" (SPEC 2.2). */
+const DEFAULT_LB_OPERATIONS = ['/chat/completions', '/completions', '/responses'];
+
+/* The operations a round robin routes; the others of the API go to the
+ * first endpoint of the environment with the caller's model. */
+function routedOperations(p) {
+    const given = Array.isArray(p.operations) && p.operations.length > 0;
+    const ops = given ? p.operations : DEFAULT_LB_OPERATIONS;
+    return h('p', { class: 'policy-ops' }, 'Routes ',
+        ops.map((o, i) => [i ? ', ' : '', h('code', {}, String(o))]),
+        given ? '' : ' (the default)',
+        '; other operations go to the first endpoint with the caller’s model.');
+}
+
 function policyItem(p, endpointName) {
     let body = null;
     if (p.type === 'modelRoundRobin' || p.type === 'modelWeightedRoundRobin') {
         const w = p.type === 'modelWeightedRoundRobin';
-        body = environments(p, list => h('ul', { class: 'targets' },
-            (Array.isArray(list) ? list : []).map(t => targetRow(t, endpointName, w))));
+        body = [routedOperations(p), environments(p, list => h('ul', { class: 'targets' },
+            (Array.isArray(list) ? list : []).map(t => targetRow(t, endpointName, w))))];
     } else if (p.type === 'modelFailover') {
         body = environments(p, e => h('ol', { class: 'targets' },
             e.target ? targetRow(e.target, endpointName, false) : null,

@@ -371,8 +371,29 @@ describe('modelmux web UI', () => {
         assert.match(text, /suspend 60 s/);
         const target = card.locator('.targets li').first();
         assert.match(await target.textContent(), /gpt-4o.*ui-test-prod/);
+        assert.equal(await card.locator('.policy-ops').textContent(),
+            'Routes /chat/completions, /completions, /responses (the default); ' +
+            'other operations go to the first endpoint with the caller’s model.');
         const apis = (await ok('GET', '/apis')).items;
         assert.equal(await page.locator('article.api').count(), apis.length);
+    });
+
+    it('shows the operations a round robin routes', async () => {
+        const apiPath = '/apis/' + encodeURIComponent(fixture.api.id) + '/policies/' +
+            encodeURIComponent(fixture.policy.id);
+        const { id, ...body } = fixture.policy;
+        await ok('PUT', apiPath, { ...body, operations: ['/embeddings', '/chat/completions'] });
+        try {
+            await page.getByRole('link', { name: 'Vendors' }).click();
+            await page.getByRole('link', { name: 'APIs' }).click();
+            const card = page.locator('article.api').filter({ hasText: 'ui-test-api' });
+            await card.locator('.policy-ops').filter({ hasText: '/embeddings' }).waitFor();
+            assert.equal(await card.locator('.policy-ops').textContent(),
+                'Routes /embeddings, /chat/completions; ' +
+                'other operations go to the first endpoint with the caller’s model.');
+        } finally {
+            await ok('PUT', apiPath, body);
+        }
     });
 
     it('shows the data planes with the revision each has applied', async () => {
