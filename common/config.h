@@ -3,6 +3,7 @@
  * 2.3). One definition for both binaries.
  *
  *   JSON snapshot --gw_cfg_from_json--> struct gw_cfg --(dataplane/config.c)--> lookup tables
+ *   struct gw_cfg --gw_cfg_to_json--> JSON snapshot (config_write.c)
  *
  * gw_cfg_from_json() checks the whole document against the contract: each
  * field with the rules of common/rules.h and the bounds of common/limits.h
@@ -178,6 +179,11 @@ struct gw_cfg {
  * the message starting with it) or GW_ERR_NOMEM. Does not check sha256
  * against the content (gw_cfg_check_hash does). */
 struct gw_cfg *gw_cfg_from_json(json_t *doc, struct gw_err *err);
+
+/* Writes a model as a snapshot document (new reference; every field the
+ * reader reads, defaults written out, sha256 computed), or NULL on out of
+ * memory. gw_cfg_from_json() of the result gives back the same model. */
+json_t *gw_cfg_to_json(const struct gw_cfg *cfg);
 
 /* The combination rules of SPEC 2.2 for pols[i] against pols[0..i-1] of one
  * API: at most one load-balancing policy and then no failover policy; no two

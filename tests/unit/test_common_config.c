@@ -217,4 +217,37 @@ TEST("sha256: recomputed from the content; an edit without a new hash is refused
     json_decref(doc);
 }
 
+TEST("writing the model: read(write(model)) writes the same document, hash included")
+{
+    struct gw_err err;
+    json_t *doc = snap_load("basic.json");
+    snap_edit(doc, "apis[1].policies[1].midStreamFailover", json_string("continue"));
+    snap_edit(doc, "apis[0].policies[0].operations", json_pack("[s]", "/embeddings"));
+    struct gw_cfg *a = gw_cfg_from_json(doc, &err);
+    json_decref(doc);
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    json_t *w1 = gw_cfg_to_json(a);
+    CHECK(w1 != NULL);
+    CHECK_INT(gw_cfg_check_hash(w1, &err), 0);
+    struct gw_cfg *b = gw_cfg_from_json(w1, &err);
+    CHECK(b != NULL);
+    if (!b)
+        fprintf(stderr, "  %s\n", err.message);
+    json_t *w2 = b ? gw_cfg_to_json(b) : NULL;
+    CHECK(w2 && json_equal(w1, w2));
+    CHECK_STR(json_string_value(json_object_get(
+                  json_array_get(json_object_get(json_array_get(json_object_get(w2, "apis"), 1),
+                                                 "policies"),
+                                 1),
+                  "midStreamFailover")),
+              "continue");
+    CHECK_INT(b ? (int)b->apis[0].policies[0].noperations : 0, 1);
+    json_decref(w1);
+    json_decref(w2);
+    gw_cfg_free(a);
+    gw_cfg_free(b);
+}
+
 TEST_MAIN()
