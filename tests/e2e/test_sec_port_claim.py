@@ -22,8 +22,9 @@ import mm
 OTHER_USER = "mm-e2e-attacker"
 KEY = "sk-app-key-port"
 
-# Run as the other user: takes the old lock names of both ports, then tries
-# to join the port's SO_REUSEPORT group once the data plane runs.
+# Run as the other user: takes the old lock names of both ports and binds
+# the port ahead (SO_REUSEPORT, not listening yet), then, once the data
+# plane runs, tries to join the port's SO_REUSEPORT group both ways.
 ATTACKER = r"""
 import socket, sys
 port, admin_port = int(sys.argv[1]), int(sys.argv[2])
@@ -32,17 +33,29 @@ for p in (port, admin_port):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind("\0modelmux-dp/127.0.0.1/%d" % p)
     held.append(s)
+def reuseport():
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    return s
+early = reuseport()
+early.bind(("127.0.0.1", port))
 print("locks held", flush=True)
 sys.stdin.readline()  # the data plane is running now
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+out = []
 try:
-    s.bind(("127.0.0.1", port))
-    s.listen(16)
-    print("joined", flush=True)
+    early.listen(16)
+    out.append("joined")
 except OSError as e:
-    print("refused %d" % e.errno, flush=True)
+    out.append("refused %d" % e.errno)
+late = reuseport()
+try:
+    late.bind(("127.0.0.1", port))
+    late.listen(16)
+    out.append("joined")
+except OSError as e:
+    out.append("refused %d" % e.errno)
+print(" ".join(out), flush=True)
 sys.stdin.readline()
 """
 
@@ -96,7 +109,7 @@ def test_another_user_cannot_block_or_join_the_data_plane(other_user):
         # the attacker cannot take part of the connections either
         attacker.stdin.write("go\n")
         attacker.stdin.flush()
-        assert attacker.stdout.readline().strip() == "refused 98"  # EADDRINUSE
+        assert attacker.stdout.readline().strip() == "refused 98 refused 98"  # EADDRINUSE
         for _ in range(20):
             assert mm.request(port, "GET", "/chat/x", headers={"Authorization": "Bearer " + KEY}).status == 404
         assert dp.stop() == 0
