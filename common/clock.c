@@ -32,6 +32,17 @@ int64_t gw_wall_ms(void)
     return ((int64_t)ts.tv_sec + wall_offset_s()) * 1000 + ts.tv_nsec / 1000000;
 }
 
+void gw_deadline_ts(clockid_t clk, int64_t ms, struct timespec *ts)
+{
+    clock_gettime(clk, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
 int64_t gw_wall_s(void)
 {
     return gw_wall_ms() / 1000;

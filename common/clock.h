@@ -17,6 +17,10 @@ int64_t gw_wall_s(void);
 /* Wall clock in milliseconds since the Unix epoch (with the test offset). */
 int64_t gw_wall_ms(void);
 
+/* The absolute time ms milliseconds from now on clock clk (CLOCK_REALTIME
+ * or CLOCK_MONOTONIC), for pthread_cond_timedwait and friends. ms >= 0. */
+void gw_deadline_ts(clockid_t clk, int64_t ms, struct timespec *ts);
+
 /* Formats t (Unix seconds) as RFC 3339 UTC "2026-11-21T11:30:00Z" into out
  * (at least 21 bytes). */
 void gw_format_rfc3339(int64_t t, char out[32]);

@@ -115,13 +115,7 @@ static void *timer_main(void *arg)
         if (delay < 1)
             delay = 1;
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += delay / 1000;
-        ts.tv_nsec += (delay % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        gw_deadline_ts(CLOCK_MONOTONIC, delay, &ts);
         pthread_cond_timedwait(&dp->cond, &dp->lock, &ts);
     }
     pthread_mutex_unlock(&dp->lock);

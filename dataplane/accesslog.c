@@ -3,6 +3,7 @@
 #include "accesslog.h"
 
 #include "common/alloc.h"
+#include "common/fmt.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -105,16 +106,7 @@ static char *put_int(char *o, int64_t v)
 {
     if (v < 0)
         return PUT_LIT(o, "null");
-    char tmp[24];
-    int n = 0;
-    uint64_t u = (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    while (n > 0)
-        *o++ = tmp[--n];
-    return o;
+    return gw_fmt_u64(o, (uint64_t)v, 10);
 }
 
 /* The timestamp of second t; the last one is kept per thread, as a worker

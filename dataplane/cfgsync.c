@@ -262,13 +262,7 @@ static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
 static int nap(struct dp_cfgsync *cs, int64_t ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    gw_deadline_ts(CLOCK_REALTIME, ms, &ts);
     pthread_mutex_lock(&cs->mu);
     while (!atomic_load(&cs->stop))
         if (pthread_cond_timedwait(&cs->cv, &cs->mu, &ts) == ETIMEDOUT)

@@ -10,8 +10,10 @@
  * connections over the workers; worker 0's daemon serves on the socket
  * that claimed the port (portclaim.h), which keeps other processes off
  * it. The access handler and the completed callback hand requests to
- * request.c; the connection start/close notifications open
- * and close each connection's hang-up watch (struct dp_client, request.h).
+ * request.c (listener -> request); the request reaches its connection back
+ * only through struct dp_client_ops, which this module implements over
+ * MHD, with each connection's hang-up watch (MHD's connection start/close
+ * notifications open and close it).
  *
  * Thread: the worker's (created on the main thread before the worker runs). */
 #ifndef DP_LISTENER_H
@@ -21,13 +23,17 @@
 
 #include <sys/socket.h>
 
-struct dp_worker;
 struct dp_listener;
+struct dp_loop;
+struct dp_req_env;
 
-/* Starts the daemon of w listening on addr (SO_REUSEPORT, after
- * dp_port_claim; worker 0 takes over sh->listen_fd) and watches it from
- * w->loop. NULL with err (address in use, no memory). */
-struct dp_listener *dp_listener_new(struct dp_worker *w, const struct sockaddr *addr,
+/* Starts a daemon listening on addr (SO_REUSEPORT, after dp_port_claim),
+ * watched from env->loop, creating its requests in env (borrowed, outlives
+ * the listener). claimed: NULL, or the socket that claimed the port, which
+ * the daemon then serves on and owns (*claimed set to -1). NULL with err
+ * (address in use, no memory). */
+struct dp_listener *dp_listener_new(struct dp_req_env *env, int *claimed,
+                                    const struct sockaddr *addr,
                                     socklen_t addrlen, struct gw_err *err);
 
 /* Stops accepting new connections (connections already open go on). */

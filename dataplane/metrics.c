@@ -18,6 +18,7 @@
 #include "metrics.h"
 
 #include "common/alloc.h"
+#include "common/fmt.h"
 #include "hashmap.h"
 #include "metrics_labels.h"
 #include "ratelimit.h"
@@ -260,17 +261,7 @@ static void count(struct dp_metrics_shard *s, enum family f, const char *const n
 
 static char *put_int(char *o, int v)
 {
-    char tmp[16];
-    int n = 0;
-    unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *o++ = '-';
-    while (n > 0)
-        *o++ = tmp[--n];
+    o = gw_fmt_i64(o, v);
     *o = '\0';
     return o;
 }

@@ -1,212 +1,169 @@
-/* The per-request state machine (see request.h for the states and the
- * lifetime rules): SPEC 3.1 steps 1-7, from the complete request body to the
- * response, with retries and failover through router.h.
+/* The request: its two state machines and the steps of SPEC 3.1 that join
+ * admission (admit.c), the limiter, routing (router.h), the tries
+ * (forward.c, upstream.c), the relay (relay.c) and the answer (respond.c).
+ * See request.h for the states and lifetime rules.
  *
  * Owns everything in struct dp_request: its config reference, bodies,
- * header lists, the curl try (through upstream.c) and the relay buffer.
+ * header lists, its try (through try.c) and its relay.
+ *
+ * Why one file of ~800 lines: it is the two state machines and every
+ * transition between them, which read best side by side (a transition of
+ * one side often enters a state of the other). The mechanics each step
+ * needs live below it: admit.c, try.c, forward.c, relay.c, respond.c.
  * Runs on the request's worker thread only. */
 #include "request.h"
 
 #include "accesslog.h"
 #include "common/alloc.h"
 #include "common/clock.h"
-#include "common/crypto.h"
+#include "common/fmt.h"
 #include "common/log.h"
-#include "listener.h"
+#include "forward.h"
 #include "loop.h"
 #include "metrics.h"
 #include "models.h"
-#include "worker.h"
+#include "reqid.h"
+#include "respond.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
-#define RESP_MAX (64 * 1024 * 1024) /* largest non-streamed upstream body */
-#define LAST_MAX (1024 * 1024)      /* failed tries: body kept up to this */
-#define URL_MAX (16 * 1024)
-#define STREAM_BLOCK (16 * 1024)
-#define HUP_STALLS_MAX 64 /* hang-up re-checks while MHD reads nothing more */
+static void pump_run(struct dp_loop *loop, void *arg);
+static void pump(struct dp_request *r, unsigned bits);
+static void start_stream(struct dp_request *r);
+static void client_left(struct dp_request *r);
 
-/* If you add a state to enum dp_req_state, add its name here. */
-static const char *const state_names[] = {"RECV",    "ADMIT",  "UPSTREAM", "BUFFER",
-                                          "DISCARD", "STREAM", "RESPOND",  "CLOSED"};
+/* How the try reports (upstream.h): see "the upstream's reports" below. */
+static int on_headers(void *arg, const struct dp_upstream_xfer *x);
+static size_t on_data(void *arg, const char *data, size_t n);
+static void on_done(void *arg, int result);
 
-static void set_state(struct dp_request *r, enum dp_req_state s)
-{
-    if (r->state == s)
-        return;
-    gw_debug("request %s: %s -> %s", r->id, state_names[r->state], state_names[s]);
-    r->state = s;
-}
+static const struct dp_upstream_cb upstream_cb = {on_headers, on_data, on_done};
+
 
 static int64_t now_ms(const struct dp_request *r)
 {
-    return dp_loop_now_ms(r->worker->loop);
+    return dp_loop_now_ms(r->env->loop);
 }
 
-/* ---- small formatting (per request: no printf) ----------------------------- */
-
-/* Copies s into dst[size], cut to fit (as snprintf "%s" would). */
-static void copy_cut(char *dst, size_t size, const char *s)
-{
-    size_t n = strnlen(s, size - 1);
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-}
-
-/* Writes u in base 10 or 16 (lowercase) at p, at most 20 digits; returns
- * the end (not terminated). */
-static char *put_uint(char *p, uint64_t u, unsigned base)
-{
-    char digits[20];
-    int n = 0;
-    do {
-        digits[n++] = "0123456789abcdef"[u % base];
-        u /= base;
-    } while (u);
-    while (n > 0)
-        *p++ = digits[--n];
-    return p;
-}
-
-/* ---- request ids ----------------------------------------------------------- */
-
-static pthread_once_t id_once = PTHREAD_ONCE_INIT;
-static char id_prefix[17];
-
-static void init_id_prefix(void)
-{
-    if (gw_random_hex(4, id_prefix, sizeof(id_prefix)) != 0)
-        snprintf(id_prefix, sizeof(id_prefix), "%08lx", (unsigned long)gw_wall_ms());
-}
-
-static int id_acceptable(const char *v)
-{
-    size_t n = 0;
-    for (; v[n]; n++) {
-        char c = v[n];
-        if (n >= 64 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                         (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-            return 0;
-    }
-    return n > 0;
-}
-
-static void make_id(struct dp_request *r)
-{
-    const char *given =
-        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "x-request-id");
-    if (given && id_acceptable(given)) {
-        copy_cut(r->id, sizeof(r->id), given);
-        return;
-    }
-    pthread_once(&id_once, init_id_prefix);
-    /* "<prefix>-<worker index, hex>-<sequence, hex>" */
-    _Static_assert(sizeof(((struct dp_request *)0)->id) >= sizeof(id_prefix) + 1 + 8 + 1 + 16,
-                   "request id buffer too small");
-    size_t n = strlen(id_prefix);
-    memcpy(r->id, id_prefix, n);
-    char *p = r->id + n;
-    *p++ = '-';
-    p = put_uint(p, (unsigned)r->worker->index, 16);
-    *p++ = '-';
-    p = put_uint(p, ++r->worker->seq, 16);
-    *p = '\0';
-}
-
-/* ---- the client's hang-ups -------------------------------------------------
+/* ==== the two state machines ================================================
  *
- * MHD misses some client disconnects: a suspended connection is not watched
- * at all, and in external-epoll mode MHD registers sockets edge-triggered
- * and treats a short recv() as "drained", so an EOF that arrived together
- * with the last bytes of a request is never read (the request then waits
- * for a body that cannot come, up to the connection timeout). So every
- * client socket is watched in the worker's loop for EPOLLRDHUP (plus the
- * implied EPOLLHUP/EPOLLERR) with EPOLLONESHOT, from connection start to
- * close (struct dp_client): the first report disarms the watch and goes to
- * the connection's current request, remembered in hup_seen and handled by
- * the pump (handle_hangup). A report with no request being served is
- * dropped; the next request on the connection re-arms the watch (one
- * EPOLL_CTL_MOD), and a hang-up that is still there is reported to it at
- * once. Like nginx, a client that shuts its sending side while we wait for
- * the upstream has left (499). */
+ * Each side's state changes only in its setter, which logs and then runs the
+ * on-enter action of the new state (a table, as curl's mstate()). */
 
-static void on_client_hup(struct dp_loop *loop, int fd, uint32_t events, void *arg)
+const char *const dp_client_state_names[DP_CLIENT_STATES] = {"READING", "PARKED", "ANSWERING",
+                                                             "DONE"};
+const char *const dp_upstream_state_names[DP_UPSTREAM_STATES] = {
+    "IDLE", "ADMITTING", "WAITING", "BUFFERING", "DISCARDING", "STREAMING", "DONE"};
+
+static void set_upstream(struct dp_request *r, enum dp_upstream_state s);
+
+/* Entering PARKED: suspend the connection (the client adapter then watches
+ * the socket for hang-ups, MHD does not). */
+static void enter_parked(struct dp_request *r)
 {
-    (void)loop;
-    (void)fd;
-    (void)events;
-    struct dp_client *c = arg;
-    c->armed = 0; /* one-shot: disabled in the epoll set until re-armed */
-    struct dp_request *r = c->req;
-    if (!r)
+    if (r->cctx)
+        r->cops->suspend(r->cctx);
+}
+
+static const char *metric_model(const struct dp_request *r)
+{
+    return r->try.target && r->try.target->model ? r->try.target->model : r->adm.model;
+}
+
+/* modelmux_requests_total, once per request: when its status is decided
+ * (so a scrape right after the response has it), or at the end for a
+ * client that left before we answered (499). */
+static void count_request(struct dp_request *r, int status)
+{
+    dp_metrics_request(r->env->metrics, r->adm.api ? r->adm.api->name : NULL, metric_model(r),
+                       r->try.target ? r->try.target->endpoint->name : NULL, status);
+}
+
+/* Resumes the connection if suspended; the stream's reader, if any, is
+ * called again. */
+static void resume_client(struct dp_request *r)
+{
+    if (!r->cctx)
         return;
-    r->hup_seen = 1;
-    dp_request_pump(r, DP_PUMP_HANGUP);
+    dp_relay_resumed(&r->relay);
+    r->cops->resume(r->cctx);
 }
 
-static int arm_client(struct dp_client *c)
+/* Entering ANSWERING (the response is queued): count it, resume. */
+static void enter_answering(struct dp_request *r)
 {
-    if (dp_loop_watch(c->loop, c->fd, EPOLLRDHUP | EPOLLONESHOT, on_client_hup, c) != 0)
-        return -1;
-    c->armed = 1;
-    return 0;
+    if (r->status)
+        count_request(r, r->status);
+    resume_client(r);
 }
 
-/* Makes sure a hang-up of r's client will be reported to r. */
-static void watch_client(struct dp_request *r)
+/* Entering client DONE: nothing may reach the connection any more; the
+ * upstream side ends too, unless the limiter's callback is still due (it
+ * ends it). The pump frees the request once both sides are done. */
+static void enter_client_done(struct dp_request *r)
 {
-    if (r->client && !r->client->armed)
-        arm_client(r->client);
+    r->cctx = NULL;
+    if (r->client_error && (r->upstream == DP_UPSTREAM_STREAMING || r->try.xfer.easy))
+        gw_debug("request %s: client gone, cancelling the upstream", r->id);
+    if (r->upstream != DP_UPSTREAM_ADMITTING)
+        set_upstream(r, DP_UPSTREAM_DONE);
+    pump(r, DP_PUMP_REAP);
 }
 
-/* r stops receiving its connection's reports (the watch itself stays). */
-static void unwatch_client(struct dp_request *r)
+/* Entering upstream DONE: stop the transfer and its timers, if any. */
+static void enter_upstream_done(struct dp_request *r)
 {
-    if (!r->client)
+    dp_upstream_cancel(&r->try.xfer);
+}
+
+static void (*const client_enter[DP_CLIENT_STATES])(struct dp_request *) = {
+    [DP_CLIENT_READING] = NULL,
+    [DP_CLIENT_PARKED] = enter_parked,
+    [DP_CLIENT_ANSWERING] = enter_answering,
+    [DP_CLIENT_DONE] = enter_client_done,
+};
+
+static void (*const upstream_enter[DP_UPSTREAM_STATES])(struct dp_request *) = {
+    [DP_UPSTREAM_DONE] = enter_upstream_done,
+};
+
+static void set_client(struct dp_request *r, enum dp_client_state s)
+{
+    if (r->client == s)
         return;
-    if (r->client->req == r)
-        r->client->req = NULL;
-    r->client = NULL;
+    gw_debug("request %s: client %s -> %s", r->id, dp_client_state_names[r->client],
+             dp_client_state_names[s]);
+    r->client = s;
+    if (client_enter[s])
+        client_enter[s](r);
 }
 
-struct dp_client *dp_client_open(struct dp_worker *w, struct MHD_Connection *conn)
+static void set_upstream(struct dp_request *r, enum dp_upstream_state s)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci || ci->connect_fd < 0)
-        return NULL;
-    struct dp_client *c = gw_malloc(sizeof(*c));
-    if (!c)
-        return NULL;
-    c->loop = w->loop;
-    c->fd = ci->connect_fd;
-    c->armed = 0;
-    c->req = NULL;
-    arm_client(c); /* on failure: re-tried by the connection's requests */
-    return c;
-}
-
-void dp_client_close(struct dp_client *c)
-{
-    if (!c)
+    if (r->upstream == s)
         return;
-    if (c->req)
-        c->req->client = NULL;
-    dp_loop_unwatch(c->loop, c->fd); /* before MHD closes it (and its number is reused) */
-    gw_free(c);
+    gw_debug("request %s: upstream %s -> %s", r->id, dp_upstream_state_names[r->upstream],
+             dp_upstream_state_names[s]);
+    r->upstream = s;
+    if (upstream_enter[s])
+        upstream_enter[s](r);
 }
 
-/* ---- creation ------------------------------------------------------------- */
+/* The upstream side has nothing more to do (the answer is decided). */
+static void end_upstream(struct dp_request *r)
+{
+    if (r->upstream != DP_UPSTREAM_ADMITTING) /* the limiter's callback ends it */
+        set_upstream(r, DP_UPSTREAM_DONE);
+}
 
-struct dp_request *dp_request_new(struct dp_worker *w, struct MHD_Connection *conn,
-                                  const char *method, const char *url)
+/* ==== creation and the end ================================================== */
+
+struct dp_request *dp_request_new(struct dp_req_env *env, const struct dp_client_ops *ops,
+                                  void *ctx, const char *method, const char *url)
 {
     struct dp_request *r = gw_calloc(1, sizeof(*r));
     if (!r)
@@ -216,141 +173,145 @@ struct dp_request *dp_request_new(struct dp_worker *w, struct MHD_Connection *co
         gw_free(r);
         return NULL;
     }
-    r->worker = w;
-    r->conn = conn;
-    r->state = DP_REQ_RECV;
-    r->start_ms = dp_loop_now_ms(w->loop);
-    r->last_fail = -1;
-    r->client_fd = -1;
+    r->env = env;
+    r->cops = ops;
+    r->cctx = ctx;
+    r->client = DP_CLIENT_READING;
+    r->upstream = DP_UPSTREAM_IDLE;
+    r->start_ms = dp_loop_now_ms(env->loop);
+    dp_try_init(&r->try, &upstream_cb, r);
     r->usage.prompt = r->usage.completion = r->usage.total = -1;
-    copy_cut(r->method, sizeof(r->method), method ? method : "");
+    size_t mn = strnlen(method ? method : "", sizeof(r->method) - 1);
+    memcpy(r->method, method ? method : "", mn);
+    r->method[mn] = '\0';
     gw_buf_init(&r->body, DP_BODY_MAX);
     gw_buf_init(&r->send, DP_BODY_MAX + 64 * 1024);
-    gw_buf_init(&r->resp_body, RESP_MAX);
-    make_id(r);
-    struct dp_config *cfg = dp_worker_config(w);
+    dp_reqid_make(r->id, ops->header(ctx, "x-request-id"), env->index, ++env->seq);
+    struct dp_config *cfg = env->cb->config(env->owner);
     if (cfg)
         r->cfg = dp_config_ref(cfg);
-    dp_worker_add_request(w, r);
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct dp_client *c = ci ? ci->socket_context : NULL;
-    if (c) {
-        if (c->req) /* not expected: MHD completes a request before the next */
-            c->req->client = NULL;
-        r->client = c;
-        r->client_fd = c->fd;
-        c->req = r;
-        watch_client(r);
-    } else {
-        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (ci)
-            r->client_fd = ci->connect_fd;
-    }
+    gw_list_push(&env->requests, &r->link);
+    env->nrequests++;
     return r;
 }
 
-/* ---- responses ------------------------------------------------------------ */
-
-static void add_header_int(struct MHD_Response *resp, const char *name, int64_t v)
+static int64_t usage_total(const struct dp_request *r)
 {
-    char s[24], *p = s;
-    if (v < 0)
-        *p++ = '-';
-    *put_uint(p, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, 10) = '\0';
-    MHD_add_response_header(resp, name, s);
+    if (r->usage.total < 0 && r->usage.prompt >= 0 && r->usage.completion >= 0)
+        return r->usage.prompt + r->usage.completion;
+    return r->usage.total;
 }
 
-/* Headers every response of ours carries. */
-static void add_common_headers(struct dp_request *r, struct MHD_Response *resp)
+/* The response's token usage is final: counts it in the token metrics and
+ * settles it with the limiter, once, before the client has the whole
+ * response, so a request sent right after sees it. */
+static void usage_final(struct dp_request *r)
 {
-    MHD_add_response_header(resp, "x-request-id", r->id);
-    if (r->target) {
-        if (r->target->model)
-            MHD_add_response_header(resp, "x-modelmux-model", r->target->model);
-        MHD_add_response_header(resp, "x-modelmux-endpoint", r->target->endpoint->name);
-        add_header_int(resp, "x-modelmux-attempts", r->route.attempts);
-    }
-    if (r->has_rl) {
-        if (r->rl.limit_requests >= 0) {
-            add_header_int(resp, "x-ratelimit-limit-requests", r->rl.limit_requests);
-            add_header_int(resp, "x-ratelimit-remaining-requests",
-                           r->rl.remaining_requests < 0 ? 0 : r->rl.remaining_requests);
-        }
-        if (r->rl.limit_tokens >= 0) {
-            add_header_int(resp, "x-ratelimit-limit-tokens", r->rl.limit_tokens);
-            add_header_int(resp, "x-ratelimit-remaining-tokens",
-                           r->rl.remaining_tokens < 0 ? 0 : r->rl.remaining_tokens);
-        }
-    }
-}
-
-/* Resumes the connection we suspended and has MHD run for it. */
-static void resume(struct dp_request *r)
-{
-    if (!r->suspended || !r->conn)
+    if (r->usage_settled)
         return;
-    r->suspended = 0;
-    r->relay.reader_waiting = 0;
-    MHD_resume_connection(r->conn);
-    dp_listener_kick(r->worker->listener);
-}
-
-static const char *metric_model(const struct dp_request *r)
-{
-    return r->target && r->target->model ? r->target->model : r->model;
-}
-
-/* modelmux_requests_total, once per request: when its status is decided
- * (so a scrape right after the response has it), or at the end for a
- * client that left before we answered (499). */
-static void count_request(struct dp_request *r)
-{
-    if (r->counted)
+    r->usage_settled = 1;
+    if (r->usage.prompt < 0 && r->usage.completion < 0)
         return;
-    r->counted = 1;
-    int status = r->client_gone || !r->status ? 499 : r->status;
-    dp_metrics_request(r->worker->metrics, r->api ? r->api->name : NULL, metric_model(r),
-                       r->target ? r->target->endpoint->name : NULL, status);
+    const struct dp_api *api = r->adm.api;
+    dp_metrics_tokens(r->env->metrics, api ? api->name : NULL, metric_model(r), r->usage.prompt,
+                      r->usage.completion);
+    if (r->has_rl && !r->rl.limited)
+        dp_rl_settle(r->env->rlw, api->ratelimit, api->id, r->adm.app_id, r->usage.prompt,
+                     r->usage.completion, usage_total(r), gw_wall_ms());
 }
 
-/* Queues resp (consumed) with status; resumes the connection if we had
- * suspended it. Never called from inside a curl callback. */
-static void queue(struct dp_request *r, int status, struct MHD_Response *resp,
-                  enum dp_req_state next)
+/* What the client got: the status, or 499 when it left before any answer. */
+static int final_status(const struct dp_request *r)
 {
-    if (!resp || r->mhd_done) {
-        if (resp)
-            MHD_destroy_response(resp);
+    return r->client_gone || !r->status ? 499 : r->status;
+}
+
+static void finish_accounting(struct dp_request *r)
+{
+    if (!r->status) /* not counted when answered: the client left first */
+        count_request(r, final_status(r));
+    usage_final(r);
+    const struct dp_target *t = r->try.target;
+    struct dp_access a = {
+        .wall_ms = gw_wall_ms(),
+        .id = r->id,
+        .method = r->method,
+        .path = r->path,
+        .api = r->adm.api ? r->adm.api->name : NULL,
+        .model = metric_model(r),
+        .endpoint = t ? t->endpoint->name : NULL,
+        .status = final_status(r),
+        .attempts = r->route.attempts,
+        .duration_ms = now_ms(r) - r->start_ms,
+        .prompt_tokens = r->usage.prompt,
+        .completion_tokens = r->usage.completion,
+        .total_tokens = usage_total(r),
+        .client_aborted = r->client_error,
+    };
+    dp_accesslog_write(&a);
+}
+
+static void unlink_request(struct dp_request *r)
+{
+    gw_list_remove(&r->link);
+    r->env->nrequests--;
+}
+
+static void request_free(struct dp_request *r)
+{
+    unlink_request(r);
+    dp_admission_cleanup(&r->adm);
+    dp_relay_cleanup(&r->relay);
+    gw_buf_cleanup(&r->body);
+    gw_buf_cleanup(&r->send);
+    dp_try_cleanup(&r->try);
+    curl_slist_free_all(r->fwd_headers);
+    gw_free(r->query);
+    gw_free(r->path);
+    dp_config_unref(r->cfg);
+    gw_free(r);
+}
+
+/* Frees r when both sides are done and no pump is queued (from the pump
+ * only: never inside a callback of the request's own objects). */
+static void maybe_free(struct dp_request *r)
+{
+    if (r->client != DP_CLIENT_DONE || r->upstream != DP_UPSTREAM_DONE || r->pump_scheduled)
         return;
-    }
-    add_common_headers(r, resp);
-    if (!r->client_gone) {
-        r->status = status;
-        count_request(r);
-    }
-    set_state(r, next);
-    if (MHD_queue_response(r->conn, (unsigned)status, resp) != MHD_YES)
-        gw_warn("request %s: MHD refused the %d response", r->id, status);
-    MHD_destroy_response(resp);
-    resume(r);
+    finish_accounting(r);
+    request_free(r);
 }
 
-static const char *error_type(int status)
+void dp_request_drop(struct dp_request *r)
 {
-    switch (status) {
-    case 401:
-        return "authentication_error";
-    case 403:
-        return "permission_error";
-    case 429:
-        return "rate_limit_error";
-    case 502:
-    case 504:
-        return "upstream_error";
-    default:
-        return status >= 500 ? "server_error" : "invalid_request_error";
+    dp_upstream_cancel(&r->try.xfer);
+    unlink_request(r);
+}
+
+/* ==== answers =============================================================== */
+
+/* Queues rep (its body is taken or freed) and enters ANSWERING. Returns 0,
+ * or -1 when the response could not be built (nothing queued). A request
+ * that answered already or whose client is gone drops rep. Never called
+ * from inside a curl callback. */
+static int answer(struct dp_request *r, struct dp_reply *rep)
+{
+    if (r->client == DP_CLIENT_ANSWERING || r->client == DP_CLIENT_DONE || !r->cctx) {
+        dp_reply_cleanup(rep);
+        return 0;
     }
+    dp_reply_common(rep, r->id, r->try.target, r->route.attempts, r->has_rl ? &r->rl : NULL);
+    if (r->cops->answer(r->cctx, rep) != 0) {
+        dp_reply_cleanup(rep);
+        return -1;
+    }
+    dp_reply_cleanup(rep);
+    if (!r->client_gone)
+        r->status = rep->status;
+    set_client(r, DP_CLIENT_ANSWERING);
+    if (!rep->stream)
+        end_upstream(r);
+    return 0;
 }
 
 /* Answers with the OpenAI error shape. */
@@ -365,219 +326,82 @@ static void respond_error(struct dp_request *r, int status, const char *code, co
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    struct gw_buf b;
-    gw_buf_init(&b, 8192);
-    int rc = gw_buf_append_str(&b, "{\"error\":{\"message\":") == GW_BUF_OK ? 0 : -1;
-    rc |= dp_json_str(&b, msg);
-    rc |= gw_buf_append_str(&b, ",\"type\":") == GW_BUF_OK ? 0 : -1;
-    rc |= dp_json_str(&b, error_type(status));
-    rc |= gw_buf_append_str(&b, ",\"code\":") == GW_BUF_OK ? 0 : -1;
-    rc |= dp_json_str(&b, code);
-    rc |= gw_buf_append_str(&b, "}}") == GW_BUF_OK ? 0 : -1;
-    struct MHD_Response *resp = NULL;
-    if (rc == 0) {
-        size_t len = b.len;
-        char *data = gw_buf_take(&b);
-        resp = MHD_create_response_from_buffer_with_free_callback(len, data, gw_free);
-        if (!resp)
-            gw_free(data);
-    }
-    gw_buf_cleanup(&b);
-    if (!resp) {
-        static const char oom[] = "{\"error\":{\"message\":\"out of memory\",\"type\":"
-                                  "\"server_error\",\"code\":\"out_of_memory\"}}";
-        resp = MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)oom,
-                                               MHD_RESPMEM_PERSISTENT);
-        status = 503;
-    }
-    if (!resp)
-        return;
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    if (status == 429 && r->resp_retry_after[0]) /* set by the limiter's refusal */
-        MHD_add_response_header(resp, "Retry-After", r->resp_retry_after);
-    queue(r, status, resp, DP_REQ_RESPOND);
+    struct dp_reply rep;
+    dp_reply_init(&rep, status);
+    dp_reply_error(&rep, status, code, msg);
+    if (rep.status == 429 && r->try.last.retry_after[0]) /* set by the limiter's refusal */
+        dp_reply_header(&rep, "Retry-After", r->try.last.retry_after);
+    if (answer(r, &rep) != 0)
+        end_upstream(r); /* nothing can be sent: MHD's end frees the request */
+}
+
+static void respond_refusal(struct dp_request *r, const struct dp_refusal *why)
+{
+    respond_error(r, why->status, why->code, "%s", why->message);
 }
 
 /* GET .../models: answered from the snapshot (models.h), never upstream. */
 static void respond_models(struct dp_request *r)
 {
     struct gw_buf b;
-    struct MHD_Response *resp = NULL;
+    struct dp_reply rep;
     gw_buf_init(&b, DP_MODELS_BODY_MAX);
-    if (dp_models_list(r->cfg, r->api, r->env, &b) == 0) {
-        size_t len = b.len;
-        char *data = gw_buf_take(&b);
-        resp = data ? MHD_create_response_from_buffer_with_free_callback(len, data, gw_free) : NULL;
-        if (!resp)
-            gw_free(data);
+    dp_reply_init(&rep, 200);
+    if (dp_models_list(r->cfg, r->adm.api, r->adm.env, &b) == 0) {
+        rep.len = b.len;
+        rep.body = gw_buf_take(&b);
     }
     gw_buf_cleanup(&b);
-    if (!resp) {
+    if (!rep.body) {
         respond_error(r, 503, "out_of_memory", "out of memory");
         return;
     }
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    queue(r, 200, resp, DP_REQ_RESPOND);
+    dp_reply_header(&rep, "Content-Type", "application/json");
+    if (answer(r, &rep) != 0)
+        respond_error(r, 503, "out_of_memory", "out of memory");
 }
 
-static void respond_gw_err(struct dp_request *r, const struct gw_err *err)
-{
-    int status = gw_err_http_status(err->kind);
-    respond_error(r, status, err->code[0] ? err->code : "invalid_request", "%s",
-                  err->message[0] ? err->message : "invalid request");
-}
-
-/* The upstream response held in resp_* goes back as it is. */
+/* The upstream response held in r->last goes back as it is. */
 static void respond_upstream(struct dp_request *r)
 {
-    size_t len = r->resp_body.len;
-    char *data = gw_buf_take(&r->resp_body);
-    struct MHD_Response *resp;
-    if (data) {
-        resp = MHD_create_response_from_buffer_with_free_callback(len, data, gw_free);
-        if (!resp)
-            gw_free(data);
-    } else {
-        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    }
-    if (!resp) {
+    struct dp_reply rep;
+    dp_reply_init(&rep, r->try.last.status);
+    rep.len = r->try.last.body.len;
+    rep.body = gw_buf_take(&r->try.last.body);
+    if (!rep.body)
+        rep.len = 0;
+    if (r->try.last.ctype[0])
+        dp_reply_header(&rep, "Content-Type", r->try.last.ctype);
+    if (r->try.last.retry_after[0] && !r->has_rl)
+        dp_reply_header(&rep, "Retry-After", r->try.last.retry_after);
+    if (answer(r, &rep) != 0)
         respond_error(r, 503, "out_of_memory", "out of memory");
-        return;
-    }
-    if (r->resp_ctype[0])
-        MHD_add_response_header(resp, "Content-Type", r->resp_ctype);
-    if (r->resp_retry_after[0] && !r->has_rl)
-        MHD_add_response_header(resp, "Retry-After", r->resp_retry_after);
-    queue(r, r->resp_status, resp, DP_REQ_RESPOND);
 }
 
-/* ---- deferred pump and the end of a request ------------------------------ */
+/* ==== the deferred pump ===================================================== */
 
-static void pump_run(struct dp_loop *loop, void *arg);
-
-void dp_request_pump(struct dp_request *r, unsigned bits)
+static void pump(struct dp_request *r, unsigned bits)
 {
     r->pump |= bits;
     if (r->pump_scheduled)
         return;
-    if (dp_loop_defer(r->worker->loop, pump_run, r) == 0)
+    if (dp_loop_defer(r->env->loop, pump_run, r) == 0)
         r->pump_scheduled = 1;
     else
         gw_error("request %s: cannot defer (out of memory)", r->id);
 }
 
-static int64_t usage_total(const struct dp_request *r)
-{
-    if (r->usage.total < 0 && r->usage.prompt >= 0 && r->usage.completion >= 0)
-        return r->usage.prompt + r->usage.completion;
-    return r->usage.total;
-}
-
-void dp_request_usage_final(struct dp_request *r)
-{
-    if (r->usage_settled)
-        return;
-    r->usage_settled = 1;
-    if (r->usage.prompt < 0 && r->usage.completion < 0)
-        return;
-    struct dp_worker *w = r->worker;
-    const char *api = r->api ? r->api->name : NULL;
-    dp_metrics_tokens(w->metrics, api, metric_model(r), r->usage.prompt, r->usage.completion);
-    if (r->has_rl && !r->rl.limited)
-        dp_rl_settle(w->rlw, r->api->ratelimit, r->api->id, r->app_id, r->usage.prompt,
-                     r->usage.completion, usage_total(r), gw_wall_ms());
-}
-
-static void finish_accounting(struct dp_request *r)
-{
-    count_request(r);
-    dp_request_usage_final(r);
-    const char *api = r->api ? r->api->name : NULL;
-    const char *model = metric_model(r);
-    const char *endpoint = r->target ? r->target->endpoint->name : NULL;
-    int status = r->client_gone || !r->status ? 499 : r->status; /* 499: the client left first */
-    int64_t total = usage_total(r);
-    struct dp_access a = {
-        .wall_ms = gw_wall_ms(),
-        .id = r->id,
-        .method = r->method,
-        .path = r->path,
-        .api = api,
-        .model = model,
-        .endpoint = endpoint,
-        .status = status,
-        .attempts = r->route.attempts,
-        .duration_ms = now_ms(r) - r->start_ms,
-        .prompt_tokens = r->usage.prompt,
-        .completion_tokens = r->usage.completion,
-        .total_tokens = total,
-        .client_aborted = r->client_error,
-    };
-    dp_accesslog_write(&a);
-}
-
-static void request_free(struct dp_request *r)
-{
-    unwatch_client(r);
-    dp_worker_remove_request(r->worker, r);
-    if (r->has_json)
-        dp_body_json_cleanup(&r->json);
-    if (r->state == DP_REQ_STREAM || r->relay.buf.max)
-        dp_relay_cleanup(&r->relay);
-    gw_buf_cleanup(&r->body);
-    gw_buf_cleanup(&r->send);
-    gw_buf_cleanup(&r->resp_body);
-    curl_slist_free_all(r->fwd_headers);
-    gw_free(r->query);
-    gw_free(r->model);
-    gw_free(r->path);
-    dp_config_unref(r->cfg);
-    gw_free(r);
-}
-
-/* Frees r once nothing holds it: MHD is done with it, its transfer is
- * stopped, no limiter callback or deferred pump is pending. */
-static void maybe_free(struct dp_request *r)
-{
-    if (!r->mhd_done || r->pump_scheduled || r->rl_pending)
-        return;
-    if (r->xfer.easy || r->xfer.first_byte_timer)
-        dp_upstream_cancel(r->worker->up, r);
-    finish_accounting(r);
-    request_free(r);
-}
-
-static void start_stream(struct dp_request *r);
-static void client_left(struct dp_request *r);
-
-/* The client socket reported a hang-up (hup_seen). Runs from the pump, so
- * after MHD had its turn at the socket in this iteration. */
+/* The client socket reported a hang-up. Runs from the pump, so after MHD
+ * had its turn at the socket in this iteration. */
 static void handle_hangup(struct dp_request *r)
 {
-    if (r->suspended) {
-        client_left(r); /* waiting for the limiter or the upstream */
+    if (r->cops->suspended(r->cctx)) {
+        client_left(r); /* waiting for the limiter, the upstream or stream data */
         return;
     }
-    if (r->state != DP_REQ_RECV)
+    if (r->client != DP_CLIENT_READING)
         return; /* MHD is writing our answer: a write error will end it */
-    /* Still reading the body. If bytes are left before the EOF, MHD has yet
-     * to read them (and will): look again at the next iteration, as long as
-     * MHD makes progress. With nothing left, the body can never complete,
-     * and MHD may not have seen the EOF (see above): shutting the socket
-     * down gives MHD's epoll set a hang-up it cannot miss, and MHD closes the
-     * connection. */
-    char c;
-    ssize_t n = recv(r->client_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) {
-        r->hup_stalls = r->body_received == r->hup_mark ? r->hup_stalls + 1 : 0;
-        r->hup_mark = r->body_received;
-        if (r->hup_stalls < HUP_STALLS_MAX)
-            watch_client(r); /* else MHD's idle timeout remains */
-        return;
-    }
-    gw_debug("request %s: the client closed before sending its whole body", r->id);
-    shutdown(r->client_fd, SHUT_RDWR);
-    dp_listener_kick(r->worker->listener);
+    r->cops->reading_hangup(r->cctx);
 }
 
 static void pump_run(struct dp_loop *loop, void *arg)
@@ -587,42 +411,37 @@ static void pump_run(struct dp_loop *loop, void *arg)
     unsigned bits = r->pump;
     r->pump = 0;
     r->pump_scheduled = 0;
-    if (!r->mhd_done && (bits & DP_PUMP_HANGUP))
+    if (r->cctx && (bits & DP_PUMP_HANGUP))
         handle_hangup(r);
-    if (!r->mhd_done) {
+    if (r->cctx) {
         if (bits & DP_PUMP_STREAM)
             start_stream(r);
         if ((bits & DP_PUMP_RESUME) && r->relay.reader_waiting)
-            resume(r);
+            resume_client(r);
         /* May run the write callback, which may ask for another pump. */
         if (bits & DP_PUMP_UNPAUSE)
-            dp_upstream_unpause(r->worker->up, r);
+            dp_upstream_unpause(&r->try.xfer);
     }
     maybe_free(r);
 }
 
-void dp_request_closed(struct dp_request *r, enum MHD_RequestTerminationCode toe)
+void dp_request_hangup(struct dp_request *r)
 {
-    unwatch_client(r); /* the connection's next request gets its reports */
-    r->mhd_done = 1;
-    r->conn = NULL;
-    r->suspended = 0;
-    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        r->client_error = 1;
-    if (r->client_error && (r->state == DP_REQ_STREAM || r->xfer.easy))
-        gw_debug("request %s: client gone, cancelling the upstream", r->id);
-    set_state(r, DP_REQ_CLOSED);
-    dp_request_pump(r, DP_PUMP_REAP);
-    /* MHD closes the socket of a failed connection only on its next run. */
-    if (r->client_error)
-        dp_listener_kick(r->worker->listener);
+    pump(r, DP_PUMP_HANGUP);
 }
 
-/* ---- steps 1-2: receiving, matching, authenticating ------------------------ */
+void dp_request_closed(struct dp_request *r, int error)
+{
+    if (error)
+        r->client_error = 1;
+    set_client(r, DP_CLIENT_DONE);
+}
+
+/* ==== step 1-2: receiving ================================================= */
 
 void dp_request_headers(struct dp_request *r)
 {
-    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+    const char *cl = r->cops->header(r->cctx, "Content-Length");
     if (cl) {
         char *end;
         unsigned long long n = strtoull(cl, &end, 10);
@@ -634,356 +453,91 @@ void dp_request_headers(struct dp_request *r)
 
 void dp_request_body(struct dp_request *r, const char *data, size_t n)
 {
-    r->body_received += n;
-    if (r->state != DP_REQ_RECV || r->body_too_big)
+    if (r->client != DP_CLIENT_READING || r->body_too_big)
         return;
     if (gw_buf_append(&r->body, data, n) != GW_BUF_OK)
         r->body_too_big = 1; /* the rest is read and dropped; 413 at the end */
 }
 
-/* The presented API key, or NULL. */
-static const char *find_key(struct dp_request *r)
+static const char *client_header(void *ctx, const char *name)
 {
-    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
-        h += 7;
-        while (*h == ' ')
-            h++;
-        if (*h)
-            return h;
-    }
-    h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "apikey");
-    return h && *h ? h : NULL;
-}
-
-static int authenticate(struct dp_request *r)
-{
-    r->env = DP_ENV_PRODUCTION;
-    if (!r->op->secured)
-        return 0;
-    const char *key = find_key(r);
-    if (!key) {
-        respond_error(r, 401, "missing_api_key",
-                      "an API key is required (Authorization: Bearer <key> or apikey: <key>)");
-        return -1;
-    }
-    const struct dp_key *k = NULL;
-    switch (dp_config_check_key(r->cfg, r->api, key, gw_wall_s(), &k)) {
-    case DP_KEY_OK:
-        r->env = k->env;
-        r->app_id = k->app_id;
-        return 0;
-    case DP_KEY_EXPIRED:
-        respond_error(r, 401, "expired_api_key", "the API key has expired");
-        return -1;
-    case DP_KEY_NOT_SUBSCRIBED:
-        respond_error(r, 403, "not_subscribed",
-                      "the application is not subscribed to API '%s'", r->api->name);
-        return -1;
-    case DP_KEY_UNKNOWN:
-    default:
-        respond_error(r, 401, "invalid_api_key", "the API key is not valid");
-        return -1;
-    }
-}
-
-/* Step 7 and the model: parses the body once. */
-static int parse_body(struct dp_request *r)
-{
-    struct gw_err err;
-    gw_err_clear(&err);
-    const char *ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
-    const char *data = r->body.data ? r->body.data : "";
-    if (ctype && strncasecmp(ctype, "multipart/form-data", 19) == 0) {
-        r->multipart = 1;
-        const char *m = NULL;
-        size_t mlen = 0;
-        int rc = dp_multipart_find_model(data, r->body.len, ctype, &m, &mlen, &err);
-        if (rc < 0) {
-            respond_gw_err(r, &err);
-            return -1;
-        }
-        if (rc == 0 && !(r->model = gw_strndup(m, mlen))) {
-            respond_error(r, 503, "out_of_memory", "out of memory");
-            return -1;
-        }
-        return 0;
-    }
-    if (r->body.len == 0 && !r->api->needs_model)
-        return 0;
-    if (dp_body_parse_json(data, r->body.len, r->api->vendor->model_field, &r->json, &err) != 0) {
-        respond_gw_err(r, &err);
-        return -1;
-    }
-    r->has_json = 1;
-    if (r->json.model && !(r->model = gw_strdup(r->json.model))) {
-        respond_error(r, 503, "out_of_memory", "out of memory");
-        return -1;
-    }
-    const struct dp_ratelimit *p = r->api->ratelimit;
-    if (p && r->json.stream && !r->json.include_usage && dp_usage_injectable(r->op->target) &&
-        (p->request_tokens >= 0 || p->response_tokens >= 0 || p->total_tokens >= 0))
-        r->force_usage = 1;
-    return 0;
-}
-
-/* ---- what goes upstream ----------------------------------------------------- */
-
-static int is_unreserved(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-static int append_escaped(struct gw_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-        enum gw_buf_result rc = is_unreserved(*p) ? gw_buf_append(b, p, 1) : gw_buf_append(b, e, 3);
-        if (rc != GW_BUF_OK)
-            return -1;
-    }
-    return 0;
-}
-
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
-{
-    (void)kind;
-    struct gw_buf *b = cls;
-    if (gw_buf_append(b, b->len ? "&" : "?", 1) != GW_BUF_OK || append_escaped(b, key) != 0)
-        return MHD_NO;
-    if (value && (gw_buf_append(b, "=", 1) != GW_BUF_OK || append_escaped(b, value) != 0))
-        return MHD_NO;
-    return MHD_YES;
-}
-
-/* Headers never forwarded: hop-by-hop ones, those we set ourselves, and the
- * caller's credentials. */
-static int header_dropped(const char *name)
-{
-    static const char *const drop[] = {
-        "connection",        "keep-alive",     "proxy-authenticate", "proxy-authorization",
-        "te",                "trailer",        "transfer-encoding",  "upgrade",
-        "host",              "content-length", "authorization",      "apikey",
-        "expect",            "accept-encoding", "x-request-id",      "proxy-connection",
-    };
-    for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-        if (strcasecmp(name, drop[i]) == 0)
-            return 1;
-    return 0;
-}
-
-struct fwd_ctx {
-    struct curl_slist *list;
-    int failed;
-};
-
-static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value)
-{
-    (void)kind;
-    struct fwd_ctx *c = cls;
-    if (header_dropped(key))
-        return MHD_YES;
-    /* "name: value", or "name;" (curl's way to send an empty value) */
-    char line[8192];
-    size_t kn = strlen(key), vn = value ? strlen(value) : 0;
-    if ((vn ? kn + 2 + vn : kn + 1) >= sizeof(line))
-        return MHD_YES; /* longer than any sane header: not forwarded */
-    memcpy(line, key, kn);
-    if (vn) {
-        line[kn] = ':';
-        line[kn + 1] = ' ';
-        memcpy(line + kn + 2, value, vn);
-        line[kn + 2 + vn] = '\0';
-    } else {
-        line[kn] = ';';
-        line[kn + 1] = '\0';
-    }
-    struct curl_slist *l = curl_slist_append(c->list, line);
-    if (!l) {
-        c->failed = 1;
-        return MHD_NO;
-    }
-    c->list = l;
-    return MHD_YES;
+    struct dp_request *r = ctx;
+    return r->cops->header(r->cctx, name);
 }
 
 /* Reads what the upstream request needs from the connection while it is
  * not suspended: the query string and the headers to forward. */
 static int capture_forwarding(struct dp_request *r)
 {
-    struct gw_buf q;
-    gw_buf_init(&q, URL_MAX);
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
-    r->query = gw_buf_take(&q);
-    gw_buf_cleanup(&q);
-    struct fwd_ctx c = {NULL, 0};
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &c);
-    r->fwd_headers = c.list;
-    return c.failed ? -1 : 0;
+    return dp_fwd_collect(r->cops->each, r->cctx, &r->query, &r->fwd_headers);
 }
 
-static int build_url(struct dp_request *r, const struct dp_target *t, struct gw_buf *url)
-{
-    const char *base = t->endpoint->url;
-    const char *hole = t->endpoint->url_has_model ? strstr(base, "{model}") : NULL;
-    if (hole) {
-        if (gw_buf_append(url, base, (size_t)(hole - base)) != GW_BUF_OK ||
-            append_escaped(url, t->model ? t->model : "") != 0)
-            return -1;
-        base = hole + 7;
-    }
-    if (gw_buf_append_str(url, base) != GW_BUF_OK)
-        return -1;
-    /* endpoint ".../v1" + target "/chat/completions": one slash between. */
-    const char *target = r->op->target;
-    if (url->len > 0 && url->data[url->len - 1] == '/' && target[0] == '/')
-        target++;
-    if (gw_buf_append_str(url, target) != GW_BUF_OK)
-        return -1;
-    if (r->query && gw_buf_append_str(url, r->query) != GW_BUF_OK)
-        return -1;
-    return 0;
-}
-
-/* The body of a try to t: the caller's bytes when nothing changes, else the
- * rewritten document in r->send. */
-static int build_body(struct dp_request *r, const struct dp_target *t, const char **body,
-                      size_t *len)
-{
-    int rewrite_model = t->model && r->api->vendor->model_in == DP_MODEL_IN_BODY &&
-                        (!r->model || strcmp(t->model, r->model) != 0);
-    *body = r->body.data;
-    *len = r->body.len;
-    if (r->has_json && (rewrite_model || r->force_usage)) {
-        gw_buf_reset(&r->send);
-        if (dp_body_render_json(&r->json, r->api->vendor->model_field,
-                                rewrite_model ? t->model : NULL, r->force_usage, &r->send) != 0)
-            return -1;
-        *body = r->send.data;
-        *len = r->send.len;
-    } else if (r->multipart && r->model && t->model && strcmp(t->model, r->model) != 0) {
-        const char *ctype =
-            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
-        gw_buf_reset(&r->send);
-        if (!ctype || dp_multipart_replace_model(r->body.data, r->body.len, ctype, t->model,
-                                                 &r->send) != 0)
-            return -1;
-        *body = r->send.data;
-        *len = r->send.len;
-    }
-    return 0;
-}
-
-static struct curl_slist *build_headers(struct dp_request *r, const struct dp_target *t)
-{
-    struct curl_slist *l = NULL, *n;
-    for (const struct curl_slist *h = r->fwd_headers; h; h = h->next) {
-        /* The endpoint's credential header replaces any caller header of
-         * that name. */
-        const char *auth = t->endpoint->auth_header;
-        if (auth) {
-            size_t k = strlen(auth);
-            if (strncasecmp(h->data, auth, k) == 0 && (h->data[k] == ':' || h->data[k] == ';'))
-                continue;
-        }
-        if (!(n = curl_slist_append(l, h->data)))
-            goto fail;
-        l = n;
-    }
-    static const char idname[] = "X-Request-Id: ";
-    char idline[sizeof(idname) + sizeof(r->id)];
-    memcpy(idline, idname, sizeof(idname) - 1);
-    copy_cut(idline + sizeof(idname) - 1, sizeof(r->id), r->id);
-    if (!(n = curl_slist_append(l, idline)))
-        goto fail;
-    l = n;
-    if (!(n = curl_slist_append(l, "Expect:")))
-        goto fail;
-    l = n;
-    if (t->endpoint->auth_line) {
-        if (!(n = curl_slist_append(l, t->endpoint->auth_line)))
-            goto fail;
-        l = n;
-    }
-    return l;
-fail:
-    curl_slist_free_all(l);
-    return NULL;
-}
-
-/* ---- steps 4-5: routing and tries ------------------------------------------ */
-
-static void next_try(struct dp_request *r);
+/* ==== steps 4-5: routing and tries ========================================= */
 
 static void start_try(struct dp_request *r, const struct dp_target *t)
 {
-    r->target = t;
+    struct dp_try_req q = {
+        .method = r->method,
+        .op = r->adm.op,
+        .query = r->query,
+        .fwd = r->fwd_headers,
+        .id = r->id,
+        .body =
+            {
+                .data = r->body.data,
+                .len = r->body.len,
+                .model = r->adm.model,
+                .json = r->adm.has_json ? &r->adm.json : NULL,
+                .multipart = r->adm.multipart,
+                .content_type =
+                    r->adm.multipart ? r->cops->header(r->cctx, "Content-Type") : NULL,
+                .force_usage = r->adm.force_usage,
+                .vendor = r->adm.api->vendor,
+            },
+        .send = &r->send,
+        .first_byte_ms =
+            r->route.kind == DP_ROUTE_KIND_FAILOVER ? r->route.failover->request_timeout_ms : 0,
+    };
     const struct dp_endpoint *ep = t->endpoint;
-    if (ep->missing_secret) {
+    switch (dp_try_start(&r->try, r->env->up, t, &q)) {
+    case DP_TRY_STARTED:
+        set_upstream(r, DP_UPSTREAM_WAITING);
+        return;
+    case DP_TRY_MISSING_SECRET:
         respond_error(r, 502, "missing_secret",
                       "endpoint '%s' needs the secret '%s', which does not exist", ep->name,
                       ep->missing_secret);
         return;
-    }
-    if (ep->url_has_model && !t->model) {
+    case DP_TRY_NO_MODEL:
         respond_error(r, 400, "missing_model",
                       "the request has no model, and endpoint '%s' takes it in its URL",
                       ep->name);
         return;
-    }
-    struct gw_buf url;
-    gw_buf_init(&url, URL_MAX);
-    const char *body;
-    size_t len;
-    struct curl_slist *headers = NULL;
-    if (build_url(r, t, &url) != 0 || build_body(r, t, &body, &len) != 0 ||
-        !(headers = build_headers(r, t))) {
-        gw_buf_cleanup(&url);
-        curl_slist_free_all(headers);
-        respond_error(r, 503, "out_of_memory", "out of memory building the upstream request");
-        return;
-    }
-    int with_body = strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0;
-    struct dp_upstream_req q = {
-        .url = url.data,
-        .method = r->method,
-        .body = with_body ? (body ? body : "") : NULL,
-        .body_len = with_body ? len : 0,
-        .headers = headers,
-        .total_timeout_ms = ep->timeout_ms,
-        .first_byte_ms =
-            r->route.kind == DP_ROUTE_KIND_FAILOVER ? r->route.failover->request_timeout_ms : 0,
-    };
-    int rc = dp_upstream_start(r->worker->up, r, &q);
-    gw_buf_cleanup(&url); /* curl copied the URL */
-    if (rc != 0) {
+    case DP_TRY_NOMEM:
+    default:
         respond_error(r, 503, "out_of_memory", "cannot start the upstream request");
         return;
     }
-    set_state(r, DP_REQ_UPSTREAM);
 }
 
 static void answer_exhausted(struct dp_request *r, enum dp_route_end why)
 {
+    const struct dp_api *api = r->adm.api;
     switch (why) {
     case DP_ROUTE_ALL_SUSPENDED:
         respond_error(r, 503, "all_targets_suspended",
-                      "every target of API '%s' is suspended; try again later", r->api->name);
+                      "every target of API '%s' is suspended; try again later", api->name);
         return;
     case DP_ROUTE_NO_ENDPOINT:
-        respond_error(r, 503, "no_endpoint", "API '%s' has no %s endpoint", r->api->name,
-                      r->env == DP_ENV_SANDBOX ? "sandbox" : "production");
+        respond_error(r, 503, "no_endpoint", "API '%s' has no %s endpoint", api->name,
+                      r->adm.env == DP_ENV_SANDBOX ? "sandbox" : "production");
         return;
     default:
         break;
     }
-    if (r->have_last) {
+    if (r->try.last.complete) {
         respond_upstream(r);
-    } else if (r->last_fail == DP_OUTCOME_TIMEOUT) {
+    } else if (r->try.last.fail == DP_OUTCOME_TIMEOUT) {
         respond_error(r, 504, "upstream_timeout", "the upstream did not answer in time");
     } else {
         respond_error(r, 502, "upstream_unreachable", "the upstream could not be reached");
@@ -1005,240 +559,230 @@ static void route_start(struct dp_request *r)
 {
     struct gw_err err;
     gw_err_clear(&err);
-    if (dp_route_begin(&r->route, r->api, r->env, r->op->target, r->model, &err) != 0) {
-        respond_gw_err(r, &err);
+    if (dp_route_begin(&r->route, r->adm.api, r->adm.env, r->adm.op->target, r->adm.model,
+                       &err) != 0) {
+        respond_error(r, gw_err_http_status(err.kind), err.code[0] ? err.code : "invalid_request",
+                      "%s", err.message[0] ? err.message : "invalid request");
         return;
     }
     next_try(r);
 }
 
-/* ---- step 3: rate limit ----------------------------------------------------- */
+/* ==== step 3: rate limit ==================================================== */
 
 static void on_admit(void *arg, const struct dp_rl_result *res)
 {
     struct dp_request *r = arg;
-    r->rl_pending = 0;
     r->rl = *res;
-    if (r->mhd_done) {
-        maybe_free(r);
+    if (r->client == DP_CLIENT_ANSWERING || r->client == DP_CLIENT_DONE) {
+        /* answered meanwhile (shutdown), or the client is gone */
+        set_upstream(r, DP_UPSTREAM_DONE);
+        if (r->client == DP_CLIENT_DONE)
+            pump(r, DP_PUMP_REAP);
         return;
     }
-    if (r->state != DP_REQ_ADMIT)
-        return; /* answered meanwhile (shutdown) */
+    set_upstream(r, DP_UPSTREAM_IDLE);
     if (res->limited) {
-        dp_metrics_ratelimited(r->worker->metrics, r->api->name);
-        char ra[32];
-        snprintf(ra, sizeof(ra), "%lld", (long long)(res->retry_after_s > 0 ? res->retry_after_s : 1));
-        snprintf(r->resp_retry_after, sizeof(r->resp_retry_after), "%s", ra);
-        respond_error(r, 429, "rate_limited",
-                      "rate limit of API '%s' reached; retry in %s s", r->api->name, ra);
+        struct dp_refusal why;
+        dp_metrics_ratelimited(r->env->metrics, r->adm.api->name);
+        dp_admit_limited(r->adm.api, res, r->try.last.retry_after, &why);
+        respond_refusal(r, &why);
         return;
     }
     route_start(r);
 }
 
-/* ---- the whole request ------------------------------------------------------ */
+/* ==== the whole request ===================================================== */
 
 void dp_request_run(struct dp_request *r)
 {
-    if (r->state != DP_REQ_RECV)
+    if (r->client != DP_CLIENT_READING)
         return; /* answered already (413 on Content-Length) */
-    if (!r->cfg) {
-        respond_error(r, 503, "not_ready", "the data plane has no configuration yet");
+    struct dp_admit_in in = {
+        .cfg = r->cfg,
+        .method = r->method,
+        .path = r->path,
+        .header = client_header,
+        .ctx = r,
+        .body = r->body.data,
+        .body_len = r->body.len,
+        .body_too_big = r->body_too_big,
+        .now_s = gw_wall_s(),
+    };
+    struct dp_refusal why;
+    if (dp_admit_check(&in, &r->adm, &why) != 0) {
+        respond_refusal(r, &why);
         return;
     }
-    if (r->body_too_big) {
-        respond_error(r, 413, "body_too_large", "request body is over %d bytes", DP_BODY_MAX);
-        return;
-    }
-    switch (dp_config_match(r->cfg, r->method, r->path, &r->api, &r->op)) {
-    case DP_MATCH_NOT_FOUND:
-        respond_error(r, 404, "not_found", "no API serves %s", r->path);
-        return;
-    case DP_MATCH_METHOD:
-        r->api = NULL;
-        respond_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method,
-                      r->path);
-        return;
-    case DP_MATCH_OK:
-        break;
-    }
-    if (authenticate(r) != 0)
-        return;
-    if (dp_models_is_listing(r->op)) {
+    if (r->adm.listing) {
         respond_models(r);
         return;
     }
-    if (parse_body(r) != 0)
-        return;
     if (capture_forwarding(r) != 0) {
         respond_error(r, 503, "out_of_memory", "out of memory");
         return;
     }
-    if (r->api->ratelimit) {
+    const struct dp_api *api = r->adm.api;
+    if (api->ratelimit) {
         r->has_rl = 1;
-        r->rl_pending = 1;
-        set_state(r, DP_REQ_ADMIT);
-        dp_rl_admit(r->worker->rlw, r->api->ratelimit, r->api->id, r->app_id, gw_wall_ms(),
-                    on_admit, r);
+        set_upstream(r, DP_UPSTREAM_ADMITTING);
+        dp_rl_admit(r->env->rlw, api->ratelimit, api->id, r->adm.app_id, gw_wall_ms(), on_admit,
+                    r);
     } else {
         route_start(r);
     }
     /* Waiting for the limiter or the upstream: park the connection. */
-    if (r->state == DP_REQ_ADMIT || r->state == DP_REQ_UPSTREAM)
-        dp_request_suspend(r);
+    if (r->client == DP_CLIENT_READING &&
+        (r->upstream == DP_UPSTREAM_ADMITTING || r->upstream == DP_UPSTREAM_WAITING))
+        set_client(r, DP_CLIENT_PARKED);
 }
 
-void dp_request_suspend(struct dp_request *r)
+/* ==== the upstream's reports (upstream.h callbacks) ========================= */
+
+static void relay_wake(void *arg)
 {
-    if (r->suspended || !r->conn)
-        return;
-    MHD_suspend_connection(r->conn);
-    r->suspended = 1;
-    /* MHD does not watch a suspended socket; we do. A hang-up reported
-     * earlier (while MHD was writing) counts now. */
-    if (r->hup_seen)
-        dp_request_pump(r, DP_PUMP_HANGUP);
-    else
-        watch_client(r);
+    pump(arg, DP_PUMP_RESUME);
 }
 
-/* ---- the upstream side ------------------------------------------------------ */
-
-int dp_request_upstream_headers(struct dp_request *r)
+static void relay_unpause(void *arg)
 {
-    struct dp_upstream_xfer *x = &r->xfer;
-    if (r->mhd_done || r->state != DP_REQ_UPSTREAM)
+    pump(arg, DP_PUMP_UNPAUSE);
+}
+
+static void relay_park(void *arg)
+{
+    struct dp_request *r = arg;
+    if (r->cctx)
+        r->cops->suspend(r->cctx);
+}
+
+static void relay_end(void *arg, const struct dp_usage *u)
+{
+    struct dp_request *r = arg;
+    if (u)
+        r->usage = *u;
+    usage_final(r); /* before the client has the end of the stream */
+}
+
+static const struct dp_relay_cb relay_cb = {relay_wake, relay_unpause, relay_park, relay_end};
+
+/* Inside curl's header callback: no multi calls. */
+static int on_headers(void *arg, const struct dp_upstream_xfer *x)
+{
+    struct dp_request *r = arg;
+    if (r->client == DP_CLIENT_DONE || r->upstream != DP_UPSTREAM_WAITING)
         return -1;
-    if (x->first_byte_timer) {
-        dp_loop_timer_cancel(r->worker->loop, x->first_byte_timer);
-        x->first_byte_timer = NULL;
-    }
-    struct dp_outcome o = {
-        .kind = DP_OUTCOME_RESPONSE,
-        .status = x->status,
-        .retry_after_ms = x->retry_after_ms,
-        .remaining_zero = x->remaining_zero,
-    };
-    enum dp_verdict v = dp_route_report(&r->route, r->target, &o, now_ms(r));
-    r->resp_status = x->status;
-    snprintf(r->resp_ctype, sizeof(r->resp_ctype), "%s", x->content_type);
-    snprintf(r->resp_retry_after, sizeof(r->resp_retry_after), "%s", x->retry_after);
-    gw_buf_cleanup(&r->resp_body);
-    r->have_last = 0;
-    r->last_fail = -1;
-    if (v == DP_VERDICT_RETRY) {
-        r->resp_body.max = LAST_MAX;
-        set_state(r, DP_REQ_DISCARD);
+    int may_stream = r->adm.has_json && r->adm.json.stream;
+    switch (dp_try_headers(&r->try, x, &r->route, now_ms(r), may_stream)) {
+    case DP_TRY_DISCARD:
+        set_upstream(r, DP_UPSTREAM_DISCARDING);
         return 0;
-    }
-    r->resp_body.max = RESP_MAX;
-    if (r->has_json && r->json.stream && x->status >= 200 && x->status < 300) {
+    case DP_TRY_STREAM: {
         int sse = strncasecmp(x->content_type, "text/event-stream", 17) == 0;
-        dp_relay_init(&r->relay, r->api->vendor, sse, r->force_usage);
-        set_state(r, DP_REQ_STREAM);
-        dp_request_pump(r, DP_PUMP_STREAM);
+        dp_relay_init(&r->relay, &relay_cb, r, r->adm.api->vendor, sse, r->adm.force_usage);
+        set_upstream(r, DP_UPSTREAM_STREAMING);
+        pump(r, DP_PUMP_STREAM);
         return 0;
     }
-    set_state(r, DP_REQ_BUFFER);
-    return 0;
+    case DP_TRY_BUFFER:
+    default:
+        set_upstream(r, DP_UPSTREAM_BUFFERING);
+        return 0;
+    }
 }
 
-size_t dp_request_upstream_data(struct dp_request *r, const char *data, size_t n)
+/* Inside curl's write callback: no multi calls. */
+static size_t on_data(void *arg, const char *data, size_t n)
 {
-    if (r->mhd_done)
+    struct dp_request *r = arg;
+    if (r->client == DP_CLIENT_DONE)
         return 0;
-    switch (r->state) {
-    case DP_REQ_STREAM:
-        return dp_relay_data(r, data, n);
-    case DP_REQ_BUFFER:
-        return gw_buf_append(&r->resp_body, data, n) == GW_BUF_OK ? n : 0;
-    case DP_REQ_DISCARD:
-        /* A failed try: keep what fits (the caller may get it as the last
-         * upstream response), drop the rest. */
-        if (r->resp_body.len + n <= r->resp_body.max)
-            gw_buf_append(&r->resp_body, data, n);
-        return n;
+    switch (r->upstream) {
+    case DP_UPSTREAM_STREAMING:
+        return dp_relay_data(&r->relay, data, n);
+    case DP_UPSTREAM_BUFFERING:
+        return dp_try_keep(&r->try, 0, data, n);
+    case DP_UPSTREAM_DISCARDING:
+        return dp_try_keep(&r->try, 1, data, n);
     default:
         return n;
     }
 }
 
+/* The stream's response: queued once the stream is decided, from the pump. */
 static void start_stream(struct dp_request *r)
 {
-    if (r->stream_started || r->state != DP_REQ_STREAM)
+    if (r->client != DP_CLIENT_PARKED || !r->relay.active)
         return;
-    r->stream_started = 1;
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, dp_relay_read, r, NULL);
-    if (!resp) {
-        dp_upstream_cancel(r->worker->up, r);
+    struct dp_reply rep;
+    dp_reply_init(&rep, r->try.last.status);
+    rep.stream = &r->relay;
+    dp_reply_header(&rep, "Content-Type", r->try.last.ctype[0] ? r->try.last.ctype : "text/event-stream");
+    dp_reply_header(&rep, "Cache-Control", "no-cache");
+    if (answer(r, &rep) != 0) {
+        set_upstream(r, DP_UPSTREAM_DONE);
         respond_error(r, 503, "out_of_memory", "out of memory");
-        return;
     }
-    MHD_add_response_header(resp, "Content-Type",
-                            r->resp_ctype[0] ? r->resp_ctype : "text/event-stream");
-    MHD_add_response_header(resp, "Cache-Control", "no-cache");
-    queue(r, r->resp_status, resp, DP_REQ_STREAM);
 }
 
-void dp_request_upstream_done(struct dp_request *r, int result)
+/* A try without response headers failed (refused, reset, timed out). */
+static void try_failed(struct dp_request *r, int result)
 {
-    int64_t took = now_ms(r) - r->xfer.started_ms;
+    gw_debug("request %s: try on %s failed: %s", r->id, r->try.target->endpoint->name,
+             curl_easy_strerror((CURLcode)result));
+    if (dp_try_failed(&r->try, result, &r->route, now_ms(r)))
+        next_try(r);
+    else
+        answer_exhausted(r, DP_ROUTE_EXHAUSTED);
+}
+
+/* The whole response was read (BUFFERING). */
+static void buffered_done(struct dp_request *r, int result)
+{
+    if (result != CURLE_OK) {
+        int timeout = result == CURLE_OPERATION_TIMEDOUT;
+        gw_buf_cleanup(&r->try.last.body);
+        respond_error(r, timeout ? 504 : 502, timeout ? "upstream_timeout" : "upstream_error",
+                      "the upstream response failed: %s", curl_easy_strerror((CURLcode)result));
+        return;
+    }
+    if (r->try.last.status >= 200 && r->try.last.status < 300 && r->try.last.body.len > 0)
+        dp_usage_from_json(r->try.last.body.data, r->try.last.body.len, r->adm.api->vendor, &r->usage);
+    usage_final(r);
+    respond_upstream(r);
+}
+
+/* After curl_multi_info_read (not a curl callback). */
+static void on_done(void *arg, int result)
+{
+    struct dp_request *r = arg;
+    int64_t took = now_ms(r) - r->try.xfer.started_ms;
     r->upstream_ms += took;
-    if (r->target)
-        dp_metrics_upstream(r->worker->metrics, r->target->endpoint->name, took);
-    if (r->mhd_done) {
-        maybe_free(r);
+    if (r->try.target)
+        dp_metrics_upstream(r->env->metrics, r->try.target->endpoint->name, took);
+    switch (r->upstream) {
+    case DP_UPSTREAM_WAITING:
+        try_failed(r, result);
         return;
-    }
-    switch (r->state) {
-    case DP_REQ_UPSTREAM: {
-        int timeout = r->xfer.timed_out || result == CURLE_OPERATION_TIMEDOUT;
-        struct dp_outcome o = {
-            .kind = timeout ? DP_OUTCOME_TIMEOUT : DP_OUTCOME_CONNECT_ERROR,
-            .status = 0,
-            .retry_after_ms = -1,
-            .remaining_zero = 0,
-        };
-        r->last_fail = o.kind;
-        gw_debug("request %s: try on %s failed: %s", r->id, r->target->endpoint->name,
-                 curl_easy_strerror((CURLcode)result));
-        if (dp_route_report(&r->route, r->target, &o, now_ms(r)) == DP_VERDICT_RETRY)
-            next_try(r);
-        else
-            answer_exhausted(r, DP_ROUTE_EXHAUSTED);
-        return;
-    }
-    case DP_REQ_DISCARD:
-        r->have_last = 1;
+    case DP_UPSTREAM_DISCARDING:
+        r->try.last.complete = 1;
         next_try(r);
         return;
-    case DP_REQ_BUFFER:
-        if (result != CURLE_OK) {
-            int timeout = result == CURLE_OPERATION_TIMEDOUT;
-            gw_buf_cleanup(&r->resp_body);
-            respond_error(r, timeout ? 504 : 502, timeout ? "upstream_timeout" : "upstream_error",
-                          "the upstream response failed: %s",
-                          curl_easy_strerror((CURLcode)result));
-            return;
-        }
-        if (r->resp_status >= 200 && r->resp_status < 300 && r->resp_body.len > 0)
-            dp_usage_from_json(r->resp_body.data, r->resp_body.len, r->api->vendor, &r->usage);
-        dp_request_usage_final(r);
-        respond_upstream(r);
+    case DP_UPSTREAM_BUFFERING:
+        buffered_done(r, result);
         return;
-    case DP_REQ_STREAM:
-        dp_relay_upstream_done(r, result != CURLE_OK);
-        if (!r->stream_started)
-            start_stream(r);
+    case DP_UPSTREAM_STREAMING:
+        dp_relay_usage(&r->relay, &r->usage);
+        dp_relay_upstream_done(&r->relay, result != CURLE_OK);
+        set_upstream(r, DP_UPSTREAM_DONE);
+        start_stream(r); /* if the pump has not queued it yet */
         return;
     default:
         return;
     }
 }
 
-/* ---- the client left, shutdown ---------------------------------------------- */
+/* ==== the client left, shutdown ============================================= */
 
 /* The client hung up while its connection was suspended: stop the upstream
  * side and end the request as soon as possible (the access log and metrics
@@ -1246,34 +790,35 @@ void dp_request_upstream_done(struct dp_request *r, int result)
  * dp_request_abort queues, so MHD ends the request with an error at once. */
 static void client_left(struct dp_request *r)
 {
-    gw_debug("request %s: the client left while %s, cancelling", r->id, state_names[r->state]);
-    if (!r->stream_started)
+    gw_debug("request %s: the client left while %s/%s, cancelling", r->id,
+             dp_client_state_names[r->client], dp_upstream_state_names[r->upstream]);
+    if (r->client != DP_CLIENT_ANSWERING)
         r->client_gone = 1; /* no answer went out: 499, not what abort queues */
     r->client_error = 1;
-    shutdown(r->client_fd, SHUT_RDWR);
+    r->cops->abandon(r->cctx);
     dp_request_abort(r);
 }
 
 void dp_request_abort(struct dp_request *r)
 {
-    if (r->mhd_done)
+    if (r->client == DP_CLIENT_DONE)
         return;
-    dp_upstream_cancel(r->worker->up, r);
-    switch (r->state) {
-    case DP_REQ_ADMIT:
-    case DP_REQ_UPSTREAM:
-    case DP_REQ_BUFFER:
-    case DP_REQ_DISCARD:
+    switch (r->upstream) {
+    case DP_UPSTREAM_ADMITTING:
+    case DP_UPSTREAM_WAITING:
+    case DP_UPSTREAM_BUFFERING:
+    case DP_UPSTREAM_DISCARDING:
+        dp_upstream_cancel(&r->try.xfer);
         respond_error(r, 503, "shutting_down", "the data plane is shutting down");
         break;
-    case DP_REQ_STREAM:
+    case DP_UPSTREAM_STREAMING:
         if (!r->relay.upstream_done)
-            dp_relay_upstream_done(r, 1);
-        if (!r->stream_started)
-            start_stream(r);
+            dp_relay_upstream_done(&r->relay, 1);
+        set_upstream(r, DP_UPSTREAM_DONE);
         break;
     default:
         break;
     }
-    resume(r);
+    start_stream(r); /* a stream decided but not queued yet */
+    resume_client(r);
 }

@@ -1,8 +1,9 @@
 /* Upstream transfers over one curl multi handle per worker (see upstream.h).
  *
- * Owns the multi handle, the loop timer curl asked for, and the easy handle
- * and header list of every active try (through the request's xfer). Runs on
- * the worker's thread only.
+ * Owns the multi handle, the loop timer curl asked for, and the easy handle,
+ * header list and first-byte timer of every active try (struct
+ * dp_upstream_xfer). Reports only through the xfer's callback struct; never
+ * sees the object that embeds the xfer. Runs on the worker's thread only.
  *
  * Why the indirections: curl forbids multi calls from its own callbacks
  * (CURLM_RECURSIVE_API_CALL), so the socket and timer callbacks only touch
@@ -13,8 +14,6 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "loop.h"
-#include "request.h"
-#include "worker.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -68,6 +67,14 @@ static void easy_put(struct dp_upstream *up, CURL *e, int reusable)
     up->idle[up->nidle++] = e;
 }
 
+static void stop_timer(struct dp_upstream_xfer *x)
+{
+    if (x->first_byte_timer) {
+        dp_loop_timer_cancel(x->up->loop, x->first_byte_timer);
+        x->first_byte_timer = NULL;
+    }
+}
+
 /* ---- driving the multi ---------------------------------------------------- */
 
 static void drain_done(struct dp_upstream *up)
@@ -79,21 +86,18 @@ static void drain_done(struct dp_upstream *up)
             continue;
         CURL *easy = msg->easy_handle;
         CURLcode result = msg->data.result;
-        struct dp_request *r = NULL;
-        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+        struct dp_upstream_xfer *x = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
         curl_multi_remove_handle(up->multi, easy);
-        easy_put(up, easy, result == CURLE_OK && r && !r->xfer.paused);
+        easy_put(up, easy, result == CURLE_OK && x && !x->paused);
         up->active--;
-        if (!r)
+        if (!x)
             continue;
-        r->xfer.easy = NULL;
-        curl_slist_free_all(r->xfer.headers);
-        r->xfer.headers = NULL;
-        if (r->xfer.first_byte_timer) {
-            dp_loop_timer_cancel(up->loop, r->xfer.first_byte_timer);
-            r->xfer.first_byte_timer = NULL;
-        }
-        dp_request_upstream_done(r, (int)result);
+        x->easy = NULL;
+        curl_slist_free_all(x->headers);
+        x->headers = NULL;
+        stop_timer(x);
+        x->cb->on_done(x->arg, (int)result);
     }
 }
 
@@ -297,8 +301,7 @@ static int header_is(const char *line, size_t n, const char *name, const char **
 
 static size_t header_cb(char *line, size_t size, size_t nitems, void *userdata)
 {
-    struct dp_request *r = userdata;
-    struct dp_upstream_xfer *x = &r->xfer;
+    struct dp_upstream_xfer *x = userdata;
     size_t n = size * nitems;
     const char *v;
     size_t vn;
@@ -317,7 +320,8 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *userdata)
             return n; /* interim response: the real one follows */
         x->status = (int)status;
         x->headers_done = 1;
-        return dp_request_upstream_headers(r) == 0 ? n : 0;
+        stop_timer(x);
+        return x->cb->on_headers(x->arg, x) == 0 ? n : 0;
     }
     if (header_is(line, n, "content-type", &v, &vn)) {
         copy_value(x->content_type, sizeof(x->content_type), v, vn);
@@ -334,43 +338,58 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *userdata)
 
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata)
 {
-    struct dp_request *r = userdata;
-    size_t n = dp_request_upstream_data(r, data, size * nmemb);
+    struct dp_upstream_xfer *x = userdata;
+    size_t n = x->cb->on_data(x->arg, data, size * nmemb);
     if (n == CURL_WRITEFUNC_PAUSE)
-        r->xfer.paused = 1;
+        x->paused = 1;
     return n;
 }
 
 static void on_first_byte_timeout(struct dp_loop *loop, void *arg)
 {
     (void)loop;
-    struct dp_request *r = arg;
-    r->xfer.first_byte_timer = NULL;
-    if (!r->xfer.easy || r->xfer.headers_done)
+    struct dp_upstream_xfer *x = arg;
+    x->first_byte_timer = NULL;
+    if (!x->easy || x->headers_done)
         return;
-    r->xfer.timed_out = 1;
-    /* Not a curl callback: removing the handle here is allowed. The request
+    x->timed_out = 1;
+    /* Not a curl callback: removing the handle here is allowed. The owner
      * learns about it like any other end of transfer. */
-    dp_upstream_cancel(r->worker->up, r);
-    dp_request_upstream_done(r, (int)CURLE_OPERATION_TIMEDOUT);
+    dp_upstream_finish(x, (int)CURLE_OPERATION_TIMEDOUT);
 }
 
-int dp_upstream_start(struct dp_upstream *up, struct dp_request *r, const struct dp_upstream_req *q)
+void dp_upstream_xfer_init(struct dp_upstream_xfer *x, const struct dp_upstream_cb *cb, void *arg)
 {
-    struct dp_upstream_xfer *x = &r->xfer;
+    memset(x, 0, sizeof(*x));
+    x->cb = cb;
+    x->arg = arg;
+    x->retry_after_ms = -1;
+}
+
+/* Forgets the previous try's results (keeps the owner's callbacks). */
+static void xfer_reset(struct dp_upstream_xfer *x, struct dp_upstream *up)
+{
+    const struct dp_upstream_cb *cb = x->cb;
+    void *arg = x->arg;
+    dp_upstream_xfer_init(x, cb, arg);
+    x->up = up;
+}
+
+int dp_upstream_start(struct dp_upstream *up, struct dp_upstream_xfer *x,
+                      const struct dp_upstream_req *q)
+{
     CURL *e = easy_get(up);
     if (!e) {
         curl_slist_free_all(q->headers);
         return -1;
     }
-    memset(x, 0, sizeof(*x));
-    x->retry_after_ms = -1;
+    xfer_reset(x, up);
     x->easy = e;
     x->headers = q->headers;
     x->started_ms = dp_loop_now_ms(up->loop);
 
     curl_easy_setopt(e, CURLOPT_URL, q->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -383,9 +402,9 @@ int dp_upstream_start(struct dp_upstream *up, struct dp_request *r, const struct
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, up);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     int64_t total = q->total_timeout_ms > 0 ? q->total_timeout_ms : 60000;
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)total);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(total < 10000 ? total : 10000));
@@ -404,23 +423,22 @@ int dp_upstream_start(struct dp_upstream *up, struct dp_request *r, const struct
     if (curl_multi_add_handle(up->multi, e) != CURLM_OK) {
         easy_put(up, e, 0);
         curl_slist_free_all(x->headers);
-        memset(x, 0, sizeof(*x));
+        xfer_reset(x, NULL);
         return -1;
     }
     up->active++;
     if (q->first_byte_ms > 0)
         x->first_byte_timer = dp_loop_timer_add(up->loop, q->first_byte_ms,
-                                                on_first_byte_timeout, r);
+                                                on_first_byte_timeout, x);
     return 0;
 }
 
-void dp_upstream_cancel(struct dp_upstream *up, struct dp_request *r)
+void dp_upstream_cancel(struct dp_upstream_xfer *x)
 {
-    struct dp_upstream_xfer *x = &r->xfer;
-    if (x->first_byte_timer) {
-        dp_loop_timer_cancel(up->loop, x->first_byte_timer);
-        x->first_byte_timer = NULL;
-    }
+    if (!x->up)
+        return;
+    struct dp_upstream *up = x->up;
+    stop_timer(x);
     if (!x->easy)
         return;
     curl_multi_remove_handle(up->multi, x->easy);
@@ -431,11 +449,18 @@ void dp_upstream_cancel(struct dp_upstream *up, struct dp_request *r)
     up->active--;
 }
 
-void dp_upstream_unpause(struct dp_upstream *up, struct dp_request *r)
+void dp_upstream_finish(struct dp_upstream_xfer *x, int result)
 {
-    (void)up;
-    if (!r->xfer.easy || !r->xfer.paused)
+    if (!x->easy)
         return;
-    r->xfer.paused = 0;
-    curl_easy_pause(r->xfer.easy, CURLPAUSE_CONT);
+    dp_upstream_cancel(x);
+    x->cb->on_done(x->arg, result);
+}
+
+void dp_upstream_unpause(struct dp_upstream_xfer *x)
+{
+    if (!x->easy || !x->paused)
+        return;
+    x->paused = 0;
+    curl_easy_pause(x->easy, CURLPAUSE_CONT);
 }

@@ -73,27 +73,12 @@ struct dp_config *dp_worker_config(struct dp_worker *w)
     return w->cfg;
 }
 
-void dp_worker_add_request(struct dp_worker *w, struct dp_request *r)
+static struct dp_config *env_config(void *owner)
 {
-    r->prev = NULL;
-    r->next = w->requests;
-    if (w->requests)
-        w->requests->prev = r;
-    w->requests = r;
-    w->nrequests++;
+    return dp_worker_config(owner);
 }
 
-void dp_worker_remove_request(struct dp_worker *w, struct dp_request *r)
-{
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        w->requests = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    r->prev = r->next = NULL;
-    w->nrequests--;
-}
+static const struct dp_req_env_cb env_cb = {env_config};
 
 struct dp_worker *dp_worker_new(struct dp_shared *sh, int index, struct gw_err *err)
 {
@@ -112,7 +97,18 @@ struct dp_worker *dp_worker_new(struct dp_shared *sh, int index, struct gw_err *
         gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "cannot create worker %d", index);
         goto fail;
     }
-    w->listener = dp_listener_new(w, (const struct sockaddr *)&sh->listen_addr, sh->listen_len, err);
+    w->env = (struct dp_req_env){
+        .loop = w->loop,
+        .up = w->up,
+        .rlw = w->rlw,
+        .metrics = w->metrics,
+        .index = index,
+        .cb = &env_cb,
+        .owner = w,
+    };
+    gw_list_init(&w->env.requests);
+    w->listener = dp_listener_new(&w->env, index == 0 ? &sh->listen_fd : NULL,
+                                  (const struct sockaddr *)&sh->listen_addr, sh->listen_len, err);
     if (!w->listener)
         goto fail;
     pthread_mutex_lock(&sh->cfg_mu);
@@ -136,9 +132,9 @@ static void cron(struct dp_loop *loop, void *arg)
         w->draining = 1;
         w->drain_deadline_ms = now + DP_DRAIN_MS;
         dp_listener_quiesce(w->listener);
-        gw_debug("worker %d: draining %zu requests", w->index, w->nrequests);
+        gw_debug("worker %d: draining %zu requests", w->index, w->env.nrequests);
     }
-    if (w->draining && (w->nrequests == 0 || now >= w->drain_deadline_ms)) {
+    if (w->draining && (w->env.nrequests == 0 || now >= w->drain_deadline_ms)) {
         dp_loop_stop(loop);
         return;
     }
@@ -147,11 +143,16 @@ static void cron(struct dp_loop *loop, void *arg)
 
 static void shutdown_requests(struct dp_worker *w)
 {
-    if (w->nrequests)
-        gw_warn("worker %d: %zu requests still in flight at shutdown", w->index, w->nrequests);
-    for (struct dp_request *r = w->requests; r; r = r->next) {
-        gw_debug("worker %d: aborting request %s (%s %s, state %d)", w->index, r->id, r->method,
-                 r->path, (int)r->state);
+    if (w->env.nrequests)
+        gw_warn("worker %d: %zu requests still in flight at shutdown", w->index,
+                w->env.nrequests);
+    /* dp_request_abort never frees (the pump does). */
+    struct gw_list *head = &w->env.requests;
+    for (struct gw_list *p = head->next; p != head; p = p->next) {
+        struct dp_request *r = gw_list_entry(p, struct dp_request, link);
+        gw_debug("worker %d: aborting request %s (%s %s, %s/%s)", w->index, r->id, r->method,
+                 r->path, dp_client_state_names[r->client],
+                 dp_upstream_state_names[r->upstream]);
         dp_request_abort(r);
     }
     /* Let MHD send what it can of the answers, then stop it: its completed
@@ -213,11 +214,9 @@ void dp_worker_free(struct dp_worker *w)
     dp_listener_free(l);
     dp_rl_worker_free(w->rlw);
     /* Requests that somehow outlived the listener hold transfers. */
-    while (w->requests) {
-        struct dp_request *r = w->requests;
-        dp_upstream_cancel(w->up, r);
-        dp_worker_remove_request(w, r);
-    }
+    if (w->env.requests.next) /* initialised */
+        while (!gw_list_empty(&w->env.requests))
+            dp_request_drop(gw_list_entry(w->env.requests.next, struct dp_request, link));
     dp_upstream_free(w->up);
     if (w->loop)
         dp_loop_run_once(w->loop, 0);

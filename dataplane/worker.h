@@ -17,6 +17,7 @@
 
 #include "common/err.h"
 #include "config.h"
+#include "request.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -31,7 +32,6 @@ struct dp_rl_worker;
 struct dp_metrics;
 struct dp_metrics_shard;
 struct dp_suspensions;
-struct dp_request;
 struct dp_timer;
 
 #define DP_DRAIN_MS 28000 /* SIGTERM: longest wait for requests in flight */
@@ -60,15 +60,15 @@ struct dp_worker {
     struct dp_upstream *up;
     struct dp_rl_worker *rlw;
     struct dp_metrics_shard *metrics;
+    /* What its requests see of the worker (loop, multi, limiter, metrics,
+     * the live requests): the listener and the requests get only this. */
+    struct dp_req_env env;
     _Atomic(struct dp_config *) mailbox; /* a newer config, one reference */
     struct dp_config *cfg;               /* this worker's current, one reference */
-    struct dp_request *requests;         /* live requests (list head) */
-    size_t nrequests;
     atomic_int drain_asked;
     int draining;
     int64_t drain_deadline_ms;
     struct dp_timer *cron;
-    uint64_t seq; /* request counter, for request ids */
 };
 
 /* Initialises sh (no workers yet). Returns 0 or -1. */
@@ -99,9 +99,5 @@ void dp_worker_free(struct dp_worker *w);
 /* The worker's current config (borrowed; NULL before the first apply),
  * first swapping in a newer one from the mailbox. Worker thread. */
 struct dp_config *dp_worker_config(struct dp_worker *w);
-
-/* Links / unlinks a live request (for shutdown). Worker thread. */
-void dp_worker_add_request(struct dp_worker *w, struct dp_request *r);
-void dp_worker_remove_request(struct dp_worker *w, struct dp_request *r);
 
 #endif

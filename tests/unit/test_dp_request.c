@@ -1,0 +1,372 @@
+/* Unit tests of dataplane/request.c: the client and upstream state machines
+ * driven by a fake client and a fake upstream (dp_reqpath.h), without
+ * sockets. Answers at once (404, 413), buffered responses, a failed try and
+ * the next target, failover exhaustion (502 / 504), streams with
+ * backpressure through the relay, the limiter's 429, hang-ups while
+ * parked, MHD completing first, shutdown. */
+#include "testhelp.h"
+
+#include "dp_reqpath.h"
+
+#define WRR "/chat-service-prod-sand/1.0/chat/completions"
+#define FO "/fo/v1/chat/completions"
+#define CHAT "{\"model\":\"gpt-4o\",\"messages\":[]}"
+#define STREAM "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[]}"
+
+static void with_key(struct fake_client *c)
+{
+    memset(c, 0, sizeof(*c));
+    fake_header(c, "Authorization", "Bearer sk-test-prod");
+    fake_header(c, "Content-Type", "application/json");
+}
+
+/* MHD completes the request (error: not "completed OK"); the pump frees it. */
+static void complete(struct fixture *f, struct dp_request *r, int error)
+{
+    dp_request_closed(r, error);
+    CHECK_INT(r->client, DP_CLIENT_DONE);
+    CHECK_INT(f->env.nrequests, 1); /* never freed inside the callback */
+    fx_run(f);
+    CHECK_INT(f->env.nrequests, 0);
+}
+
+TEST("state name tables match the enums")
+{
+    CHECK_STR(dp_client_state_names[DP_CLIENT_DONE], "DONE");
+    CHECK_STR(dp_upstream_state_names[DP_UPSTREAM_DONE], "DONE");
+    CHECK_STR(dp_upstream_state_names[DP_UPSTREAM_STREAMING], "STREAMING");
+    CHECK_INT(sizeof(dp_client_state_names) / sizeof(dp_client_state_names[0]), DP_CLIENT_DONE + 1);
+    CHECK_INT(sizeof(dp_upstream_state_names) / sizeof(dp_upstream_state_names[0]),
+              DP_UPSTREAM_DONE + 1);
+}
+
+TEST("404: answered at once, upstream side DONE, freed only after MHD completes")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c;
+    with_key(&c);
+    struct dp_request *r = fx_request(&f, &c, "POST", "/nowhere", CHAT);
+    CHECK_INT(c.answers, 1);
+    CHECK_INT(c.status, 404);
+    CHECK(strstr(c.body, "\"code\":\"not_found\"") != NULL);
+    CHECK_STR(fake_got(&c, "x-request-id"), r->id);
+    CHECK_INT(r->client, DP_CLIENT_ANSWERING);
+    CHECK_INT(r->upstream, DP_UPSTREAM_DONE);
+    CHECK_INT(c.suspends, 0);
+    fx_run(&f);
+    CHECK_INT(f.env.nrequests, 1); /* the client side is not done */
+    complete(&f, r, 0);
+    fx_close(&f);
+}
+
+TEST("Content-Length over the limit: 413 at the headers, the body is not kept")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c;
+    with_key(&c);
+    fake_header(&c, "Content-Length", "99999999999");
+    struct dp_request *r = dp_request_new(&f.env, &fake_ops, &c, "POST", WRR);
+    dp_request_headers(r);
+    CHECK_INT(c.status, 413);
+    dp_request_body(r, "abc", 3);
+    CHECK_INT(r->body.len, 0);
+    dp_request_run(r); /* nothing more */
+    CHECK_INT(c.answers, 1);
+    complete(&f, r, 0);
+    fx_close(&f);
+}
+
+TEST("buffered 200: READING > PARKED > ANSWERING, WAITING > BUFFERING > DONE, usage read")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c;
+    with_key(&c);
+    struct dp_request *r = fx_request(&f, &c, "POST", FO, CHAT);
+    CHECK_INT(r->client, DP_CLIENT_PARKED);
+    CHECK_INT(r->upstream, DP_UPSTREAM_WAITING);
+    CHECK_INT(c.suspended, 1);
+    CHECK_INT(dp_upstream_active(f.env.up), 1);
+    CHECK_STR(r->try.target->endpoint->name, "primary");
+    CHECK_INT(fake_headers(r, 200, "application/json"), 0);
+    CHECK_INT(r->upstream, DP_UPSTREAM_BUFFERING);
+    CHECK_INT(c.answers, 0);
+    const char *body = "{\"id\":\"x\",\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4,"
+                       "\"total_tokens\":7}}";
+    CHECK_INT(fake_data(r, body), strlen(body));
+    fake_end(r, CURLE_OK);
+    CHECK_INT(dp_upstream_active(f.env.up), 0);
+    CHECK_INT(c.status, 200);
+    CHECK_STR(c.body, body);
+    CHECK_STR(fake_got(&c, "Content-Type"), "application/json");
+    CHECK_STR(fake_got(&c, "x-modelmux-endpoint"), "primary");
+    CHECK_STR(fake_got(&c, "x-modelmux-attempts"), "1");
+    CHECK_INT(r->usage.total, 7);
+    CHECK_INT(r->client, DP_CLIENT_ANSWERING);
+    CHECK_INT(r->upstream, DP_UPSTREAM_DONE);
+    CHECK_INT(c.suspended, 0);
+    CHECK_INT(c.resumes, 1);
+    complete(&f, r, 0);
+    fx_close(&f);
+}
+
+TEST("a failed try is discarded and the next target answers (failover on 500)")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c;
+    with_key(&c);
+    struct dp_request *r = fx_request(&f, &c, "POST", FO, CHAT);
+    CHECK_INT(fake_headers(r, 500, "application/json"), 0);
+    CHECK_INT(r->upstream, DP_UPSTREAM_DISCARDING);
+    CHECK_INT(fake_data(r, "{\"error\":1}"), 11);
+    fake_end(r, CURLE_OK);
+    CHECK_INT(r->upstream, DP_UPSTREAM_WAITING); /* the next target */
+    CHECK_STR(r->try.target->endpoint->name, "secondary");
+    CHECK_INT(c.answers, 0);
+    CHECK_INT(r->client, DP_CLIENT_PARKED);
+    CHECK_INT(fake_headers(r, 200, "application/json"), 0);
+    fake_data(r, "{}");
+    fake_end(r, CURLE_OK);
+    CHECK_INT(c.status, 200);
+    CHECK_STR(c.body, "{}");
+    CHECK_STR(fake_got(&c, "x-modelmux-attempts"), "2");
+    complete(&f, r, 0);
+    fx_close(&f);
+}
+
+TEST("every target fails: the last response, else 502, else 504 after timeouts")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c;
+    /* three tries without headers (connect errors): 502 */
+    with_key(&c);
+    struct dp_request *r = fx_request(&f, &c, "POST", FO, CHAT);
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(r->upstream, DP_UPSTREAM_WAITING);
+        fake_end(r, CURLE_COULDNT_CONNECT);
+    }
+    CHECK_INT(c.status, 502);
+    CHECK(strstr(c.body, "upstream_unreachable") != NULL);
+    complete(&f, r, 0);
+    fx_close(&f);
+
+    /* timeouts: 504 (fx_close dropped the suspensions) */
+    fx_open(&f, fx_compile(NULL, 0));
+    with_key(&c);
+    r = fx_request(&f, &c, "POST", FO, CHAT);
+    for (int i = 0; i < 3; i++)
+        fake_end(r, CURLE_OPERATION_TIMEDOUT);
+    CHECK_INT(c.status, 504);
+    CHECK(strstr(c.body, "upstream_timeout") != NULL);
+    complete(&f, r, 0);
+    fx_close(&f);
+
+    /* failed responses: the last one goes back as it is */
+    fx_open(&f, fx_compile(NULL, 0));
+    with_key(&c);
+    r = fx_request(&f, &c, "POST", FO, CHAT);
+    for (int i = 0; i < 3; i++) {
+        fake_headers(r, 503, "text/plain");
+        fake_data(r, "busy");
+        fake_end(r, CURLE_OK);
+    }
+    CHECK_INT(c.status, 503);
+    CHECK_STR(c.body, "busy");
+    CHECK_STR(fake_got(&c, "Content-Type"), "text/plain");
+    complete(&f, r, 0);
+    fx_close(&f);
+}
+
+/* Reads what MHD's content reader would get now. */
+static ssize_t read_stream(struct fake_client *c, char *out, size_t max)
+{
+    return dp_relay_read(c->stream, 0, out, max);
+}
+
+TEST("stream: queued from the pump, reader parks and is woken, end of stream")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c;
+    with_key(&c);
+    struct dp_request *r = fx_request(&f, &c, "POST", FO, STREAM);
+    CHECK_INT(fake_headers(r, 200, "text/event-stream"), 0);
+    CHECK_INT(r->upstream, DP_UPSTREAM_STREAMING);
+    CHECK_INT(c.answers, 0); /* not from inside curl's callback */
+    fx_run(&f);
+    CHECK_INT(c.answers, 1);
+    CHECK_INT(c.status, 200);
+    CHECK(c.stream == &r->relay);
+    CHECK_STR(fake_got(&c, "Cache-Control"), "no-cache");
+    CHECK_INT(r->client, DP_CLIENT_ANSWERING);
+    CHECK_INT(c.suspended, 0);
+    char buf[256];
+    CHECK_INT(read_stream(&c, buf, sizeof(buf)), 0); /* nothing yet: parks */
+    CHECK_INT(c.suspended, 1);
+    const char *ev = "data: {\"x\":1}\n\n";
+    CHECK_INT(fake_data(r, ev), strlen(ev));
+    CHECK_INT(c.suspended, 1); /* woken from the pump, not the callback */
+    fx_run(&f);
+    CHECK_INT(c.suspended, 0);
+    ssize_t n = read_stream(&c, buf, sizeof(buf));
+    CHECK_INT(n, strlen(ev));
+    fake_end(r, CURLE_OK);
+    CHECK_INT(r->upstream, DP_UPSTREAM_DONE);
+    CHECK_INT(read_stream(&c, buf, sizeof(buf)), MHD_CONTENT_READER_END_OF_STREAM);
+    complete(&f, r, 0);
+    fx_close(&f);
+}
+
+TEST("stream that ends before the pump queued it: still answered, then ends")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c;
+    with_key(&c);
+    struct dp_request *r = fx_request(&f, &c, "POST", FO, STREAM);
+    fake_headers(r, 200, "text/event-stream");
+    fake_data(r, "data: [DONE]\n\n");
+    fake_end(r, CURLE_OK);
+    CHECK_INT(c.answers, 1);
+    CHECK_INT(r->upstream, DP_UPSTREAM_DONE);
+    char buf[64];
+    CHECK_INT(read_stream(&c, buf, sizeof(buf)), 14);
+    CHECK_INT(read_stream(&c, buf, sizeof(buf)), MHD_CONTENT_READER_END_OF_STREAM);
+    fx_run(&f);
+    CHECK_INT(c.answers, 1);
+    complete(&f, r, 0);
+    fx_close(&f);
+}
+
+TEST("rate limit: the sixth request of a minute gets 429 with Retry-After")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c;
+    for (int i = 0; i < 6; i++) {
+        with_key(&c);
+        struct dp_request *r = fx_request(&f, &c, "POST", WRR, CHAT);
+        if (i < 5) {
+            CHECK_INT(r->upstream, DP_UPSTREAM_WAITING); /* ADMITTING > IDLE > WAITING */
+            CHECK_INT(r->client, DP_CLIENT_PARKED);
+            fake_headers(r, 200, "application/json");
+            fake_end(r, CURLE_OK);
+            CHECK_INT(c.status, 200);
+            CHECK_STR(fake_got(&c, "x-ratelimit-limit-requests"), "5");
+        } else {
+            CHECK_INT(c.status, 429);
+            CHECK(strstr(c.body, "rate_limited") != NULL);
+            CHECK(strtol(fake_got(&c, "Retry-After"), NULL, 10) >= 1);
+            CHECK_STR(fake_got(&c, "x-ratelimit-remaining-requests"), "0");
+            CHECK_INT(r->upstream, DP_UPSTREAM_DONE);
+            CHECK_INT(c.suspends, 0);
+        }
+        complete(&f, r, 0);
+    }
+    fx_close(&f);
+}
+
+TEST("hang-up while parked: transfer cancelled, abandoned, 503 not recorded (499)")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c;
+    with_key(&c);
+    struct dp_request *r = fx_request(&f, &c, "POST", FO, CHAT);
+    dp_request_hangup(r);
+    CHECK_INT(c.abandoned, 0); /* acted on from the pump */
+    fx_run(&f);
+    CHECK_INT(c.abandoned, 1);
+    CHECK_INT(dp_upstream_active(f.env.up), 0);
+    CHECK_INT(r->upstream, DP_UPSTREAM_DONE);
+    CHECK_INT(c.answers, 1); /* what MHD will fail to send */
+    CHECK_INT(r->status, 0); /* logged and counted as 499 */
+    CHECK_INT(r->client_gone, 1);
+    complete(&f, r, 1);
+    fx_close(&f);
+}
+
+TEST("hang-up while reading the body goes to the client adapter")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c;
+    with_key(&c);
+    struct dp_request *r = dp_request_new(&f.env, &fake_ops, &c, "POST", FO);
+    dp_request_hangup(r);
+    fx_run(&f);
+    CHECK_INT(c.reading_hangups, 1);
+    CHECK_INT(c.abandoned, 0);
+    complete(&f, r, 1);
+    fx_close(&f);
+}
+
+TEST("MHD completes while the try waits: upstream DONE cancels it, freed from the pump")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c;
+    with_key(&c);
+    struct dp_request *r = fx_request(&f, &c, "POST", FO, CHAT);
+    CHECK_INT(dp_upstream_active(f.env.up), 1);
+    dp_request_closed(r, 1);
+    CHECK_INT(r->upstream, DP_UPSTREAM_DONE);
+    CHECK_INT(dp_upstream_active(f.env.up), 0);
+    fx_run(&f);
+    CHECK_INT(f.env.nrequests, 0);
+    fx_close(&f);
+}
+
+TEST("shutdown: waiting > 503 shutting_down; streaming > the stream ends with an error")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c, d;
+    with_key(&c);
+    struct dp_request *r = fx_request(&f, &c, "POST", FO, CHAT);
+    dp_request_abort(r);
+    CHECK_INT(c.status, 503);
+    CHECK(strstr(c.body, "shutting_down") != NULL);
+    CHECK_INT(c.suspended, 0);
+    complete(&f, r, 0);
+
+    with_key(&d);
+    r = fx_request(&f, &d, "POST", FO, STREAM);
+    fake_headers(r, 200, "text/event-stream");
+    fx_run(&f);
+    char buf[64];
+    CHECK_INT(dp_relay_read(d.stream, 0, buf, sizeof(buf)), 0);
+    dp_request_abort(r);
+    CHECK_INT(r->upstream, DP_UPSTREAM_DONE);
+    CHECK_INT(dp_relay_read(d.stream, 0, buf, sizeof(buf)), MHD_CONTENT_READER_END_WITH_ERROR);
+    complete(&f, r, 1);
+    fx_close(&f);
+}
+
+TEST("missing secret: 502 before any transfer; no config: 503")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c;
+    memset(&c, 0, sizeof(c));
+    struct dp_request *r = fx_request(&f, &c, "POST", "/azure/2024/chat/completions", CHAT);
+    CHECK_INT(c.status, 502);
+    CHECK(strstr(c.body, "missing_secret") != NULL);
+    CHECK_INT(dp_upstream_active(f.env.up), 0);
+    complete(&f, r, 0);
+    fx_close(&f);
+
+    fx_open(&f, NULL);
+    memset(&c, 0, sizeof(c));
+    r = fx_request(&f, &c, "POST", FO, CHAT);
+    CHECK_INT(c.status, 503);
+    CHECK(strstr(c.body, "not_ready") != NULL);
+    complete(&f, r, 0);
+    fx_close(&f);
+}
+
+TEST_MAIN()
