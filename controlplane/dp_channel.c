@@ -17,6 +17,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/list.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "db.h"
@@ -28,7 +29,7 @@
 #define MAX_ID_CHARS 128
 
 struct waiter {
-    struct waiter *prev, *next;
+    struct gw_list link; /* in cp_dp.waiters while suspended */
     struct MHD_Connection *conn;
     int64_t after;
     int64_t deadline_ms; /* gw_now_ms() clock */
@@ -50,7 +51,7 @@ struct cp_dp {
 
     pthread_mutex_t lock; /* waiters, shutting_down, stop */
     pthread_cond_t cond;
-    struct waiter *head;
+    struct gw_list waiters;
     int shutting_down, stop;
     pthread_t timer;
     int timer_started;
@@ -66,22 +67,16 @@ struct cp_dp {
 
 /* --- waiter list (caller holds lock) --------------------------------------- */
 
-static void unlink_waiter(struct cp_dp *dp, struct waiter *w)
+static struct waiter *waiter_of(struct gw_list *p)
 {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        dp->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    w->prev = w->next = NULL;
+    return gw_list_entry(p, struct waiter, link);
 }
 
 static void resume_all(struct cp_dp *dp)
 {
-    while (dp->head) {
-        struct waiter *w = dp->head;
-        unlink_waiter(dp, w);
+    while (!gw_list_empty(&dp->waiters)) {
+        struct waiter *w = waiter_of(dp->waiters.next);
+        gw_list_remove(&w->link);
         MHD_resume_connection(w->conn);
     }
 }
@@ -90,17 +85,16 @@ static void resume_all(struct cp_dp *dp)
 static int64_t expire(struct cp_dp *dp, int64_t now)
 {
     int64_t next = now + 1000;
-    struct waiter *w = dp->head;
-    while (w) {
-        struct waiter *nx = w->next;
+    for (struct gw_list *p = dp->waiters.next, *nx; p != &dp->waiters; p = nx) {
+        nx = p->next;
+        struct waiter *w = waiter_of(p);
         if (w->deadline_ms <= now) {
-            unlink_waiter(dp, w);
+            gw_list_remove(&w->link);
             w->expired = 1;
             MHD_resume_connection(w->conn);
         } else if (w->deadline_ms < next) {
             next = w->deadline_ms;
         }
-        w = nx;
     }
     return next;
 }
@@ -292,10 +286,7 @@ static int try_suspend(struct cp_dp *dp, struct waiter *w)
     int suspended = 0;
     pthread_mutex_lock(&dp->lock);
     if (!dp->shutting_down && cp_db_revision(dp->db) <= w->after && gw_now_ms() < w->deadline_ms) {
-        w->next = dp->head;
-        if (dp->head)
-            dp->head->prev = w;
-        dp->head = w;
+        gw_list_push(&dp->waiters, &w->link);
         MHD_suspend_connection(w->conn);
         pthread_cond_signal(&dp->cond);
         suspended = 1;
@@ -377,6 +368,7 @@ struct cp_dp *cp_dp_new(struct cp_db *db, const char *token, struct gw_err *err)
         return NULL;
     }
     dp->db = db;
+    gw_list_init(&dp->waiters);
     if (token && *token) {
         dp->has_token = 1;
         gw_sha256_hex(token, strlen(token), dp->token_hash);
