@@ -10,6 +10,10 @@
  * its next request, so no request ever reads a pointer that another thread
  * may free, and requests in flight keep the snapshot they started with.
  *
+ * A worker's requests and its listener do not see struct dp_worker: they
+ * get its struct dp_req_env (request.h), whose one up-call (the current
+ * config) the worker implements.
+ *
  * Threads: dp_shared_* any thread; dp_worker_new/start/join/free on the main
  * thread; dp_worker_config and everything a worker does, on its thread. */
 #ifndef DP_WORKER_H
