@@ -1,6 +1,6 @@
 /* The request: its two state machines and the steps of SPEC 3.1 that join
  * admission (admit.c), the limiter, routing (router.h), the tries
- * (forward.c, upstream.c), the relay (relay.c) and the answer (respond.c).
+ * (try.c), the relay (relay.c) and the answer (respond.c).
  * See request.h for the states and lifetime rules.
  *
  * Owns everything in struct dp_request: its config reference, bodies,
@@ -16,7 +16,6 @@
 #include "accesslog.h"
 #include "common/alloc.h"
 #include "common/clock.h"
-#include "common/fmt.h"
 #include "common/log.h"
 #include "forward.h"
 #include "loop.h"
@@ -43,7 +42,6 @@ static void on_done(void *arg, int result);
 
 static const struct dp_upstream_cb upstream_cb = {on_headers, on_data, on_done};
 
-
 static int64_t now_ms(const struct dp_request *r)
 {
     return dp_loop_now_ms(r->env->loop);
@@ -53,11 +51,6 @@ static int64_t now_ms(const struct dp_request *r)
  *
  * Each side's state changes only in its setter, which logs and then runs the
  * on-enter action of the new state (a table, as curl's mstate()). */
-
-const char *const dp_client_state_names[DP_CLIENT_STATES] = {"READING", "PARKED", "ANSWERING",
-                                                             "DONE"};
-const char *const dp_upstream_state_names[DP_UPSTREAM_STATES] = {
-    "IDLE", "ADMITTING", "WAITING", "BUFFERING", "DISCARDING", "STREAMING", "DONE"};
 
 static void set_upstream(struct dp_request *r, enum dp_upstream_state s);
 

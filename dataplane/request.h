@@ -60,7 +60,7 @@ struct dp_reply;
 struct dp_request;
 
 /* The client side's states. If you add one, add its name to
- * dp_client_state_names[] (request.c) and its on-enter action. */
+ * dp_client_state_names[] below and its on-enter action (request.c). */
 enum dp_client_state {
     DP_CLIENT_READING,   /* MHD reads the request's headers and body */
     DP_CLIENT_PARKED,    /* body read; connection suspended while the limiter or
@@ -70,10 +70,15 @@ enum dp_client_state {
     DP_CLIENT_DONE       /* MHD completed the request: the connection is gone */
 };
 #define DP_CLIENT_STATES 4
-extern const char *const dp_client_state_names[DP_CLIENT_STATES];
+static const char *const dp_client_state_names[DP_CLIENT_STATES] = {
+    [DP_CLIENT_READING] = "READING",
+    [DP_CLIENT_PARKED] = "PARKED",
+    [DP_CLIENT_ANSWERING] = "ANSWERING",
+    [DP_CLIENT_DONE] = "DONE",
+};
 
 /* The upstream side's states. If you add one, add its name to
- * dp_upstream_state_names[] (request.c) and its on-enter action. */
+ * dp_upstream_state_names[] below and its on-enter action (request.c). */
 enum dp_upstream_state {
     DP_UPSTREAM_IDLE,       /* nothing asked yet (the body is being read) */
     DP_UPSTREAM_ADMITTING,  /* the rate limiter's decision is pending */
@@ -85,7 +90,15 @@ enum dp_upstream_state {
     DP_UPSTREAM_DONE        /* no transfer and no callback pending */
 };
 #define DP_UPSTREAM_STATES 7
-extern const char *const dp_upstream_state_names[DP_UPSTREAM_STATES];
+static const char *const dp_upstream_state_names[DP_UPSTREAM_STATES] = {
+    [DP_UPSTREAM_IDLE] = "IDLE",
+    [DP_UPSTREAM_ADMITTING] = "ADMITTING",
+    [DP_UPSTREAM_WAITING] = "WAITING",
+    [DP_UPSTREAM_BUFFERING] = "BUFFERING",
+    [DP_UPSTREAM_DISCARDING] = "DISCARDING",
+    [DP_UPSTREAM_STREAMING] = "STREAMING",
+    [DP_UPSTREAM_DONE] = "DONE",
+};
 
 /* How the request reaches its client connection (implemented by the
  * listener over MHD; by a fake in the unit tests). ctx is the connection's.
