@@ -161,6 +161,7 @@ TEST("admitted: API, operation, environment and application of the key, the mode
     dp_admission_cleanup(&a);
     headers(NULL, NULL);
     CHECK_INT(admit("GET", "/azure/2024/models", NULL, &a, &why), 200);
+    CHECK_INT(a.listing, 1); /* answered by the gateway, the body not read */
     CHECK(a.app_id == NULL);
     CHECK(a.model == NULL);
     CHECK_INT(a.has_json, 0);

@@ -347,6 +347,24 @@ TEST("shutdown: waiting > 503 shutting_down; streaming > the stream ends with an
     fx_close(&f);
 }
 
+TEST("GET .../models: answered from the snapshot, no try, upstream side DONE")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c;
+    memset(&c, 0, sizeof(c));
+    struct dp_request *r = fx_request(&f, &c, "GET", "/azure/2024/models", NULL);
+    CHECK_INT(c.status, 200);
+    CHECK(strstr(c.body, "\"object\":\"list\"") != NULL);
+    CHECK(strstr(c.body, "\"gpt-4o\"") != NULL);
+    CHECK_STR(fake_got(&c, "Content-Type"), "application/json");
+    CHECK_INT(dp_upstream_active(f.env.up), 0);
+    CHECK_INT(r->upstream, DP_UPSTREAM_DONE);
+    CHECK(r->try.target == NULL);
+    complete(&f, r, 0);
+    fx_close(&f);
+}
+
 TEST("missing secret: 502 before any transfer; no config: 503")
 {
     struct fixture f;
