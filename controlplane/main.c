@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <openssl/crypto.h>
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include "common/log.h"
 #include "db.h"
 #include "dp_channel.h"
+#include "jwks_fetch.h"
 #include "http.h"
 #include "routes.h"
 #include "secrets_at_rest.h"
@@ -158,6 +160,7 @@ static int run(const struct options *o, const sigset_t *sigs)
     struct cp_db *db = NULL;
     struct cp_dp *dp = NULL;
     struct cp_http *srv = NULL;
+    struct cp_jwks *jwks = NULL;
     struct cp_http_config cfg = {0};
     char web[PATH_MAX];
     int rc = 1;
@@ -172,6 +175,8 @@ static int run(const struct options *o, const sigset_t *sigs)
     if (!(dp = cp_dp_new(db, dp_token, &err)))
         goto out;
     cp_db_set_commit_hook(db, cp_dp_notify, dp);
+    if (!(jwks = cp_jwks_start(db, &err)))
+        goto out;
     if (o->web) {
         snprintf(web, sizeof(web), "%s", o->web);
     } else {
@@ -200,6 +205,7 @@ out:
     if (rc != 0)
         fprintf(stderr, PROG ": %s\n", err.message[0] ? err.message : "startup failed");
     cp_http_stop(srv);
+    cp_jwks_stop(jwks);
     if (db)
         cp_db_set_commit_hook(db, NULL, NULL);
     cp_dp_free(dp);
@@ -220,6 +226,7 @@ int main(int argc, char **argv)
     gw_alloc_init();
     gw_log_set_program(PROG);
     gw_fd_limit_raise(); /* connection caps are sized from it (http.c) */
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread (jwks_fetch.c) */
     /* Block the stop signals in every thread; the main thread takes them
      * with sigwait. SIGPIPE is ignored (clients may vanish mid-reply). */
     sigset_t sigs;

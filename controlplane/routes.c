@@ -10,6 +10,7 @@
 #include "api_apis.h"
 #include "api_applications.h"
 #include "api_endpoints.h"
+#include "api_issuers.h"
 #include "api_policies.h"
 #include "api_secrets.h"
 #include "api_system.h"
@@ -78,6 +79,17 @@ const struct cp_route cp_routes[] = {
     OP("GET", "/api/v1/applications/{id}/subscriptions", subs, LIST, 0),
     OP("POST", "/api/v1/applications/{id}/subscriptions", subs, CREATE, J),
     OP("DELETE", "/api/v1/applications/{id}/subscriptions/{apiId}", subs, DELETE, 0),
+    OP("GET", "/api/v1/applications/{id}/oauth-clients", oauth_clients, LIST, 0),
+    OP("POST", "/api/v1/applications/{id}/oauth-clients", oauth_clients, CREATE, J),
+    OP("DELETE", "/api/v1/applications/{id}/oauth-clients/{clientId}", oauth_clients, DELETE, 0),
+
+    OP("GET", "/api/v1/issuers", issuers, LIST, 0),
+    OP("POST", "/api/v1/issuers", issuers, CREATE, J),
+    OP("GET", "/api/v1/issuers/{id}", issuers, GET, 0),
+    OP("PUT", "/api/v1/issuers/{id}", issuers, PUT, J),
+    OP("PATCH", "/api/v1/issuers/{id}", issuers, PATCH, J),
+    OP("DELETE", "/api/v1/issuers/{id}", issuers, DELETE, 0),
+    FN("POST", "/api/v1/issuers/{id}/refresh", cp_h_issuer_refresh, 0),
 };
 const size_t cp_nroutes = sizeof(cp_routes) / sizeof(cp_routes[0]);
 
