@@ -98,6 +98,7 @@ void gw_cfg_free(struct gw_cfg *cfg)
         free_strv(cfg->keys[i].subscriptions, cfg->keys[i].nsubscriptions);
     }
     gw_free(cfg->keys);
+    gw_cfg_free_issuers(cfg);
     gw_free(cfg);
 }
 

@@ -162,6 +162,21 @@ struct gw_cfg_key {
     size_t nsubscriptions;
 };
 
+/* A JWT issuer (SPEC 2.2 "Issuers", 2.3). Its OAuth clients are read into
+ * gw_cfg_key entries (id = the client id, hash "", no expiry), so a JWT
+ * caller's application, environment and subscriptions look like an API
+ * key's. audiences and keys are checked with common/jwt_issuer_json.c (the
+ * data plane builds its table with the same function). */
+struct gw_cfg_issuer {
+    char *id;
+    char *issuer;       /* the tokens' iss */
+    char *client_claim; /* NULL: azp, then client_id */
+    json_t *audiences;  /* owned reference: array of strings */
+    json_t *keys;       /* owned reference: PEM strings and JWKs (inline + fetched) */
+    struct gw_cfg_key *clients;
+    size_t nclients;
+};
+
 struct gw_cfg {
     int64_t revision;
     char sha256[65];
@@ -171,6 +186,8 @@ struct gw_cfg {
     size_t napis;
     struct gw_cfg_key *keys;
     size_t nkeys;
+    struct gw_cfg_issuer *issuers;
+    size_t nissuers;
 };
 
 /* Reads and checks a snapshot document (borrowed). Returns a new model, or
@@ -195,11 +212,25 @@ json_t *gw_cfg_to_json(const struct gw_cfg *cfg);
 int gw_cfg_check_combination(const struct gw_cfg_policy *pols, size_t i, const char *path,
                              struct gw_err *err);
 
+/* Reads the optional "issuers" of doc into cfg (config_issuers.c; called
+ * by gw_cfg_from_json): every issuer built with the data plane's code, all
+ * of them in one table, so a repeated iss or (issuer, client id) fails
+ * here. 0 or -1 with err naming the JSON path. */
+int gw_cfg_read_issuers(json_t *doc, struct gw_cfg *cfg, struct gw_err *err);
+
+/* Reads j's "subscriptions" (an array of ids) into k (config_json.c). */
+int gw_cfg_read_subscriptions(json_t *j, const char *path, struct gw_cfg_key *k,
+                              struct gw_err *err);
+
+/* Frees the issuers of cfg (config_issuers.c). */
+void gw_cfg_free_issuers(struct gw_cfg *cfg);
+
 /* Frees a model; NULL is a no-op. */
 void gw_cfg_free(struct gw_cfg *cfg);
 
 /* The snapshot hash: lowercase hex SHA-256 of the compact JSON (keys
- * sorted) of {"vendors", "apis", "keys"} of doc (borrowed), into out.
+ * sorted) of {"vendors", "apis", "keys", "issuers"} of doc (borrowed; a
+ * member doc lacks is left out), into out.
  * Returns 0, or -1 on out of memory. */
 int gw_cfg_hash(json_t *doc, char out[65]);
 

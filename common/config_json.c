@@ -546,15 +546,13 @@ static int read_key(json_t *j, const char *path, struct gw_cfg_key *k, struct gw
 {
     const char *id, *hash, *app, *appname;
     int type;
-    json_t *subs, *exp;
-    char spath[PATH];
+    json_t *exp;
     if (gw_jr_is_object(j, path, err) < 0 || read_id(j, path, "id", &id, err) < 0 ||
         gw_jr_string(j, path, "hash", 0, 64, 64, &hash, err) < 0 ||
         read_id(j, path, "application", &app, err) < 0 ||
         gw_jr_string(j, path, "applicationName", GW_JR_OPTIONAL, 0, ANY_LEN, &appname, err) < 0 ||
         gw_jr_enum(j, path, "type", 0, gw_cfg_env_names, GW_ENV_COUNT, &type, err) < 0 ||
-        alloc_array(j, path, "subscriptions", 0, sizeof(char *), (void **)&k->subscriptions,
-                    &k->nsubscriptions, &subs, err) < 0)
+        gw_cfg_read_subscriptions(j, path, k, err) < 0)
         return -1;
     if (strspn(hash, "0123456789abcdef") != 64)
         return gw_jr_fail(err, path, "hash", "must be 64 lowercase hex digits");
@@ -571,7 +569,16 @@ static int read_key(json_t *j, const char *path, struct gw_cfg_key *k, struct gw
     }
     memcpy(k->hash, hash, 65);
     k->type = (enum gw_env)type;
-    if (dup_into(&k->id, id, err) < 0 || dup_into(&k->application, app, err) < 0)
+    return dup_into(&k->id, id, err) < 0 || dup_into(&k->application, app, err) < 0 ? -1 : 0;
+}
+
+int gw_cfg_read_subscriptions(json_t *j, const char *path, struct gw_cfg_key *k,
+                              struct gw_err *err)
+{
+    json_t *subs;
+    char spath[PATH];
+    if (alloc_array(j, path, "subscriptions", 0, sizeof(char *), (void **)&k->subscriptions,
+                    &k->nsubscriptions, &subs, err) < 0)
         return -1;
     gw_jr_path(spath, sizeof(spath), path, "subscriptions");
     for (size_t i = 0; i < k->nsubscriptions; i++) {
@@ -637,7 +644,7 @@ static int read_doc(json_t *doc, struct gw_cfg *cfg, struct gw_err *err)
         if (read_key(json_array_get(keys, i), path, &cfg->keys[i], err) < 0)
             return -1;
     }
-    return 0;
+    return gw_cfg_read_issuers(doc, cfg, err);
 }
 
 struct gw_cfg *gw_cfg_from_json(json_t *doc, struct gw_err *err)
@@ -663,9 +670,10 @@ struct gw_cfg *gw_cfg_from_json(json_t *doc, struct gw_err *err)
 
 int gw_cfg_hash(json_t *doc, char out[65])
 {
-    json_t *body = json_pack("{s:O*,s:O*,s:O*}", "vendors", json_object_get(doc, "vendors"),
+    json_t *body = json_pack("{s:O*,s:O*,s:O*,s:O*}", "vendors", json_object_get(doc, "vendors"),
                              "apis", json_object_get(doc, "apis"), "keys",
-                             json_object_get(doc, "keys"));
+                             json_object_get(doc, "keys"), "issuers",
+                             json_object_get(doc, "issuers"));
     if (!body)
         return -1;
     char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);

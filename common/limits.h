@@ -58,4 +58,12 @@
 /* PEM text of an endpoint's tls.caCert / tls.clientCert. */
 #define GW_PEM_MAX_BYTES (64 * 1024)
 
+/* JWT issuers (SPEC 2.2 "Issuers"): at most this many. The bounds of one
+ * issuer belong to the JWT code that enforces them and are defined there:
+ * common/jwt_issuer.h (GW_JWT_ISSUER_MAX bytes of iss, GW_JWT_MAX_AUDIENCES,
+ * GW_JWT_AUDIENCE_MAX, GW_JWT_CLAIM_NAME_MAX, GW_JWT_CLIENT_ID_MAX) and
+ * common/jwk.h (GW_JWK_MAX_KEYS keys, RSA sizes, GW_JWKS_DOC_MAX bytes of a
+ * fetched JWKS). */
+#define GW_ISSUERS_MAX 64
+
 #endif

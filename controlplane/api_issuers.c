@@ -145,12 +145,47 @@ out:
     return rc < 0 ? -1 : 0;
 }
 
+/* With a jwksUri kept, the last fetched keys stay in the snapshot: the
+ * inline keys must still fit beside them (GW_JWK_MAX_KEYS in all). */
+static int check_with_fetched(struct cp_db *db, const char *id, const struct issuer_in *in,
+                              struct gw_err *err)
+{
+    json_t *doc = NULL;
+    if (!in->jwks_uri)
+        return 0;
+    if (cp_db_query_one(db, err, &doc,
+                        "SELECT jwks_doc FROM issuers WHERE id = ?1 AND jwks_doc IS NOT NULL", "s",
+                        id) < 0)
+        return -1;
+    if (!doc)
+        return 0;
+    struct gw_jwt_issuer *is =
+        gw_jwt_issuer_from_json(in->issuer, in->claim, in->audiences, in->keys, doc, err);
+    json_decref(doc);
+    if (!is)
+        return -1;
+    gw_jwt_issuer_free(is);
+    return 0;
+}
+
+/* 409 when GW_ISSUERS_MAX issuers exist already. */
+static int issuer_room(struct cp_db *db, struct gw_err *err)
+{
+    int64_t n = 0;
+    if (cp_db_query_int(db, err, &n, "SELECT count(*) FROM issuers", "") < 0)
+        return -1;
+    return n < GW_ISSUERS_MAX ? 0
+                              : gw_err_set(err, GW_ERR_CONFLICT, "too_many", NULL,
+                                           "at most %d issuers can be configured", GW_ISSUERS_MAX);
+}
+
 static int issuer_write(struct cp_db *db, const char *id, int is_new, json_t *body, json_t **out,
                         struct gw_err *err)
 {
     struct issuer_in in;
     int rc = -1;
     if (issuer_read(body, &in, err) == 0 && issuer_unique(db, id, &in, err) == 0 &&
+        (is_new ? issuer_room(db, err) : check_with_fetched(db, id, &in, err)) == 0 &&
         issuer_store(db, id, is_new, &in, err) == 0) {
         const char *ids[1] = {id};
         rc = issuer_get(db, ids, out, err);

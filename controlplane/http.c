@@ -243,7 +243,9 @@ static enum MHD_Result api_dispatch(struct cp_http *srv, struct MHD_Connection *
     req.body = st->body.data ? st->body.data : "";
     req.body_len = st->body.len;
     enum MHD_Result ret;
-    if ((route->flags & CP_ROUTE_JSON_BODY) && parse_body(&req, &err) < 0)
+    if (((route->flags & CP_ROUTE_JSON_BODY) ||
+         ((route->flags & CP_ROUTE_OPT_BODY) && req.body_len)) &&
+        parse_body(&req, &err) < 0)
         ret = cp_http_reply_error(c, &err);
     else if (cp_route_run(route, &req, &err) < 0)
         ret = cp_http_reply_error(c, &err);

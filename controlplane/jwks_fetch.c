@@ -106,18 +106,44 @@ static int fetch(struct cp_jwks *f, const char *uri, struct body *out, char *why
     return -1;
 }
 
+/* Marks skipped[index] for each key gw_jwks_parse skips. */
+static void on_skip(void *ud, size_t index, const char *kid, const char *reason)
+{
+    (void)kid, (void)reason;
+    if (index < GW_JWK_MAX_KEYS)
+        ((char *)ud)[index] = 1;
+}
+
+/* The document's usable keys only, as {"keys": [...]}: keys for other uses
+ * (or an "oct" secret) never reach the snapshot. NULL when out of memory. */
+static json_t *usable_keys(const json_t *doc, const char *skipped)
+{
+    json_t *keys = json_array(), *out = json_pack("{s:o}", "keys", keys);
+    size_t i;
+    json_t *k;
+    if (!out)
+        return NULL;
+    json_array_foreach (json_object_get(doc, "keys"), i, k)
+        if (i < GW_JWK_MAX_KEYS && !skipped[i] && json_array_append(keys, k) < 0) {
+            json_decref(out);
+            return NULL;
+        }
+    return out;
+}
+
 /* Checks the fetched document as a data plane will use it: the issuer with
- * its inline keys plus these. *kids gets the document's key ids (usable
- * keys only). Returns 0 or -1 with why. */
+ * its inline keys plus these. *doc gets the usable keys, *kids their ids.
+ * Returns 0 or -1 with why. */
 static int check_doc(const struct due *d, const struct body *b, json_t **doc, json_t **kids,
                      char *why, size_t whysz)
 {
     struct gw_err err;
     struct gw_jwks set = {0};
+    char skipped[GW_JWK_MAX_KEYS] = {0};
     json_error_t jerr;
     gw_err_clear(&err);
     *kids = NULL;
-    if (gw_jwks_parse(b->data, b->len, &set, NULL, NULL, &err) < 0) {
+    if (gw_jwks_parse(b->data, b->len, &set, on_skip, skipped, &err) < 0) {
         gw_jwt_err_name_field(&err, NULL);
         snprintf(why, whysz, "the JWKS document is invalid: %s", err.message);
         return -1;
@@ -127,7 +153,9 @@ static int check_doc(const struct due *d, const struct body *b, json_t **doc, js
         json_array_append_new(*kids, json_string(set.keys[i].kid));
     size_t usable = set.n;
     gw_jwks_cleanup(&set);
-    *doc = json_loadb(b->data, b->len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *full = json_loadb(b->data, b->len, JSON_REJECT_DUPLICATES, &jerr);
+    *doc = full ? usable_keys(full, skipped) : NULL;
+    json_decref(full);
     if (!*kids || !*doc) {
         snprintf(why, whysz, "out of memory");
         return -1;

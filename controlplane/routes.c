@@ -89,7 +89,7 @@ const struct cp_route cp_routes[] = {
     OP("PUT", "/api/v1/issuers/{id}", issuers, PUT, J),
     OP("PATCH", "/api/v1/issuers/{id}", issuers, PATCH, J),
     OP("DELETE", "/api/v1/issuers/{id}", issuers, DELETE, 0),
-    FN("POST", "/api/v1/issuers/{id}/refresh", cp_h_issuer_refresh, 0),
+    FN("POST", "/api/v1/issuers/{id}/refresh", cp_h_issuer_refresh, CP_ROUTE_OPT_BODY),
 };
 const size_t cp_nroutes = sizeof(cp_routes) / sizeof(cp_routes[0]);
 

@@ -14,7 +14,8 @@
 
 enum cp_route_flags {
     CP_ROUTE_JSON_BODY = 1, /* the body must be a JSON object (Content-Type checked) */
-    CP_ROUTE_RAW_BODY = 2   /* the handler reads req->body itself (apk-conf import) */
+    CP_ROUTE_RAW_BODY = 2,  /* the handler reads req->body itself (apk-conf import) */
+    CP_ROUTE_OPT_BODY = 4   /* no body, or a JSON object as for CP_ROUTE_JSON_BODY (an action) */
 };
 
 /* A route runs fn when set, else operation op of the resource crud. */

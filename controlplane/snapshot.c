@@ -29,6 +29,20 @@
     "application_id = k.application_id ORDER BY seq)))) FROM api_keys k JOIN applications a ON "   \
     "a.id = k.application_id ORDER BY k.seq"
 
+/* Issuers in the snapshot shape: clientClaim only when not the default
+ * ("azp": then azp, else client_id), keys = inline keys, jwks = the last
+ * good JWKS document ({"keys": [...]}, merged into keys by fill_issuers),
+ * clients with their application's subscriptions. */
+#define SNAPSHOT_ISSUERS                                                                           \
+    "SELECT json_object('id', i.id, 'issuer', i.issuer, 'clientClaim', nullif(i.client_claim, "    \
+    "'azp'), 'audiences', json(i.audiences), 'keys', json(i.keys), 'jwks', json(coalesce("         \
+    "i.jwks_doc, 'null')), 'clients', json((SELECT json_group_array(json(c)) FROM (SELECT "        \
+    "json_object('clientId', c.client_id, 'application', c.application_id, 'applicationName', "    \
+    "a.name, 'type', c.type, 'subscriptions', json((SELECT json_group_array(api_id) FROM (SELECT " \
+    "api_id FROM subscriptions WHERE application_id = c.application_id ORDER BY seq)))) AS c "      \
+    "FROM oauth_clients c JOIN applications a ON a.id = c.application_id WHERE c.issuer_id = "     \
+    "i.id ORDER BY c.seq)))) FROM issuers i ORDER BY i.seq"
+
 int cp_snapshot_hash(json_t *doc, char out[65])
 {
     return gw_cfg_hash(doc, out);
@@ -54,17 +68,37 @@ static int fill_apis(struct cp_db *db, json_t *apis, struct gw_err *err)
     return 0;
 }
 
+/* Appends each issuer's fetched JWKS keys to its keys (the data plane
+ * takes one list) and drops "jwks" and a null clientClaim. */
+static int fill_issuers(json_t *issuers, struct gw_err *err)
+{
+    size_t i;
+    json_t *is;
+    json_array_foreach (issuers, i, is) {
+        json_t *jwks = json_object_get(is, "jwks");
+        json_t *fetched = json_object_get(jwks, "keys");
+        if (fetched && json_array_extend(json_object_get(is, "keys"), fetched) < 0)
+            return cp_nomem(err);
+        json_object_del(is, "jwks");
+        if (json_is_null(json_object_get(is, "clientClaim")))
+            json_object_del(is, "clientClaim");
+    }
+    return 0;
+}
+
 /* Fills doc (borrowed) from the database; the caller holds a read
  * transaction. The parts are new references until doc takes them over. */
 static int build_locked(struct cp_db *db, json_t *doc, int64_t *revision, struct gw_err *err)
 {
-    json_t *vendors = NULL, *apis = NULL, *keys = NULL;
+    json_t *vendors = NULL, *apis = NULL, *keys = NULL, *issuers = NULL;
     char now[32];
     int rc = -1;
     if (cp_db_query_int(db, err, revision, "SELECT revision FROM config_revision WHERE id = 1",
                         "") < 0 ||
         cp_vendor_list(db, &vendors, err) < 0 || cp_api_list(db, &apis, err) < 0 ||
-        fill_apis(db, apis, err) < 0 || cp_db_query_json(db, err, &keys, SNAPSHOT_KEYS, "") < 0)
+        fill_apis(db, apis, err) < 0 || cp_db_query_json(db, err, &keys, SNAPSHOT_KEYS, "") < 0 ||
+        cp_db_query_json(db, err, &issuers, SNAPSHOT_ISSUERS, "") < 0 ||
+        fill_issuers(issuers, err) < 0)
         goto out;
     gw_format_rfc3339(gw_wall_s(), now);
     /* json_object_set() takes its own reference: ours are dropped at out
@@ -73,7 +107,8 @@ static int build_locked(struct cp_db *db, json_t *doc, int64_t *revision, struct
         json_object_set_new(doc, "revision", json_integer(*revision)) < 0 ||
         json_object_set_new(doc, "generatedAt", json_string(now)) < 0 ||
         json_object_set(doc, "vendors", vendors) < 0 || json_object_set(doc, "apis", apis) < 0 ||
-        json_object_set(doc, "keys", keys) < 0) {
+        json_object_set(doc, "keys", keys) < 0 ||
+        (json_array_size(issuers) && json_object_set(doc, "issuers", issuers) < 0)) {
         cp_nomem(err);
         goto out;
     }
@@ -82,6 +117,7 @@ out:
     json_decref(vendors);
     json_decref(apis);
     json_decref(keys);
+    json_decref(issuers);
     return rc;
 }
 

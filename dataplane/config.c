@@ -6,7 +6,8 @@
  * job (gw_cfg_from_json, shared with the control plane); this file only
  * resolves references to pointers, links targets and policies to their
  * carried-over state (suspension.h), builds the balancers (balance.h), the path
- * table (match.h) and the key index (keys.h). Strings stay in the model,
+ * table (match.h), the key index (keys.h) and the JWT issuer table
+ * (config_jwt.c). Strings stay in the model,
  * which the config owns. The result is then read concurrently by all
  * workers with no locks; only the reference count changes (atomically). */
 #include "config.h"
@@ -62,6 +63,7 @@ static void config_free(struct dp_config *cfg)
     gw_free(cfg->keys);
     dp_match_free(cfg->routes);
     dp_keys_free(cfg->keyindex);
+    dp_config_free_jwt(cfg);
     gw_cfg_free(cfg->model);
     gw_free(cfg);
 }
@@ -298,7 +300,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int compile_key(struct gw_cfg_key *m, struct dp_key *k, struct gw_err *err)
+int dp_config_compile_key(struct gw_cfg_key *m, struct dp_key *k, struct gw_err *err)
 {
     memcpy(k->hash, m->hash, sizeof(k->hash));
     k->id = m->id;
@@ -336,9 +338,10 @@ static int compile(struct dp_config *cfg, struct gw_cfg *m, struct dp_suspension
             return -1;
     cfg->nkeys = m->nkeys;
     for (size_t i = 0; i < m->nkeys; i++)
-        if (compile_key(&m->keys[i], &cfg->keys[i], err) < 0)
+        if (dp_config_compile_key(&m->keys[i], &cfg->keys[i], err) < 0)
             return -1;
-    if (dp_match_build(cfg, err) < 0 || dp_keys_build(cfg, err) < 0)
+    if (dp_match_build(cfg, err) < 0 || dp_keys_build(cfg, err) < 0 ||
+        dp_config_compile_jwt(cfg, err) < 0)
         return -1;
     return 0;
 }

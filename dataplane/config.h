@@ -184,7 +184,24 @@ struct dp_config {
     /* Lookup tables: match.c's route table, keys.c's key index. */
     struct dp_route_table *routes;
     struct dp_key_index *keyindex;
+    /* JWT access tokens (config_jwt.c): the issuer table, NULL when the
+     * snapshot has no issuer, and the OAuth clients as keys (id = client
+     * id, no hash, no expiry): the gw_jwt_claims.client of a verified token
+     * points at one of them. */
+    struct gw_jwt_issuers *jwt;
+    struct dp_key *jwt_clients;
+    size_t njwt_clients;
 };
+
+/* Compiles the model's issuers into cfg->jwt and cfg->jwt_clients
+ * (config_jwt.c, called by the compile). 0 or -1 with err. */
+int dp_config_compile_jwt(struct dp_config *cfg, struct gw_err *err);
+
+/* Frees what dp_config_compile_jwt made (config_jwt.c). */
+void dp_config_free_jwt(struct dp_config *cfg);
+
+/* Fills k from the model's key or OAuth client m (config.c). */
+int dp_config_compile_key(struct gw_cfg_key *m, struct dp_key *k, struct gw_err *err);
 
 /* Reads a snapshot document (borrowed reference) with the shared model
  * (gw_cfg_from_json: every rule of the contract) and compiles it. Returns

@@ -88,7 +88,7 @@ def key(kid, raw, app="app-1", kind="production", expires=None, subscriptions=()
 def snapshot_hash(doc):
     """The snapshot's sha256 as schema/config.schema.json defines it (and
     common/config_json.c gw_cfg_hash computes it)."""
-    body = {k: doc[k] for k in ("vendors", "apis", "keys")}
+    body = {k: doc[k] for k in ("vendors", "apis", "keys", "issuers") if k in doc}
     compact = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(compact.encode()).hexdigest()
 
