@@ -178,6 +178,46 @@ static json_t *key_json(const struct gw_cfg_key *k)
                      "expiresAt", exp, "subscriptions", strv(k->subscriptions, k->nsubscriptions));
 }
 
+static json_t *client_json(const struct gw_cfg_key *c)
+{
+    return json_pack("{s:s, s:s, s:s, s:o}", "clientId", c->id, "application", c->application,
+                     "type", gw_cfg_env_names[c->type], "subscriptions",
+                     strv(c->subscriptions, c->nsubscriptions));
+}
+
+static json_t *issuer_json(const struct gw_cfg_issuer *is)
+{
+    json_t *clients = json_array();
+    for (size_t i = 0; clients && i < is->nclients; i++)
+        if (append(clients, client_json(&is->clients[i])) < 0) {
+            json_decref(clients);
+            return NULL;
+        }
+    json_t *o = json_pack("{s:s, s:s, s:O, s:O, s:o}", "id", is->id, "issuer", is->issuer,
+                          "audiences", is->audiences, "keys", is->keys, "clients", clients);
+    if (o && is->client_claim &&
+        json_object_set_new(o, "clientClaim", json_string(is->client_claim)) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Sets doc's "issuers" (only when the model has some, as the control plane
+ * writes it). 0 or -1. */
+static int add_issuers(json_t *doc, const struct gw_cfg *cfg)
+{
+    json_t *arr;
+    if (!cfg->nissuers)
+        return 0;
+    if (!(arr = json_array()) || json_object_set_new(doc, "issuers", arr) < 0)
+        return -1;
+    for (size_t i = 0; i < cfg->nissuers; i++)
+        if (append(arr, issuer_json(&cfg->issuers[i])) < 0)
+            return -1;
+    return 0;
+}
+
 json_t *gw_cfg_to_json(const struct gw_cfg *cfg)
 {
     char hash[65];
@@ -198,7 +238,7 @@ json_t *gw_cfg_to_json(const struct gw_cfg *cfg)
     json_t *doc = json_pack("{s:i, s:I, s:o, s:o, s:o}", "schemaVersion", GW_CFG_SCHEMA_VERSION,
                             "revision", (json_int_t)cfg->revision, "vendors", vendors, "apis",
                             apis, "keys", keys);
-    if (!doc || gw_cfg_hash(doc, hash) < 0 ||
+    if (!doc || add_issuers(doc, cfg) < 0 || gw_cfg_hash(doc, hash) < 0 ||
         json_object_set_new(doc, "sha256", json_string(hash)) < 0) {
         json_decref(doc);
         return NULL;

@@ -12,6 +12,7 @@
 
 #include "testhelp.h"
 #include "dp_snapshot.h"
+#include "jwt_fixture.h"
 
 /* n copies of the UTF-8 character ch (1 to 4 bytes), NUL-terminated, in buf. */
 static char *repeat(char *buf, const char *ch, size_t n)
@@ -248,6 +249,45 @@ TEST("writing the model: read(write(model)) writes the same document, hash inclu
     json_decref(w2);
     gw_cfg_free(a);
     gw_cfg_free(b);
+}
+
+TEST("issuers: read with the JWT code, written back the same; a repeated client is refused")
+{
+    struct gw_err err;
+    EVP_PKEY *k = fx_keygen("RSA", 2048, NULL);
+    char *pem = fx_pem(k, 0);
+    json_t *doc = snap_load("basic.json");
+    /* (the writer spells out a round robin's default operations, which
+     * basic.json's first API lacks: name one it has, as the test above) */
+    snap_edit(doc, "apis[0].policies[0].operations", json_pack("[s]", "/embeddings"));
+    json_t *issuer = json_pack(
+        "{s:s, s:s, s:s, s:[s], s:[s], s:[{s:s, s:s, s:s, s:[]}]}", "id", "i1", "issuer",
+        "https://km", "clientClaim", "cid", "audiences", "gw", "keys", pem, "clients", "clientId",
+        "c1", "application", "app-1", "type", "sandbox", "subscriptions");
+    snap_edit(doc, "issuers", json_pack("[o]", issuer));
+    struct gw_cfg *a = gw_cfg_from_json(doc, &err);
+    CHECK(a != NULL);
+    CHECK_INT(a ? (int)a->nissuers : 0, 1);
+    CHECK_INT(a ? (int)a->issuers[0].clients[0].type : -1, GW_ENV_SANDBOX);
+    json_t *w1 = a ? gw_cfg_to_json(a) : NULL;
+    struct gw_cfg *b = w1 ? gw_cfg_from_json(w1, &err) : NULL;
+    if (!b)
+        fprintf(stderr, "  %s\n", err.message);
+    json_t *w2 = b ? gw_cfg_to_json(b) : NULL;
+    CHECK(w2 && json_equal(w1, w2));
+    CHECK(w1 && json_equal(json_object_get(w1, "issuers"), json_object_get(doc, "issuers")));
+    /* the same client id twice in one issuer: a data plane's table refuses it */
+    json_array_append(json_object_get(issuer, "clients"),
+                      json_array_get(json_object_get(issuer, "clients"), 0));
+    CHECK(gw_cfg_from_json(doc, &err) == NULL);
+    CHECK_STR(err.field, "issuers[0]");
+    json_decref(w1);
+    json_decref(w2);
+    gw_cfg_free(a);
+    gw_cfg_free(b);
+    json_decref(doc);
+    free(pem);
+    EVP_PKEY_free(k);
 }
 
 TEST_MAIN()
