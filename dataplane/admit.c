@@ -4,9 +4,11 @@
 
 #include "common/alloc.h"
 #include "common/fmt.h"
+#include "jwt_cache.h"
 #include "models.h"
 #include "ratelimit.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +49,54 @@ static const char *find_key(const struct dp_admit_in *in)
     return h && *h ? h : NULL;
 }
 
+/* 1 when the bearer value looks like a JWT: three non-empty base64url
+ * parts (the signature may be empty only to be refused by the check). */
+static int looks_like_jwt(const char *s)
+{
+    int dots = 0;
+    size_t part = 0;
+    for (; *s && *s != ' '; s++) {
+        if (*s == '.') {
+            if (part == 0 && dots < 2)
+                return 0;
+            dots++;
+            part = 0;
+        } else if (isalnum((unsigned char)*s) || *s == '-' || *s == '_') {
+            part++;
+        } else {
+            return 0;
+        }
+    }
+    return dots == 2 && *s == '\0';
+}
+
+/* Step 2 for a JWT access token (SPEC 3.1): the verdict of the worker's
+ * cache or of a full check; the OAuth client's application and type. The
+ * 401 message is the check's fixed sentence (never the token). */
+static int authenticate_jwt(const struct dp_admit_in *in, const char *token,
+                            struct dp_admission *a, struct dp_refusal *why)
+{
+    const struct gw_jwt_claims *claims = NULL;
+    struct gw_err err;
+    gw_err_clear(&err);
+    if (!in->cfg->jwt)
+        return refuse(why, 401, "token_issuer_unknown",
+                      "unknown issuer: iss names no configured issuer");
+    enum gw_jwt_status st = dp_jwt_check(in->jwt, in->cfg->jwt, token, strlen(token), in->now_s,
+                                         &claims, &err);
+    if (st != GW_JWT_OK)
+        return refuse(why, st == GW_JWT_NOMEM ? 503 : 401, gw_jwt_status_code(st), "%s",
+                      err.message);
+    const struct dp_key *client = claims->client;
+    if (a->api->subscription_validation &&
+        !dp_key_subscribed(client, a->api->id))
+        return refuse(why, 403, "not_subscribed", "the application is not subscribed to API '%s'",
+                      a->api->name);
+    a->env = client->env;
+    a->app_id = client->app_id;
+    return 0;
+}
+
 /* Step 2: the key and the environment it selects. */
 static int authenticate(const struct dp_admit_in *in, struct dp_admission *a,
                         struct dp_refusal *why)
@@ -58,6 +108,8 @@ static int authenticate(const struct dp_admit_in *in, struct dp_admission *a,
     if (!key)
         return refuse(why, 401, "missing_api_key",
                       "an API key is required (Authorization: Bearer <key> or apikey: <key>)");
+    if (looks_like_jwt(key) && in->jwt)
+        return authenticate_jwt(in, key, a, why);
     const struct dp_key *k = NULL;
     switch (dp_config_check_key(in->cfg, a->api, key, in->now_s, &k)) {
     case DP_KEY_OK:

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 struct dp_rl_result;
+struct dp_jwt_cache;
 
 /* Looks up a request header by name (case-insensitive): its value, or NULL. */
 typedef const char *(*dp_header_fn)(void *ctx, const char *name);
@@ -32,6 +33,7 @@ struct dp_admit_in {
     size_t body_len;
     int body_too_big; /* the body went over DP_BODY_MAX (413) */
     int64_t now_s;    /* wall clock, for key expiry */
+    struct dp_jwt_cache *jwt; /* the worker's cache of verified JWTs */
 };
 
 /* What an admitted request is. Filled as far as admission got, also when it

@@ -43,6 +43,11 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+int dp_key_subscribed(const struct dp_key *k, const char *api_id)
+{
+    return bsearch(&api_id, k->subscriptions, k->nsubscriptions, sizeof(char *), cmp_str) != NULL;
+}
+
 enum dp_key_check dp_config_check_key(const struct dp_config *cfg, const struct dp_api *api,
                                       const char *presented, int64_t now_s,
                                       const struct dp_key **key)
@@ -55,8 +60,7 @@ enum dp_key_check dp_config_check_key(const struct dp_config *cfg, const struct 
         return DP_KEY_UNKNOWN;
     if (k->expires_at != 0 && now_s >= k->expires_at)
         return DP_KEY_EXPIRED;
-    if (api && api->subscription_validation &&
-        !bsearch(&api->id, k->subscriptions, k->nsubscriptions, sizeof(char *), cmp_str))
+    if (api && api->subscription_validation && !dp_key_subscribed(k, api->id))
         return DP_KEY_NOT_SUBSCRIBED;
     *key = k;
     return DP_KEY_OK;

@@ -32,6 +32,9 @@ enum dp_key_check {
 /* Hashes the presented key and looks it up; checks expiry against now_s
  * (Unix seconds) and, when the API validates subscriptions, the key's
  * application's subscriptions. */
+/* 1 when k's application is subscribed to the API with this id. */
+int dp_key_subscribed(const struct dp_key *k, const char *api_id);
+
 enum dp_key_check dp_config_check_key(const struct dp_config *cfg, const struct dp_api *api,
                                       const char *presented, int64_t now_s,
                                       const struct dp_key **key);

@@ -601,6 +601,7 @@ void dp_request_run(struct dp_request *r)
         .body_len = r->body.len,
         .body_too_big = r->body_too_big,
         .now_s = gw_wall_s(),
+        .jwt = r->env->jwt,
     };
     struct dp_refusal why;
     if (dp_admit_check(&in, &r->adm, &why) != 0) {

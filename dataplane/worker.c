@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "request.h"
+#include "jwt_cache.h"
 #include "upstream.h"
 
 #include <string.h>
@@ -93,7 +94,7 @@ struct dp_worker *dp_worker_new(struct dp_shared *sh, int index, struct gw_err *
     atomic_init(&w->drain_asked, 0);
     w->metrics = dp_metrics_shard(sh->metrics, index);
     if (!(w->loop = dp_loop_new()) || !(w->up = dp_upstream_new(w->loop)) ||
-        !(w->rlw = dp_rl_worker_new(sh->rl, w->loop))) {
+        !(w->rlw = dp_rl_worker_new(sh->rl, w->loop)) || !(w->jwt = dp_jwt_cache_new(0))) {
         gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "cannot create worker %d", index);
         goto fail;
     }
@@ -102,6 +103,7 @@ struct dp_worker *dp_worker_new(struct dp_shared *sh, int index, struct gw_err *
         .up = w->up,
         .rlw = w->rlw,
         .metrics = w->metrics,
+        .jwt = w->jwt,
         .index = index,
         .cb = &env_cb,
         .owner = w,
@@ -223,5 +225,6 @@ void dp_worker_free(struct dp_worker *w)
     dp_config_unref(atomic_exchange(&w->mailbox, NULL));
     dp_config_unref(w->cfg);
     dp_loop_free(w->loop);
+    dp_jwt_cache_free(w->jwt);
     gw_free(w);
 }

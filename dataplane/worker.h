@@ -64,6 +64,7 @@ struct dp_worker {
     struct dp_upstream *up;
     struct dp_rl_worker *rlw;
     struct dp_metrics_shard *metrics;
+    struct dp_jwt_cache *jwt;
     /* What its requests see of the worker (loop, multi, limiter, metrics,
      * the live requests): the listener and the requests get only this. */
     struct dp_req_env env;

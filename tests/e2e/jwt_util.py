@@ -104,3 +104,48 @@ class JwksServer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _der_to_raw(der, size):
+    """An ECDSA DER signature (SEQUENCE of r, s) as JOSE r||s."""
+    i = 2 if der[1] < 0x80 else 2 + (der[1] & 0x7f)
+    out = b""
+    for _ in range(2):
+        assert der[i] == 0x02
+        n = der[i + 1]
+        v = der[i + 2:i + 2 + n].lstrip(b"\0")
+        out += v.rjust(size, b"\0")
+        i += 2 + n
+    return out
+
+
+def sign(key, claims, alg="RS256", kid="default", header=None):
+    """A compact JWS of claims signed with key by the openssl CLI
+    (RS*/PS*: PKCS#1 v1.5 / PSS; ES*: DER turned into r||s). kid
+    "default" uses the key's kid, None leaves it out."""
+    h = {"alg": alg, "typ": "JWT"}
+    if kid == "default":
+        kid = key.kid
+    if kid is not None:
+        h["kid"] = kid
+    h.update(header or {})
+    signing = (b64url(json.dumps(h).encode()) + "." +
+               b64url(json.dumps(claims).encode())).encode()
+    bits = alg[2:]
+    args = ["dgst", "-sha" + bits, "-sign", key.priv]
+    if alg.startswith("PS"):
+        args += ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:" +
+                 str(int(bits) // 8)]
+    sig = _openssl(*args, data=signing)
+    if alg.startswith("ES"):
+        sig = _der_to_raw(sig, 32 if bits == "256" else 48)
+    return signing.decode() + "." + b64url(sig)
+
+
+def hs256(secret, claims):
+    """An HMAC token (always refused by the gateway)."""
+    import hashlib
+    import hmac
+    signing = (b64url(json.dumps({"alg": "HS256"}).encode()) + "." +
+               b64url(json.dumps(claims).encode())).encode()
+    return signing.decode() + "." + b64url(hmac.new(secret, signing, hashlib.sha256).digest())
