@@ -1,6 +1,8 @@
 /* /__mock/ control routes (see mock_control.h and README.md). */
 #include "mock_control.h"
 
+#include "common/clock.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +88,7 @@ static enum MHD_Result set_faults(struct mock_req *req)
         snprintf(msg, sizeof(msg), "invalid JSON: %s (line %d)", jerr.text, jerr.line);
         return mock_queue_error(req->conn, 400, msg);
     }
-    struct mock_ruleset *set = mock_ruleset_parse(doc, &err);
+    struct mock_ruleset *set = mock_ruleset_parse(doc, gw_now_ms(), &err);
     json_decref(doc);
     if (!set)
         return mock_queue_error(req->conn, (unsigned int)gw_err_http_status(err.kind),

@@ -20,6 +20,8 @@
 #define RECORD_HEADERS_MAX 128
 /* One SSE chunk is at most ~2 KiB (model and name are bounded). */
 #define CHUNK_MAX (16 * 1024)
+/* How often a "hang" request looks whether its client left. */
+#define HANG_POLL_MS 50
 
 /* Where a stream is. The order matters: a reset comes in STREAM_CONTENT or
  * after it, never before the head. */
@@ -39,6 +41,14 @@ struct mock_stream {
     long sent;              /* content chunks produced */
     long reset_after;       /* close abruptly after this many; -1 = never */
     long chunk_delay_ms;
+    long first_delay_ms;    /* before content chunk 0 */
+    long stall_after;       /* a stall before this content chunk; -1 = none */
+    long stall_ms;
+    int stall_close;        /* close abruptly after the stall */
+    long error_after;       /* the error event instead of this chunk; -1 = none */
+    long malformed_after;   /* a malformed event before this chunk; -1 = none */
+    int malformed_sent;
+    int no_done;            /* no "data: [DONE]" */
     int include_usage;
     int responses;          /* the Responses API's events, not chat chunks */
     int waited;             /* the delay before the next chunk has passed */
@@ -49,6 +59,8 @@ struct mock_stream {
 
 void mock_openai_cleanup(struct mock_req *req)
 {
+    gw_free(req->assistant_text);
+    req->assistant_text = NULL;
     if (req->stream_state) {
         gw_buf_cleanup(&req->stream_state->pending);
         gw_free(req->stream_state);
@@ -169,6 +181,21 @@ static int parse_images(struct mock_req *req, json_t *doc, struct refusal *why)
     return 0;
 }
 
+/* Whether the last of "messages" is the assistant's, and its text. */
+static int parse_last_message(struct mock_req *req, json_t *doc, struct refusal *why)
+{
+    json_t *msgs = json_object_get(doc, "messages"); /* borrowed */
+    size_t n = json_is_array(msgs) ? json_array_size(msgs) : 0;
+    json_t *last = n ? json_array_get(msgs, n - 1) : NULL;
+    json_t *role = json_object_get(last, "role");
+    req->last_assistant = json_is_string(role) && strcmp(json_string_value(role), "assistant") == 0;
+    json_t *content = json_object_get(last, "content");
+    if (!req->last_assistant || !json_is_string(content))
+        return 0;
+    req->assistant_text = gw_strndup(json_string_value(content), json_string_length(content));
+    return req->assistant_text ? 0 : refuse(why, 503, "out of memory");
+}
+
 static int parse_json(struct mock_req *req, int have_model, struct refusal *why)
 {
     json_error_t jerr;
@@ -198,6 +225,8 @@ static int parse_json(struct mock_req *req, int have_model, struct refusal *why)
         rc = parse_embeddings(req, doc, why);
     if (rc == 0 && req->route == MOCK_ROUTE_IMAGES)
         rc = parse_images(req, doc, why);
+    if (rc == 0 && req->route == MOCK_ROUTE_CHAT)
+        rc = parse_last_message(req, doc, why);
 out:
     json_decref(doc);
     return rc;
@@ -276,6 +305,17 @@ static int client_fd(struct mock_req *req)
     return ci ? ci->connect_fd : -1;
 }
 
+/* Resets the connection (RST, no FIN): SO_LINGER 0, and MHD closes the
+ * socket when the handler refuses the request. */
+static void reset_now(struct mock_req *req)
+{
+    struct linger lg = {1, 0};
+    int fd = client_fd(req);
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    req->reset_by_us = 1;
+}
+
 /* Ends the connection at once. MHD closes a connection it was told to drop
  * only on its next loop pass, which for a just-resumed connection may be
  * much later; shutting the socket down makes the client see the end now. */
@@ -348,6 +388,24 @@ static void fill_reply(struct mock_req *req, struct mock_reply *rep)
     rep->base64 = req->base64;
     rep->images = req->images;
     rep->b64_json = req->b64_json;
+    rep->text = req->rule ? req->rule->text : NULL;
+    rep->skip = 0;
+    if (req->rule && req->rule->continuation && req->assistant_text) {
+        char full[MOCK_TEXT_MAX];
+        mock_reply_answer(rep, full);
+        size_t n = strlen(req->assistant_text);
+        if (n <= strlen(full) && memcmp(full, req->assistant_text, n) == 0)
+            rep->skip = n; /* a prefix of valid UTF-8 ends on a boundary */
+    }
+}
+
+/* The wait before content chunk st->sent: the stall, the first chunk's
+ * delay or the delay between chunks. */
+static long content_wait_ms(const struct mock_stream *st)
+{
+    if (st->sent == st->stall_after)
+        return st->stall_ms;
+    return st->sent == 0 ? st->first_delay_ms : st->chunk_delay_ms;
 }
 
 /* Produces the next piece of the stream into st->pending. Returns 0, 1 when
@@ -377,11 +435,25 @@ static ssize_t next_piece(struct mock_stream *st)
         st->phase = STREAM_CONTENT;
         break;
     case STREAM_CONTENT:
-        if (st->sent > 0 && st->chunk_delay_ms > 0 && !st->waited) {
+        if (!st->waited && content_wait_ms(st) > 0) {
             st->waited = 1;
             MHD_suspend_connection(req->conn);
-            mock_timer_add(req->srv->timer, gw_now_ms() + st->chunk_delay_ms, req->conn);
+            mock_timer_add(req->srv->timer, gw_now_ms() + content_wait_ms(st), req->conn);
             return 1;
+        }
+        if (st->sent == st->stall_after && st->stall_close) {
+            drop(req, 1);
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        if (st->sent == st->error_after) {
+            rc = mock_reply_error_event(&st->pending);
+            st->phase = STREAM_END;
+            break;
+        }
+        if (st->sent == st->malformed_after && !st->malformed_sent) {
+            rc = mock_reply_malformed_event(&st->pending, &st->reply);
+            st->malformed_sent = 1; /* st->waited stays: no second wait */
+            break;
         }
         st->waited = 0;
         rc = st->responses ? mock_responses_delta(&st->pending, &st->reply, (int)st->sent,
@@ -389,7 +461,9 @@ static ssize_t next_piece(struct mock_stream *st)
                            : mock_reply_chunk(&st->pending, &st->reply, (int)st->sent,
                                               (int)st->nchunks, st->include_usage);
         if (++st->sent == st->nchunks)
-            st->phase = st->responses || st->include_usage ? STREAM_TAIL : STREAM_DONE;
+            st->phase = st->responses || st->include_usage ? STREAM_TAIL
+                        : st->no_done                        ? STREAM_END
+                                                             : STREAM_DONE;
         break;
     case STREAM_TAIL:
         if (st->responses) {
@@ -397,7 +471,7 @@ static ssize_t next_piece(struct mock_stream *st)
             st->phase = STREAM_END; /* the Responses API sends no [DONE] */
         } else {
             rc = mock_reply_usage_chunk(&st->pending, &st->reply);
-            st->phase = STREAM_DONE;
+            st->phase = st->no_done ? STREAM_END : STREAM_DONE;
         }
         break;
     case STREAM_DONE:
@@ -442,6 +516,13 @@ static enum MHD_Result answer_stream(struct mock_req *req, unsigned int status)
     st->nchunks = RULE_OR(req, chunks, MOCK_DEFAULT_CHUNKS);
     st->reset_after = RULE_OR(req, reset_after_chunks, -1);
     st->chunk_delay_ms = RULE_OR(req, chunk_delay_ms, 0);
+    st->first_delay_ms = RULE_OR(req, first_chunk_delay_ms, 0);
+    st->stall_after = RULE_OR(req, stall_after_chunks, -1);
+    st->stall_ms = RULE_OR(req, stall_ms, 0);
+    st->stall_close = req->rule && req->rule->stall_close;
+    st->error_after = RULE_OR(req, error_after_chunks, -1);
+    st->malformed_after = RULE_OR(req, malformed_after_chunks, -1);
+    st->no_done = req->rule && req->rule->no_done;
     st->include_usage = req->include_usage;
     st->responses = req->route == MOCK_ROUTE_RESPONSES;
     st->phase = st->responses ? STREAM_HEAD : STREAM_CONTENT;
@@ -456,17 +537,66 @@ static enum MHD_Result answer_stream(struct mock_req *req, unsigned int status)
 }
 
 /* The response for a parsed request and its rule (after any delay). */
+/* Suspends the connection until the timer resumes it at now + ms. */
+static enum MHD_Result wait_ms(struct mock_req *req, long ms)
+{
+    req->phase = 1;
+    MHD_suspend_connection(req->conn);
+    mock_timer_add(req->srv->timer, gw_now_ms() + ms, req->conn);
+    return MHD_YES;
+}
+
+/* The status a rule answers: its "status", else 503 for "failForMs", 400
+ * for "errorCode", 200. */
+static unsigned int rule_status(const struct mock_rule *rule)
+{
+    if (!rule)
+        return 200;
+    if (rule->status)
+        return (unsigned int)rule->status;
+    if (rule->fail_until_ms >= 0)
+        return 503;
+    return rule->error_code ? 400 : 200;
+}
+
+/* The 400s a rule asks for: a known error code, or a refused trailing
+ * assistant message. NULL when neither applies. */
+static struct MHD_Response *refusal_response(struct mock_req *req, unsigned int status)
+{
+    const struct mock_rule *rule = req->rule;
+    if (rule->error_code) {
+        struct gw_buf b;
+        gw_buf_init(&b, 4096);
+        if (mock_reply_error_for_code(&b, rule->error_code) < 0) {
+            gw_buf_cleanup(&b);
+            return NULL;
+        }
+        return mock_response_from_buf(&b, "application/json");
+    }
+    return mock_response_error(status, "the last message must not be an assistant message");
+}
+
 static enum MHD_Result respond(struct mock_req *req)
 {
     const struct mock_rule *rule = req->rule;
-    unsigned int status = rule && rule->status ? (unsigned int)rule->status : 200;
+    unsigned int status = rule_status(rule);
     if (req->phase == 1 && client_gone(req)) {
         drop(req, 0);
         return MHD_NO;
     }
-    if ((rule && rule->reset) || mock_server_stopping(req->srv)) {
+    if (mock_server_stopping(req->srv)) {
         drop(req, 1);
         return MHD_NO;
+    }
+    if (rule && rule->reset) {
+        reset_now(req);
+        return MHD_NO;
+    }
+    if (rule && rule->hang)
+        return wait_ms(req, HANG_POLL_MS);
+    if (rule && (rule->error_code || (rule->refuse_trailing_assistant && req->last_assistant))) {
+        unsigned int st = rule->status ? status : 400;
+        return answer(req, st, refusal_response(req, st));
     }
     if (rule && rule->body) {
         struct MHD_Response *r = MHD_create_response_from_buffer(
@@ -503,13 +633,9 @@ enum MHD_Result mock_openai_handle(struct mock_req *req, const char *url, const 
     if (rc < 0)
         return answer(req, why.status, mock_response_error(why.status, why.message));
 
-    req->rule = mock_rules_match(&req->srv->rules, req->model, url, &req->hold);
+    req->rule = mock_rules_match(&req->srv->rules, req->model, url, gw_now_ms(), &req->hold);
     long delay = RULE_OR(req, delay_ms, 0);
-    if (delay > 0 && !mock_server_stopping(req->srv)) {
-        req->phase = 1;
-        MHD_suspend_connection(req->conn);
-        mock_timer_add(req->srv->timer, gw_now_ms() + delay, req->conn);
-        return MHD_YES;
-    }
+    if (delay > 0 && !mock_server_stopping(req->srv))
+        return wait_ms(req, delay);
     return respond(req);
 }

@@ -6,6 +6,7 @@
 #include "mock_record.h"
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "mock_utf8.h"
 
 #include <string.h>
@@ -14,6 +15,7 @@ struct mock_record {
     int refs;                /* __atomic; the ring holds one */
     size_t size;             /* bytes allocated, for the total bound */
     unsigned long long seq;
+    long long at_ms;         /* wall clock when recorded (Unix ms) */
     size_t nheaders;
     size_t body_len;         /* bytes kept */
     size_t body_total;       /* bytes received */
@@ -112,6 +114,7 @@ int mock_recorder_add(struct mock_recorder *rec, const struct mock_record_in *in
         put(&at, h->value, h->value_len);
     }
     r->body = put(&at, in->body ? in->body : "", blen);
+    r->at_ms = (long long)gw_wall_ms();
 
     pthread_mutex_lock(&rec->lock);
     r->seq = ++rec->seq;
@@ -162,7 +165,8 @@ static json_t *record_json(const struct mock_record *r)
 {
     json_t *hdrs = json_object();
     json_t *parsed = json_loadb(r->body, r->body_len, JSON_DECODE_ANY, NULL);
-    json_t *item = json_pack("{s:I,s:o,s:o,s:o,s:o,s:I,s:b,s:o,s:o}", "seq", (json_int_t)r->seq,
+    json_t *item = json_pack("{s:I,s:I,s:o,s:o,s:o,s:o,s:I,s:b,s:o,s:o}", "seq", (json_int_t)r->seq,
+                             "receivedAtMs", (json_int_t)r->at_ms,
                              "method", text_value(r->method, strlen(r->method)), "path",
                              text_value(r->path, strlen(r->path)), "headers",
                              hdrs ? json_incref(hdrs) : NULL, "body",

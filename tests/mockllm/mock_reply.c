@@ -54,6 +54,17 @@ void mock_reply_text(const struct mock_reply *r, const char *what, char out[TEXT
     snprintf(out, TEXT_MAX, "mock %s from %s for %s", what, r->name, r->model);
 }
 
+void mock_reply_answer(const struct mock_reply *r, char out[TEXT_MAX])
+{
+    char full[TEXT_MAX];
+    if (r->text)
+        snprintf(full, TEXT_MAX, "%s", r->text);
+    else
+        mock_reply_text(r, "reply", full);
+    size_t len = strlen(full), skip = r->skip < len ? r->skip : len;
+    memcpy(out, full + skip, len - skip + 1);
+}
+
 int mock_reply_model_field(struct gw_buf *out, const struct mock_reply *r)
 {
     if (gw_buf_append_str(out, "\"model\":") != GW_BUF_OK)
@@ -147,7 +158,7 @@ static int body_audio(struct gw_buf *out, const struct mock_reply *r)
 int mock_reply_body(struct gw_buf *out, const struct mock_reply *r)
 {
     char text[TEXT_MAX];
-    mock_reply_text(r, "reply", text);
+    mock_reply_answer(r, text);
     switch (r->route) {
     case MOCK_ROUTE_CHAT:
         return body_chat(out, r, text);
@@ -195,7 +206,7 @@ int mock_reply_piece(const struct mock_reply *r, int i, int n, char out[TEXT_MAX
     char text[TEXT_MAX];
     if (n < 1 || i < 0 || i >= n)
         return -1;
-    mock_reply_text(r, "reply", text);
+    mock_reply_answer(r, text);
     size_t len = strlen(text);
     size_t from = piece_start(text, len, i, n), to = piece_start(text, len, i + 1, n);
     memcpy(out, text + from, to - from);
@@ -282,4 +293,57 @@ int mock_reply_error(struct gw_buf *out, int status, const char *message)
         mock_reply_json_str(out, message) < 0)
         return -1;
     return ok(gw_buf_printf(out, ",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}", type, code));
+}
+
+/* The error bodies OpenAI sends for the codes a rule's "errorCode" names. */
+static const struct {
+    const char *code;
+    const char *message;
+    const char *param; /* JSON: a string literal or null */
+} known_codes[] = {
+    {"context_length_exceeded",
+     "This model's maximum context length is 128000 tokens. However, your messages resulted in "
+     "130000 tokens. Please reduce the length of the messages.",
+     "\"messages\""},
+    {"content_policy_violation",
+     "Your request was rejected as a result of our safety system. Your prompt may contain text "
+     "that is not allowed by our safety system.",
+     "null"},
+};
+
+static int known_index(const char *code)
+{
+    for (size_t i = 0; i < sizeof(known_codes) / sizeof(known_codes[0]); i++)
+        if (strcmp(code, known_codes[i].code) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *mock_reply_error_code_known(const char *code)
+{
+    int i = known_index(code);
+    return i < 0 ? NULL : known_codes[i].code;
+}
+
+int mock_reply_error_for_code(struct gw_buf *out, const char *code)
+{
+    int i = known_index(code);
+    if (i < 0 || gw_buf_append_str(out, "{\"error\":{\"message\":") != GW_BUF_OK ||
+        mock_reply_json_str(out, known_codes[i].message) < 0)
+        return -1;
+    return ok(gw_buf_printf(out, ",\"type\":\"invalid_request_error\",\"param\":%s,\"code\":\"%s\"}}",
+                            known_codes[i].param, known_codes[i].code));
+}
+
+int mock_reply_error_event(struct gw_buf *out)
+{
+    if (gw_buf_append_str(out, "data: ") != GW_BUF_OK ||
+        mock_reply_error(out, 500, "The server had an error while processing your request.") < 0)
+        return -1;
+    return ok(gw_buf_append_str(out, "\n\n"));
+}
+
+int mock_reply_malformed_event(struct gw_buf *out, const struct mock_reply *r)
+{
+    return ok(gw_buf_printf(out, "data: {\"id\":\"chatcmpl-mock-%llu\",\"object\":\n\n", r->id));
 }

@@ -34,6 +34,8 @@ struct mock_reply {
     int base64;              /* embeddings: encoding_format "base64" */
     long images;             /* images: how many (0: 1) */
     int b64_json;            /* images: response_format "b64_json" */
+    const char *text;        /* the answer text; NULL: "mock reply from <name> for <model>" */
+    size_t skip;             /* bytes of the answer already given (continuation) */
 };
 
 /* Appends s as a JSON string literal (quotes included, escaped). */
@@ -42,7 +44,12 @@ int mock_reply_json_str(struct gw_buf *out, const char *s);
 /* "mock <what> from <name> for <model>" into out. */
 void mock_reply_text(const struct mock_reply *r, const char *what, char out[MOCK_TEXT_MAX]);
 
-/* Piece i (0-based) of n of the text "mock reply from <name> for <model>",
+/* The answer text of chat, completions and the Responses API: r->text or
+ * "mock reply from <name> for <model>", without its first r->skip bytes
+ * (skip is clamped to the text and must fall on a UTF-8 boundary). */
+void mock_reply_answer(const struct mock_reply *r, char out[MOCK_TEXT_MAX]);
+
+/* Piece i (0-based) of n of the answer text (mock_reply_answer),
  * split evenly on UTF-8 boundaries, into out. Returns 0, or -1 when not
  * 0 <= i < n. */
 int mock_reply_piece(const struct mock_reply *r, int i, int n, char out[MOCK_TEXT_MAX]);
@@ -73,5 +80,22 @@ int mock_reply_usage_chunk(struct gw_buf *out, const struct mock_reply *r);
 /* {"error": {"message": message, "type": <by status>, "code": <by status>}}
  * (param null). */
 int mock_reply_error(struct gw_buf *out, int status, const char *message);
+
+/* The static copy of code when it is an error code the mock can send as
+ * OpenAI does ("context_length_exceeded", "content_policy_violation"),
+ * else NULL. */
+const char *mock_reply_error_code_known(const char *code);
+
+/* OpenAI's 400 body for a known code (message, type, param and code as
+ * OpenAI sends them). -1 for an unknown code. */
+int mock_reply_error_for_code(struct gw_buf *out, const char *code);
+
+/* "data: {"error": {...}}\n\n": the error event OpenAI sends mid-stream
+ * (type "server_error"). */
+int mock_reply_error_event(struct gw_buf *out);
+
+/* "data: {"id":"chatcmpl-mock-<id>","object":\n\n": an event whose data
+ * is not JSON. */
+int mock_reply_malformed_event(struct gw_buf *out, const struct mock_reply *r);
 
 #endif

@@ -28,7 +28,7 @@ static int message_item(struct gw_buf *out, const struct mock_reply *r, int comp
                            "\"content\":[",
                       r->id, completed ? "completed" : "in_progress") != GW_BUF_OK)
         return -1;
-    mock_reply_text(r, "reply", text);
+    mock_reply_answer(r, text);
     if (completed && text_part(out, text) < 0)
         return -1;
     return ok(gw_buf_append_str(out, "],\"role\":\"assistant\"}"));
@@ -127,7 +127,7 @@ int mock_responses_tail(struct gw_buf *out, const struct mock_reply *r, int n)
 {
     char text[MOCK_TEXT_MAX];
     int seq = HEAD_EVENTS + n;
-    mock_reply_text(r, "reply", text);
+    mock_reply_answer(r, text);
     if (event_start(out, "response.output_text.done", seq) < 0 || part_address(out, r) < 0 ||
         gw_buf_append_str(out, "\"text\":") != GW_BUF_OK || mock_reply_json_str(out, text) < 0 ||
         gw_buf_append_str(out, ",\"logprobs\":[]") != GW_BUF_OK || event_end(out) < 0)

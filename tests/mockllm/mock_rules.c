@@ -3,6 +3,7 @@
 #include "mock_rules.h"
 
 #include "common/alloc.h"
+#include "mock_reply.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -133,12 +134,91 @@ static int parse_headers(json_t *obj, const char *where, struct mock_rule *rule,
     return 0;
 }
 
-static int parse_rule(json_t *obj, size_t index, struct mock_rule *rule, struct gw_err *err)
+static int get_bool(json_t *v, const char *field, int *out, struct gw_err *err)
+{
+    if (!json_is_boolean(v))
+        return bad(err, field, "must be a boolean");
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* "stallThen": "continue" or "close". */
+static int get_stall_then(json_t *v, const char *field, int *close, struct gw_err *err)
+{
+    const char *s = json_string_value(v);
+    if (!s || (strcmp(s, "continue") != 0 && strcmp(s, "close") != 0))
+        return bad(err, field, "must be \"continue\" or \"close\"");
+    *close = strcmp(s, "close") == 0;
+    return 0;
+}
+
+static int get_error_code(json_t *v, const char *field, const char **out, struct gw_err *err)
+{
+    const char *s = json_string_value(v);
+    *out = s ? mock_reply_error_code_known(s) : NULL;
+    if (!*out)
+        return bad(err, field, "must be \"context_length_exceeded\" or \"content_policy_violation\"");
+    return 0;
+}
+
+static int get_text(json_t *v, const char *field, char **out, struct gw_err *err)
+{
+    size_t n = 0;
+    if (get_str(v, field, MOCK_RULE_TEXT_MAX, 0, out, &n, err) < 0)
+        return -1;
+    if (strlen(*out) != n)
+        return bad(err, field, "must not contain NUL");
+    return 0;
+}
+
+/* The fields of the stream and content faults (see README.md). Returns 1
+ * when key is not one of them. */
+static int parse_fault_field(const char *key, json_t *v, const char *field, long now_ms,
+                             struct mock_rule *rule, struct gw_err *err)
+{
+    long ms = 0;
+    if (strcmp(key, "hang") == 0)
+        return get_bool(v, field, &rule->hang, err);
+    if (strcmp(key, "firstChunkDelayMs") == 0)
+        return get_long(v, field, 0, DELAY_MAX_MS, &rule->first_chunk_delay_ms, err);
+    if (strcmp(key, "stallAfterChunks") == 0)
+        return get_long(v, field, 0, CHUNKS_MAX, &rule->stall_after_chunks, err);
+    if (strcmp(key, "stallMs") == 0)
+        return get_long(v, field, 0, DELAY_MAX_MS, &rule->stall_ms, err);
+    if (strcmp(key, "stallThen") == 0)
+        return get_stall_then(v, field, &rule->stall_close, err);
+    if (strcmp(key, "errorAfterChunks") == 0)
+        return get_long(v, field, 0, CHUNKS_MAX, &rule->error_after_chunks, err);
+    if (strcmp(key, "malformedAfterChunks") == 0)
+        return get_long(v, field, 0, CHUNKS_MAX, &rule->malformed_after_chunks, err);
+    if (strcmp(key, "noDone") == 0)
+        return get_bool(v, field, &rule->no_done, err);
+    if (strcmp(key, "errorCode") == 0)
+        return get_error_code(v, field, &rule->error_code, err);
+    if (strcmp(key, "refuseTrailingAssistant") == 0)
+        return get_bool(v, field, &rule->refuse_trailing_assistant, err);
+    if (strcmp(key, "continuation") == 0)
+        return get_bool(v, field, &rule->continuation, err);
+    if (strcmp(key, "text") == 0)
+        return get_text(v, field, &rule->text, err);
+    if (strcmp(key, "failForMs") == 0) {
+        if (get_long(v, field, 0, 86400000L, &ms, err) < 0)
+            return -1;
+        rule->fail_until_ms = now_ms + ms;
+        return 0;
+    }
+    return 1;
+}
+
+static int parse_rule(json_t *obj, size_t index, long now_ms, struct mock_rule *rule,
+                      struct gw_err *err)
 {
     char where[32], field[96];
     snprintf(where, sizeof(where), "rules[%zu]", index);
     rule->remaining = rule->delay_ms = rule->chunk_delay_ms = rule->chunks = -1;
     rule->reset_after_chunks = rule->prompt_tokens = rule->completion_tokens = -1;
+    rule->first_chunk_delay_ms = rule->stall_after_chunks = rule->stall_ms = -1;
+    rule->error_after_chunks = rule->malformed_after_chunks = rule->fail_until_ms = -1;
     if (!json_is_object(obj))
         return bad(err, where, "must be an object");
     const char *key;
@@ -172,10 +252,7 @@ static int parse_rule(json_t *obj, size_t index, struct mock_rule *rule, struct 
         } else if (strcmp(key, "resetAfterChunks") == 0) {
             rc = get_long(v, field, 0, CHUNKS_MAX, &rule->reset_after_chunks, err);
         } else if (strcmp(key, "reset") == 0) {
-            if (!json_is_boolean(v))
-                return bad(err, field, "must be a boolean");
-            rule->reset = json_is_true(v);
-            rc = 0;
+            rc = get_bool(v, field, &rule->reset, err);
         } else if (strcmp(key, "promptTokens") == 0) {
             rc = get_long(v, field, 0, TOKENS_MAX, &rule->prompt_tokens, err);
         } else if (strcmp(key, "completionTokens") == 0) {
@@ -183,11 +260,15 @@ static int parse_rule(json_t *obj, size_t index, struct mock_rule *rule, struct 
         } else if (strcmp(key, "body") == 0) {
             rc = get_str(v, field, BODY_MAX, 0, &rule->body, &rule->body_len, err);
         } else {
-            rc = bad(err, field, "unknown field");
+            rc = parse_fault_field(key, v, field, now_ms, rule, err);
+            if (rc == 1)
+                rc = bad(err, field, "unknown field");
         }
         if (rc < 0)
             return -1;
     }
+    if ((rule->stall_after_chunks >= 0) != (rule->stall_ms >= 0))
+        return bad(err, where, "stallAfterChunks and stallMs go together");
     return 0;
 }
 
@@ -197,6 +278,7 @@ static void rule_cleanup(struct mock_rule *rule)
     gw_free(rule->path);
     gw_free(rule->retry_after);
     gw_free(rule->body);
+    gw_free(rule->text);
     for (size_t i = 0; i < rule->nheaders; i++) {
         gw_free(rule->headers[i].name);
         gw_free(rule->headers[i].value);
@@ -213,7 +295,7 @@ static void ruleset_free(struct mock_ruleset *set)
     gw_free(set);
 }
 
-struct mock_ruleset *mock_ruleset_parse(json_t *doc, struct gw_err *err)
+struct mock_ruleset *mock_ruleset_parse(json_t *doc, long now_ms, struct gw_err *err)
 {
     struct mock_ruleset *set = NULL;
     json_t *list = json_is_object(doc) ? json_object_get(doc, "rules") : NULL; /* borrowed */
@@ -240,7 +322,7 @@ struct mock_ruleset *mock_ruleset_parse(json_t *doc, struct gw_err *err)
         goto nomem;
     for (size_t i = 0; i < n; i++) {
         set->n = i + 1; /* so a failure frees what parse_rule allocated */
-        if (parse_rule(json_array_get(list, i), i, &set->rules[i], err) < 0)
+        if (parse_rule(json_array_get(list, i), i, now_ms, &set->rules[i], err) < 0)
             goto fail;
     }
     set->n = n;
@@ -296,7 +378,8 @@ static int filter_ok(const char *want, const char *have, int suffix)
 }
 
 const struct mock_rule *mock_rules_match(struct mock_rules *r, const char *model,
-                                         const char *path, struct mock_ruleset **hold)
+                                         const char *path, long now_ms,
+                                         struct mock_ruleset **hold)
 {
     const struct mock_rule *found = NULL;
     *hold = NULL;
@@ -304,7 +387,8 @@ const struct mock_rule *mock_rules_match(struct mock_rules *r, const char *model
     struct mock_ruleset *set = r->current;
     for (size_t i = 0; set && i < set->n; i++) {
         struct mock_rule *rule = &set->rules[i];
-        if (rule->remaining == 0 || !filter_ok(rule->model, model, 0) ||
+        if (rule->remaining == 0 || (rule->fail_until_ms >= 0 && now_ms >= rule->fail_until_ms) ||
+            !filter_ok(rule->model, model, 0) ||
             !filter_ok(rule->path, path, 1))
             continue;
         if (rule->remaining > 0)

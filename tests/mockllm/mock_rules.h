@@ -42,7 +42,23 @@ struct mock_rule {
     long completion_tokens;   /* usage override */
     char *body;               /* raw body instead of the normal one; NULL = none */
     size_t body_len;
+    int hang;                 /* never answer; hold until the client leaves */
+    long first_chunk_delay_ms; /* headers at once, first content chunk after this */
+    long stall_after_chunks;  /* after this many content chunks ... */
+    long stall_ms;            /* ... wait this long, then */
+    int stall_close;          /* ... close abruptly (else continue) */
+    long error_after_chunks;  /* an error event after this many chunks, then end */
+    long malformed_after_chunks; /* a malformed event after this many chunks */
+    int no_done;              /* end the stream without "data: [DONE]" */
+    const char *error_code;   /* a known OpenAI error code (static string); NULL = none */
+    int refuse_trailing_assistant; /* 400 when the last message is the assistant's */
+    int continuation;         /* continue a trailing assistant prefix of the text */
+    char *text;               /* the answer text; NULL = "mock reply from <name> for <model>" */
+    long fail_until_ms;       /* gw_now_ms() bound of "failForMs"; -1 = none */
 };
+
+/* The longest "text" of a rule (bytes). */
+#define MOCK_RULE_TEXT_MAX 512
 
 struct mock_ruleset {
     int refs;                 /* atomic (__atomic builtins) */
@@ -57,11 +73,12 @@ struct mock_rules {
     struct mock_ruleset *current; /* NULL = no rules */
 };
 
-/* Parses {"rules": [rule, ...]} (doc is borrowed). Returns a new set with
+/* Parses {"rules": [rule, ...]} (doc is borrowed) posted at now_ms
+ * (gw_now_ms(): "failForMs" counts from it). Returns a new set with
  * one reference, or NULL with err filled (kind GW_ERR_INVALID naming the
  * field, e.g. "rules[2].status", or GW_ERR_NOMEM). Unknown fields are
  * refused so a typo in a test does not silently do nothing. */
-struct mock_ruleset *mock_ruleset_parse(json_t *doc, struct gw_err *err);
+struct mock_ruleset *mock_ruleset_parse(json_t *doc, long now_ms, struct gw_err *err);
 
 /* Drops one reference; frees the set with the last. NULL is a no-op. */
 void mock_ruleset_release(struct mock_ruleset *set);
@@ -74,13 +91,15 @@ void mock_rules_cleanup(struct mock_rules *r);
  * the rules) and releases the previous one. */
 void mock_rules_replace(struct mock_rules *r, struct mock_ruleset *set);
 
-/* First rule whose model and path filters accept (model, path) and whose
- * count is not used up; consumes one of its count. Returns the rule with a
+/* First rule whose model and path filters accept (model, path), whose
+ * count is not used up and whose "failForMs" window (if any) is still open
+ * at now_ms (gw_now_ms()); consumes one of its count. Returns the rule with a
  * reference to its set in *hold (release it with mock_ruleset_release when
  * the response is done), or NULL (and *hold NULL) when none applies.
  * model and path may be NULL (then only rules without that filter match). */
 const struct mock_rule *mock_rules_match(struct mock_rules *r, const char *model,
-                                         const char *path, struct mock_ruleset **hold);
+                                         const char *path, long now_ms,
+                                         struct mock_ruleset **hold);
 
 /* The current rules as posted: {"rules": [...]} (a new reference), or NULL
  * on allocation failure. */

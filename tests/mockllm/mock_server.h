@@ -51,7 +51,7 @@ struct mock_req {
     int nomem;                /* the body could not be stored */
     int reset_by_us;          /* the mock closed it on purpose: not "cancelled" */
     /* OpenAI-route state (mock_openai.c) */
-    int phase;                /* 0 = new; 1 = delayMs wait done */
+    int phase;                /* 0 = new; 1 = delayMs wait done (or hang polling) */
     enum mock_route route;
     char model[MOCK_MODEL_MAX + 1];
     int stream;               /* "stream": true */
@@ -61,6 +61,8 @@ struct mock_req {
     int base64;               /* embeddings: "encoding_format": "base64" */
     long images;              /* images: "n" (0: not given) */
     int b64_json;             /* images: "response_format": "b64_json" */
+    int last_assistant;       /* the last of "messages" has role "assistant" */
+    char *assistant_text;     /* its string content (owned), NULL when not a string */
     const struct mock_rule *rule; /* the fault rule applied, or NULL */
     struct mock_ruleset *hold;    /* keeps rule alive */
     struct mock_stream *stream_state;

@@ -9,7 +9,7 @@ static struct mock_ruleset *parse(const char *text, struct gw_err *err)
 {
     json_t *doc = json_loads(text, 0, NULL);
     gw_err_clear(err);
-    struct mock_ruleset *set = mock_ruleset_parse(doc, err);
+    struct mock_ruleset *set = mock_ruleset_parse(doc, 0, err);
     json_decref(doc);
     return set;
 }
@@ -95,24 +95,24 @@ TEST("rules: first match, model and path filters, counts")
     struct mock_rules rules;
     struct mock_ruleset *hold;
     mock_rules_init(&rules);
-    CHECK(mock_rules_match(&rules, "a", "/x", &hold) == NULL);
+    CHECK(mock_rules_match(&rules, "a", "/x", 0, &hold) == NULL);
     CHECK(hold == NULL);
     mock_rules_replace(&rules, parse("{\"rules\":[{\"model\":\"a\",\"count\":1,\"status\":429},"
                                      "{\"model\":\"a\",\"path\":\"/embeddings\",\"status\":500},"
                                      "{\"status\":503,\"count\":0},{\"promptTokens\":1}]}",
                                      &err));
-    const struct mock_rule *r = mock_rules_match(&rules, "a", "/v1/chat/completions", &hold);
+    const struct mock_rule *r = mock_rules_match(&rules, "a", "/v1/chat/completions", 0, &hold);
     CHECK(r != NULL && r->status == 429);
     CHECK(hold != NULL);
     mock_ruleset_release(hold);
     /* count used up: falls through to the catch-all (count 0 never matches) */
-    r = mock_rules_match(&rules, "a", "/v1/chat/completions", &hold);
+    r = mock_rules_match(&rules, "a", "/v1/chat/completions", 0, &hold);
     CHECK(r != NULL && r->status == 0 && r->prompt_tokens == 1);
     mock_ruleset_release(hold);
-    r = mock_rules_match(&rules, "a", "/v1/embeddings", &hold);
+    r = mock_rules_match(&rules, "a", "/v1/embeddings", 0, &hold);
     CHECK(r != NULL && r->status == 500);
     mock_ruleset_release(hold);
-    r = mock_rules_match(&rules, NULL, NULL, &hold);
+    r = mock_rules_match(&rules, NULL, NULL, 0, &hold);
     CHECK(r != NULL && r->prompt_tokens == 1);
     /* a held set survives being replaced */
     mock_rules_replace(&rules, NULL);
@@ -134,7 +134,7 @@ TEST("rules: allocation failures never leak or crash")
         struct gw_err err;
         gw_err_clear(&err);
         gw_alloc_fail_after(k);
-        struct mock_ruleset *set = mock_ruleset_parse(doc, &err);
+        struct mock_ruleset *set = mock_ruleset_parse(doc, 0, &err);
         gw_alloc_fail_after(-1);
         if (set)
             ok++;
