@@ -19,6 +19,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/fdlimit.h"
+#include "common/json_depth.h"
 #include "common/log.h"
 #include "dp_channel.h"
 #include "jfield.h"
@@ -179,7 +180,7 @@ static int parse_body(struct cp_req *req, struct gw_err *err)
     if (req->body_len == 0)
         return gw_err_set(err, GW_ERR_INVALID, "missing_body", NULL,
                           "a JSON object body is required");
-    if (cp_json_depth(req->body, req->body_len, CP_MAX_JSON_DEPTH) > CP_MAX_JSON_DEPTH)
+    if (!gw_json_depth_ok(req->body, req->body_len, CP_MAX_JSON_DEPTH))
         return gw_err_set(err, GW_ERR_INVALID, "malformed_json", NULL,
                           "JSON nested deeper than %d levels", CP_MAX_JSON_DEPTH);
     json_error_t jerr;

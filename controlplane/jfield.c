@@ -96,28 +96,6 @@ int cp_jf_int(json_t *obj, const char *key, const char *prefix, int required, js
     return 0;
 }
 
-int cp_json_depth(const char *text, size_t n, int limit)
-{
-    int depth = 0, deepest = 0, in_str = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = text[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = 0;
-        } else if (c == '"') {
-            in_str = 1;
-        } else if (c == '{' || c == '[') {
-            if (++depth > deepest && (deepest = depth) > limit)
-                return deepest;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return deepest;
-}
-
 json_t *cp_json_merge(json_t *base, json_t *patch)
 {
     json_t *m = json_deep_copy(base);

@@ -38,10 +38,6 @@ int cp_jf_bool(json_t *obj, const char *key, const char *prefix, int def, int *o
 int cp_jf_int(json_t *obj, const char *key, const char *prefix, int required, json_int_t def,
               json_int_t min, json_int_t max, json_int_t *out, struct gw_err *err);
 
-/* Deepest nesting of arrays/objects in the n bytes of text (strings are
- * skipped), stopping early once it passes limit. Returns the depth. */
-int cp_json_depth(const char *text, size_t n, int limit);
-
 /* The PATCH merge: a new object with the fields of base, overwritten by the
  * fields of patch ("id" in patch is ignored). Returns a new reference or
  * NULL on allocation failure. */

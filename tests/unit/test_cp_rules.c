@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/json_depth.h"
 #include "controlplane/jfield.h"
 #include "controlplane/policy_rules.h"
 #include "controlplane/routes.h"
@@ -308,15 +309,17 @@ TEST("field getters name the field")
     json_decref(o);
 }
 
-TEST("JSON depth scan skips strings")
+TEST("JSON depth scan skips strings (the common scanner the control plane uses)")
 {
-    CHECK_INT(cp_json_depth("[[[]]]", 6, 100), 3);
-    CHECK_INT(cp_json_depth("{\"a\": \"[[[[\"}", 13, 100), 1);
-    CHECK_INT(cp_json_depth("{\"a\\\"[\": []}", 12, 100), 2);
+    CHECK_INT(gw_json_depth_ok("[[[]]]", 6, 3), 1);
+    CHECK_INT(gw_json_depth_ok("[[[]]]", 6, 2), 0);
+    CHECK_INT(gw_json_depth_ok("{\"a\": \"[[[[\"}", 13, 1), 1);
+    CHECK_INT(gw_json_depth_ok("{\"a\\\"[\": []}", 12, 2), 1);
+    CHECK_INT(gw_json_depth_ok("{\"a\\\"[\": []}", 12, 1), 0);
     char deep[20001];
     memset(deep, '[', 10000);
     memset(deep + 10000, ']', 10000);
-    CHECK(cp_json_depth(deep, 20000, 32) > 32);
+    CHECK_INT(gw_json_depth_ok(deep, 20000, 32), 0);
 }
 
 TEST("PATCH merge overrides top-level fields, keeps id")
