@@ -21,6 +21,10 @@
 
 #define DP_BODY_MAX (10 * 1024 * 1024) /* larger request bodies: 413 */
 #define DP_JSON_MAX_DEPTH 64           /* deeper request JSON: 400 */
+/* The largest JSON body jansson may parse when the scanner cannot read it
+ * (json_scan.h: escapes in top-level keys or the model, numbers near the
+ * limits, invalid text); a larger one gets 400 without a tree. */
+#define DP_JSON_FALLBACK_MAX (256 * 1024)
 
 #define DP_MODEL_MAX 1024 /* longest model name a request may carry */
 
@@ -46,7 +50,9 @@ struct dp_json_body {
 
 /* Parses data as a JSON object (400 with err when it is not valid JSON, not
  * an object, or nested deeper than DP_JSON_MAX_DEPTH; the model field must be
- * a string when present, passing dp_body_check_model). model_field is the
+ * a string when present, passing dp_body_check_model; a repeated key: the
+ * last one counts; 400 too when the scanner cannot read a body over
+ * DP_JSON_FALLBACK_MAX). model_field is the
  * vendor's requestModel.field. A plain body is only scanned, not turned into
  * a tree: out then borrows data, which must stay unchanged until
  * dp_body_json_cleanup (the request's body buffer does). */
@@ -58,8 +64,8 @@ void dp_body_json_cleanup(struct dp_json_body *b);
  * (when model is not NULL and the vendor takes the model in the body), and,
  * when force_usage, "stream_options": {"include_usage": true} added. Every
  * other field is kept: a scanned body keeps the caller's bytes around the
- * model's value (members added go before the closing brace); otherwise the
- * tree is written compact. Returns 0, or -1 (out of memory / too big). */
+ * edited values (every model value of a repeated key; members added go
+ * before the closing brace); otherwise the tree is written compact. Returns 0, or -1 (out of memory / too big). */
 int dp_body_render_json(struct dp_json_body *b, const char *model_field, const char *model,
                         int force_usage, struct gw_buf *out);
 

@@ -2,12 +2,13 @@
  * model and stream flags, and render the body sent upstream with the chosen
  * model and, when asked, stream_options.include_usage.
  *
- * Two ways, one result. The common body goes through the strict scanner
+ * Two ways, one result. The body goes through the strict scanner
  * (json_scan.h): no tree, and the upstream body is the caller's bytes with
- * the model's value spliced in. Whenever the scanner is unsure (invalid
- * text, escapes where we read, repeated keys...), jansson parses as before
- * and gives the verdict and the error message; a render the splice cannot
- * do (an existing stream_options to change) builds the tree then.
+ * the model's values and stream_options edited in place. Whenever the
+ * scanner is unsure (invalid text, escapes where we read...), jansson parses
+ * and gives the verdict and the error message, but only for bodies up to
+ * DP_JSON_FALLBACK_MAX: a tree costs some twenty times the text and runs on
+ * the worker's loop, so a larger body the scanner cannot read is refused.
  *
  * The depth limit is enforced by a pre-scan before jansson parses, so a
  * hostile "[[[[..." never makes the recursive parser go deep. Pure
@@ -127,6 +128,11 @@ int dp_body_parse_json(const char *data, size_t len, const char *model_field,
     if (scanned <= 0)
         return scanned;
     memset(out, 0, sizeof(*out));
+    if (len > DP_JSON_FALLBACK_MAX)
+        return gw_err_set(err, GW_ERR_INVALID, "invalid_request_error", NULL,
+                          "the body is not valid JSON, or it holds what the gateway reads only "
+                          "in bodies up to %d KiB (an escaped top-level key or model, a number "
+                          "out of range)", DP_JSON_FALLBACK_MAX / 1024);
     return parse_by_jansson(data, len, model_field, out, err);
 }
 
@@ -182,41 +188,109 @@ static int put_json_string(struct gw_buf *out, const char *s, size_t n)
     return put(out, s + run, n - run) < 0 || put(out, "\"", 1) < 0 ? -1 : 0;
 }
 
-/* A scanned body's render: the caller's bytes with the model's value
- * replaced, and the members to add put before the closing brace (the order
- * jansson would give them: model, then stream_options). The caller has
- * checked that stream_options needs no change. Returns 0 or -1. */
+/* A splice in progress: the caller's bytes copied up to pos, with the
+ * model's values and stream_options edited on the way. */
+struct splice {
+    struct gw_buf *out;
+    const char *s;
+    size_t pos;
+    const char *model; /* NULL: the models stay */
+    size_t model_len;
+    const char *so_text; /* NULL, or what replaces s[so_off, so_off + so_len) */
+    size_t so_off, so_len;
+    int failed;
+};
+
+/* Copies the caller's bytes up to off, making the stream_options edit when
+ * it lies before. */
+static void splice_to(struct splice *sp, size_t off)
+{
+    if (sp->failed)
+        return;
+    if (sp->so_text && sp->so_off <= off) {
+        if (put(sp->out, sp->s + sp->pos, sp->so_off - sp->pos) < 0 ||
+            put(sp->out, sp->so_text, strlen(sp->so_text)) < 0)
+            sp->failed = 1;
+        sp->pos = sp->so_off + sp->so_len;
+        sp->so_text = NULL;
+    }
+    if (!sp->failed && put(sp->out, sp->s + sp->pos, off - sp->pos) < 0)
+        sp->failed = 1;
+    sp->pos = off;
+}
+
+/* A model value at s[off, off + len): replaced (dp_json_model_cb). */
+static void splice_model(void *ctx, size_t off, size_t len)
+{
+    struct splice *sp = ctx;
+    splice_to(sp, off);
+    if (!sp->failed && put_json_string(sp->out, sp->model, sp->model_len) < 0)
+        sp->failed = 1;
+    sp->pos = off + len;
+}
+
+/* The stream_options edit that makes include_usage true (the caller has
+ * checked it is not): the last include_usage's value, or a member added
+ * first in the object, or the whole value when it is no object. */
+static void plan_usage(struct splice *sp, const struct dp_json_scan *sc)
+{
+    if (sc->so_object && sc->iu_len) {
+        sp->so_text = "true";
+        sp->so_off = sc->iu_off;
+        sp->so_len = sc->iu_len;
+    } else if (sc->so_object) {
+        sp->so_text = sc->so_members ? "\"include_usage\":true," : "\"include_usage\":true";
+        sp->so_off = sc->so_off + 1;
+        sp->so_len = 0;
+    } else {
+        sp->so_text = "{\"include_usage\":true}";
+        sp->so_off = sc->so_off;
+        sp->so_len = sc->so_len;
+    }
+}
+
+/* A scanned body's render: the caller's bytes with every model value
+ * replaced (a repeated key too, so no reader of the body sees the caller's
+ * model), stream_options edited in place, and the members to add put
+ * before the closing brace (the order jansson would give them: model, then
+ * stream_options). Returns 0 or -1. */
 static int render_by_splice(struct dp_json_body *b, const char *model_field, const char *model,
                             int force_usage, struct gw_buf *out)
 {
     const struct dp_json_scan *sc = &b->scan;
-    const char *s = b->src;
-    size_t pos = 0, mlen = model ? strlen(model) : 0;
+    struct splice sp = {out, b->src, 0, NULL, 0, NULL, 0, 0, 0};
     int set_model = model && model_field, members = sc->members;
     char *copy = NULL;
+    if (force_usage && sc->has_stream_options && !sc->include_usage)
+        plan_usage(&sp, sc);
     if (set_model) {
         /* jansson takes only UTF-8 strings and keys. */
-        if (!gw_utf8_valid(model, mlen) ||
+        if (!gw_utf8_valid(model, strlen(model)) ||
             !gw_utf8_valid(model_field, strlen(model_field)) || !(copy = gw_strdup(model)))
             return -1;
-        if (sc->has_model) {
-            if (put(out, s, sc->model_off) < 0 || put_json_string(out, model, mlen) < 0)
-                goto fail;
-            pos = sc->model_off + sc->model_len;
-        }
+        sp.model = model;
+        sp.model_len = strlen(model);
+        struct dp_json_scan again;
+        if (sc->model_count == 1)
+            splice_model(&sp, sc->model_off, sc->model_len);
+        else if (sc->model_count > 1 &&
+                 dp_json_scan_visit(b->src, b->src_len, model_field, DP_JSON_MAX_DEPTH, &again,
+                                    splice_model, &sp) != 0)
+            sp.failed = 1;
     }
-    if (put(out, s + pos, sc->close - pos) < 0)
+    splice_to(&sp, sc->close);
+    if (sp.failed)
         goto fail;
     if (set_model && !sc->has_model &&
         ((members++ && put(out, ",", 1) < 0) ||
          put_json_string(out, model_field, strlen(model_field)) < 0 || put(out, ":", 1) < 0 ||
-         put_json_string(out, model, mlen) < 0))
+         put_json_string(out, model, sp.model_len) < 0))
         goto fail;
     static const char usage[] = "\"stream_options\":{\"include_usage\":true}";
     if (force_usage && !sc->has_stream_options &&
         ((members && put(out, ",", 1) < 0) || put(out, usage, sizeof(usage) - 1) < 0))
         goto fail;
-    if (put(out, s + sc->close, b->src_len - sc->close) < 0)
+    if (put(out, b->src + sc->close, b->src_len - sc->close) < 0)
         goto fail;
     if (copy) {
         gw_free(b->model_own);
@@ -259,13 +333,7 @@ static int render_tree(struct dp_json_body *b, const char *model_field, const ch
 int dp_body_render_json(struct dp_json_body *b, const char *model_field, const char *model,
                         int force_usage, struct gw_buf *out)
 {
-    if (!b->doc && b->scanned) {
-        /* The splice cannot change an existing stream_options (nor replace
-         * one that is not an object): that takes the tree. */
-        if (!force_usage || !b->scan.has_stream_options || b->scan.include_usage)
-            return render_by_splice(b, model_field, model, force_usage, out);
-        if (!(b->doc = json_loadb(b->src, b->src_len, JSON_ALLOW_NUL, NULL)))
-            return -1;
-    }
+    if (!b->doc && b->scanned)
+        return render_by_splice(b, model_field, model, force_usage, out);
     return render_tree(b, model_field, model, force_usage, out);
 }

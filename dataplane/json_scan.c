@@ -18,6 +18,8 @@ struct scanner {
     size_t n;
     size_t i; /* the next byte */
     int max_depth;
+    dp_json_model_cb on_model; /* NULL, or told each top-level model value */
+    void *ctx;
 };
 
 /* The members of the top-level object the scan looks for. */
@@ -56,8 +58,9 @@ static long hex4(const unsigned char *s, size_t i, size_t n)
     return v;
 }
 
-/* The escape at s[i] ('\\'): the index past it, or 0 when unsure. */
-static size_t scan_escape(const unsigned char *s, size_t i, size_t n)
+/* The escape at s[i] ('\\'): the index past it, or 0 when unsure.
+ * "\u0000" is fine in a value (JSON_ALLOW_NUL), not in a key. */
+static size_t scan_escape(const unsigned char *s, size_t i, size_t n, int in_key)
 {
     if (i + 1 >= n)
         return 0;
@@ -70,8 +73,8 @@ static size_t scan_escape(const unsigned char *s, size_t i, size_t n)
         return 0;
     }
     long u = hex4(s, i + 2, n);
-    if (u <= 0 || (u >= 0xdc00 && u <= 0xdfff))
-        return 0; /* invalid, "\u0000" (refused in keys), or a lone low surrogate */
+    if (u < 0 || (u == 0 && in_key) || (u >= 0xdc00 && u <= 0xdfff))
+        return 0; /* invalid, "\u0000" in a key, or a lone low surrogate */
     if (u < 0xd800 || u > 0xdbff)
         return i + 6;
     /* A high surrogate: jansson wants its low half right after. */
@@ -93,9 +96,9 @@ static const unsigned char plain_byte[256] = {
     ONES_16,
 };
 
-/* The string at s[i] ('"'): moves past it; *escaped says whether it held
- * an escape. Returns 0 or -1 (unsure). */
-static int scan_string(struct scanner *sc, int *escaped)
+/* The string at s[i] ('"'), a key when in_key: moves past it; *escaped
+ * says whether it held an escape. Returns 0 or -1 (unsure). */
+static int scan_string(struct scanner *sc, int *escaped, int in_key)
 {
     const unsigned char *s = sc->s;
     size_t i = sc->i + 1, n = sc->n;
@@ -117,7 +120,7 @@ static int scan_string(struct scanner *sc, int *escaped)
             i += l;
         } else if (c == '\\') {
             *escaped = 1;
-            if (!(i = scan_escape(s, i, n)))
+            if (!(i = scan_escape(s, i, n, in_key)))
                 return -1;
         } else {
             return -1; /* a raw control character */
@@ -196,10 +199,13 @@ static int scan_literal(struct scanner *sc)
 
 static int scan_value(struct scanner *sc, int depth);
 
-/* Inside "stream_options": whether "include_usage" is true. */
+/* Inside "stream_options": the last "include_usage" (the one jansson and
+ * the upstream keep), and how many members the object has. */
 struct usage_watch {
     int seen;
     int value;
+    size_t off, len; /* its value */
+    int members;
 };
 
 /* Past the opening byte of a container at s[i]: 1 when it closes at once
@@ -239,7 +245,7 @@ static int scan_key(struct scanner *sc, size_t *k0, size_t *klen, int *escaped)
     if (sc->i >= sc->n || sc->s[sc->i] != '"')
         return -1;
     *k0 = sc->i + 1;
-    if (scan_string(sc, escaped) != 0)
+    if (scan_string(sc, escaped, 1) != 0)
         return -1;
     *klen = sc->i - 1 - *k0;
     skip_ws(sc);
@@ -251,7 +257,7 @@ static int scan_key(struct scanner *sc, size_t *k0, size_t *klen, int *escaped)
 }
 
 /* The object at s[i] ('{'), at nesting level depth. When watch is set, keys
- * must be plain and "include_usage" at most once. Returns 0 or -1. */
+ * must be plain, and the last "include_usage" is recorded. Returns 0 or -1. */
 static int scan_object(struct scanner *sc, int depth, struct usage_watch *watch)
 {
     if (depth > sc->max_depth)
@@ -269,10 +275,13 @@ static int scan_object(struct scanner *sc, int depth, struct usage_watch *watch)
             return -1;
         if (watch && esc)
             return -1;
+        if (watch)
+            watch->members++;
         if (watch && klen == 13 && memcmp(sc->s + k0, "include_usage", 13) == 0) {
-            if (watch->seen++)
-                return -1;
+            watch->seen = 1;
             watch->value = sc->i - v0 == 4 && memcmp(sc->s + v0, "true", 4) == 0;
+            watch->off = v0;
+            watch->len = sc->i - v0;
         }
     } while ((more = next_item(sc, '}')) == 1);
     return more;
@@ -305,7 +314,7 @@ static int scan_value(struct scanner *sc, int depth)
     case '[':
         return scan_array(sc, depth + 1);
     case '"':
-        return scan_string(sc, &esc);
+        return scan_string(sc, &esc, 0);
     case 't': case 'f': case 'n':
         return scan_literal(sc);
     default:
@@ -325,28 +334,44 @@ static enum member member_of(const unsigned char *k, size_t kl, const char *mode
     return MEMBER_OTHER;
 }
 
-/* The value of top-level member kind m at s[i]; fills out. 0 or -1. */
+/* The value of top-level member kind m at s[i]; fills out (a repeated
+ * member: the last one counts, as jansson and the upstream read it). 0 or
+ * -1. */
 static int scan_member(struct scanner *sc, enum member m, struct dp_json_scan *out)
 {
     size_t v0 = sc->i;
     int esc;
     if (m == MEMBER_MODEL) {
-        if (v0 >= sc->n || sc->s[v0] != '"' || scan_string(sc, &esc) != 0 || esc)
+        if (v0 >= sc->n || sc->s[v0] != '"' || scan_string(sc, &esc, 0) != 0 || esc)
             return -1;
         out->has_model = 1;
+        out->model_count++;
         out->model_off = v0;
         out->model_len = sc->i - v0;
+        if (sc->on_model)
+            sc->on_model(sc->ctx, v0, sc->i - v0);
         return 0;
     }
     if (m == MEMBER_STREAM_OPTIONS) {
         out->has_stream_options = 1;
-        if (v0 < sc->n && sc->s[v0] == '{') {
-            struct usage_watch w = {0, 0};
+        out->so_object = v0 < sc->n && sc->s[v0] == '{';
+        out->include_usage = 0;
+        out->iu_len = 0;
+        out->so_members = 0;
+        if (out->so_object) {
+            struct usage_watch w = {0, 0, 0, 0, 0};
             if (scan_object(sc, 2, &w) != 0)
                 return -1;
             out->include_usage = w.value;
-            return 0;
+            out->iu_off = w.off;
+            out->iu_len = w.seen ? w.len : 0;
+            out->so_members = w.members;
+        } else if (scan_value(sc, 1) != 0) {
+            return -1;
         }
+        out->so_off = v0;
+        out->so_len = sc->i - v0;
+        return 0;
     }
     if (scan_value(sc, 1) != 0)
         return -1;
@@ -358,8 +383,13 @@ static int scan_member(struct scanner *sc, enum member m, struct dp_json_scan *o
 int dp_json_scan(const char *text, size_t n, const char *model_field, int max_depth,
                  struct dp_json_scan *out)
 {
-    struct scanner sc = {(const unsigned char *)text, n, 0, max_depth};
-    size_t key_off[DP_JSON_SCAN_MAX_KEYS], key_len[DP_JSON_SCAN_MAX_KEYS];
+    return dp_json_scan_visit(text, n, model_field, max_depth, out, NULL, NULL);
+}
+
+int dp_json_scan_visit(const char *text, size_t n, const char *model_field, int max_depth,
+                       struct dp_json_scan *out, dp_json_model_cb on_model, void *ctx)
+{
+    struct scanner sc = {(const unsigned char *)text, n, 0, max_depth, on_model, ctx};
     size_t mfl = model_field ? strlen(model_field) : 0;
     memset(out, 0, sizeof(*out));
     /* A model field that is also a member read for itself: let jansson
@@ -378,14 +408,9 @@ int dp_json_scan(const char *text, size_t n, const char *model_field, int max_de
     do {
         size_t k0, kl;
         int esc;
-        if (out->members == DP_JSON_SCAN_MAX_KEYS || scan_key(&sc, &k0, &kl, &esc) != 0 || esc)
+        if (scan_key(&sc, &k0, &kl, &esc) != 0 || esc)
             return -1;
-        /* A repeated key: jansson keeps the last value at the first place. */
-        for (int j = 0; j < out->members; j++)
-            if (key_len[j] == kl && memcmp(text + key_off[j], text + k0, kl) == 0)
-                return -1;
-        key_off[out->members] = k0;
-        key_len[out->members++] = kl;
+        out->members++;
         if (scan_member(&sc, member_of(sc.s + k0, kl, model_field, mfl), out) != 0)
             return -1;
     } while ((more = next_item(&sc, '}')) == 1);

@@ -17,24 +17,36 @@ struct dp_json_scan {
     size_t close;        /* offset of the top-level object's closing '}' */
     int members;         /* number of top-level members */
     int has_model;       /* the model field is present (a plain string) */
-    size_t model_off;    /* its value, quotes included */
+    int model_count;     /* how many times (a repeated key: the last counts) */
+    size_t model_off;    /* the last one's value, quotes included */
     size_t model_len;
     int stream;          /* "stream": true */
     int has_stream_options; /* a "stream_options" member exists (any type) */
-    int include_usage;   /* "stream_options" is an object with "include_usage": true */
+    size_t so_off;       /* the last one's value */
+    size_t so_len;
+    int so_object;       /* ... is an object */
+    int so_members;      /* ... with that many members */
+    int include_usage;   /* ... with "include_usage": true */
+    size_t iu_off;       /* the last "include_usage" value in it (iu_len 0: none) */
+    size_t iu_len;
 };
+
+/* Told the span (off, len, quotes included) of each top-level model value. */
+typedef void (*dp_json_model_cb)(void *ctx, size_t off, size_t len);
 
 /* Scans text (n bytes) as one JSON object, nested at most max_depth levels.
  * model_field (may be NULL: no model wanted) names the model member; its
- * value must be a string without escapes, else the scan is unsure. Also
- * unsure on: a top-level key with an escape or seen twice, an escaped or
- * repeated key inside "stream_options", "\u0000", a surrogate escape that is
- * not a proper pair, integers of more than 18 digits, reals that could
- * overflow a double, more than DP_JSON_SCAN_MAX_KEYS top-level members, and
- * anything invalid. Returns 0 (out filled) or -1 (unsure). */
+ * value must be a string without escapes, else the scan is unsure. A
+ * repeated key is read as jansson and the upstream read it: the last one
+ * counts. Unsure on: a top-level key with an escape, an escaped key inside
+ * "stream_options", "\u0000" in a key, a surrogate escape that is not a
+ * proper pair, integers of more than 18 digits, reals that could overflow a
+ * double, and anything invalid. Returns 0 (out filled) or -1 (unsure). */
 int dp_json_scan(const char *text, size_t n, const char *model_field, int max_depth,
                  struct dp_json_scan *out);
 
-#define DP_JSON_SCAN_MAX_KEYS 64
+/* The same, telling on_model (when not NULL) every model value in order. */
+int dp_json_scan_visit(const char *text, size_t n, const char *model_field, int max_depth,
+                       struct dp_json_scan *out, dp_json_model_cb on_model, void *ctx);
 
 #endif

@@ -341,21 +341,22 @@ TEST("scanner: plain bodies are scanned, doubtful ones left to jansson")
         "{\"stream_options\":{\"include_usage\":true},\"stream\":true}",
         "{\"messages\":[{\"a\":1,\"a\":2}]}", /* repeats below the top: jansson's last wins */
         "{\"\":\"\xf0\x9f\x98\x80\"}",
+        "{\"model\":\"a\",\"model\":\"b\"}",       /* repeated top-level keys: the last wins */
+        "{\"x\":1,\"x\":2}",
+        "{\"a\":\"\\u0000\"}",                     /* NUL: fine in values, not keys */
+        "{\"stream_options\":{\"include_usage\":true,\"include_usage\":false}}",
+        "{\"stream\":true,\"stream_options\":null,\"stream\":false,\"stream_options\":{}}",
     };
     for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
         CHECK(scanned_ok(plain[i], "model"));
         CHECK(agree(plain[i]));
     }
     static const char *const doubtful[] = {
-        "{\"model\":\"a\",\"model\":\"b\"}",       /* repeated top-level key */
-        "{\"x\":1,\"x\":2}",
         "{\"mod\\u0065l\":\"a\"}",                 /* escaped key */
         "{\"model\":\"g\\u0070t\"}",               /* escaped model */
         "{\"model\":5}",                           /* not a string */
-        "{\"a\":\"\\u0000\"}",                     /* NUL: fine in values, not keys */
         "{\"n\":1234567890123456789}",             /* 19 digits */
         "{\"n\":1e301}",
-        "{\"stream_options\":{\"include_usage\":true,\"include_usage\":false}}",
         "{\"stream_options\":{\"include\\u005fusage\":true}}",
         "[1]", "{\"a\":1}x", "{\"a\":\"\\ud800\"}",
     };
@@ -458,13 +459,24 @@ TEST("splice: the caller's bytes kept, the model and usage put in")
         {"{\"model\":\"x\",\"stream_options\":{\"include_usage\":true}}", "y", 1,
          "{\"model\":\"y\",\"stream_options\":{\"include_usage\":true}}", 1},
         {"{\"model\":\"x\",\"stream\":true}", NULL, 0, "{\"model\":\"x\",\"stream\":true}", 1},
-        /* stream_options to change: the tree, written compact */
+        /* stream_options to change: edited in place */
         {"{\"model\": \"x\", \"stream_options\": {\"include_usage\": false}}", "y", 1,
-         "{\"model\":\"y\",\"stream_options\":{\"include_usage\":true}}", 1},
+         "{\"model\": \"y\", \"stream_options\": {\"include_usage\": true}}", 1},
         {"{\"stream_options\": [], \"model\": \"x\"}", NULL, 1,
-         "{\"stream_options\":{\"include_usage\":true},\"model\":\"x\"}", 1},
+         "{\"stream_options\": {\"include_usage\":true}, \"model\": \"x\"}", 1},
+        {"{\"stream_options\":{ \"a\":1}}", NULL, 1,
+         "{\"stream_options\":{\"include_usage\":true, \"a\":1}}", 1},
+        {"{\"stream_options\":{ }}", NULL, 1, "{\"stream_options\":{\"include_usage\":true }}", 1},
+        /* repeated keys: the last one counts, every model value is replaced */
+        {"{\"model\": \"x\", \"model\": \"y\"}", "z", 0, "{\"model\": \"z\", \"model\": \"z\"}", 1},
+        {"{\"model\":\"a\",\"stream_options\":null,\"model\":\"b\"}", "z", 1,
+         "{\"model\":\"z\",\"stream_options\":{\"include_usage\":true},\"model\":\"z\"}", 1},
+        {"{\"stream_options\":{\"include_usage\":false},\"stream_options\":{\"include_usage\":1}}",
+         NULL, 1,
+         "{\"stream_options\":{\"include_usage\":false},\"stream_options\":{\"include_usage\":true}}",
+         1},
         /* not scanned: jansson all the way */
-        {"{\"model\": \"x\", \"model\": \"y\"}", "z", 0, "{\"model\":\"z\"}", 0},
+        {"{\"mod\\u0065l\": \"x\"}", "z", 0, "{\"model\":\"z\"}", 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int scanned = -1;
@@ -477,6 +489,72 @@ TEST("splice: the caller's bytes kept, the model and usage put in")
     int scanned;
     CHECK(render("{\"model\":\"x\"}", "\xff", 0, &scanned) == NULL);
     CHECK(render("{\"model\":\"x\",\"stream_options\":{}}", "\xff", 1, &scanned) == NULL);
+}
+
+/* A body of about size bytes: {"model":"a","model":"b",...,"x":"<pad>"}
+ * with reps model members, then tail before the closing brace. */
+static char *big_body(size_t size, int reps, const char *tail, size_t *len)
+{
+    char *p = gw_malloc(size + 64);
+    size_t n = 0;
+    p[n++] = '{';
+    for (int i = 0; i < reps; i++)
+        n += (size_t)snprintf(p + n, 32, "\"model\":\"m%d\",", i % 10);
+    memcpy(p + n, "\"x\":\"", 5);
+    n += 5;
+    while (n < size)
+        p[n++] = 'a';
+    n += (size_t)snprintf(p + n, 64, "\"%s}", tail);
+    *len = n;
+    return p;
+}
+
+TEST("repeated keys in a large body: scanned, no tree, every model replaced")
+{
+    size_t len;
+    int reps = 10000;
+    char *p = big_body(2 * 1024 * 1024, reps, "", &len);
+    struct dp_json_body b;
+    struct gw_err err;
+    struct gw_buf out;
+    CHECK_INT(dp_body_parse_json(p, len, "model", &b, &err), 0);
+    CHECK(b.scanned && b.doc == NULL);
+    CHECK_STR(b.model, "m9"); /* the last one */
+    CHECK_INT(b.scan.model_count, reps);
+    gw_buf_init(&out, 2 * DP_BODY_MAX);
+    CHECK_INT(dp_body_render_json(&b, "model", "routed", 1, &out), 0);
+    CHECK(b.doc == NULL);
+    size_t n = 0;
+    for (const char *q = out.data; (q = strstr(q, "\"model\":\"")); q += 9) {
+        n++;
+        if (strncmp(q + 9, "routed\"", 7) != 0)
+            break;
+    }
+    CHECK_INT((long)n, reps);
+    dp_body_json_cleanup(&b);
+    gw_buf_cleanup(&out);
+    gw_free(p);
+}
+
+TEST("a body the scanner cannot read: jansson only up to DP_JSON_FALLBACK_MAX")
+{
+    struct dp_json_body b;
+    struct gw_err err;
+    size_t len;
+    /* An escaped top-level key at the end, the scanner's doubt. */
+    char *p = big_body(DP_JSON_FALLBACK_MAX - 100, 1, ",\"\\u0078\":1", &len);
+    CHECK(len <= DP_JSON_FALLBACK_MAX);
+    CHECK_INT(dp_body_parse_json(p, len, "model", &b, &err), 0);
+    CHECK(!b.scanned && b.doc != NULL);
+    dp_body_json_cleanup(&b);
+    gw_free(p);
+    p = big_body(DP_JSON_FALLBACK_MAX + 100, 1, ",\"\\u0078\":1", &len);
+    gw_err_clear(&err);
+    CHECK_INT(dp_body_parse_json(p, len, "model", &b, &err), -1);
+    CHECK_INT(err.kind, GW_ERR_INVALID);
+    CHECK(strstr(err.message, "up to 256 KiB") != NULL);
+    CHECK(b.doc == NULL && !b.scanned);
+    gw_free(p);
 }
 
 TEST("splice: each render starts from the caller's bytes")
