@@ -74,6 +74,19 @@ int gw_rule_path(const char *s, const char *field, int allow_root, struct gw_err
     return 0;
 }
 
+int gw_rule_path_segment(const char *s, const char *field, struct gw_err *err)
+{
+    int ok = s[0] && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+    for (const unsigned char *p = (const unsigned char *)s; ok && *p; p++)
+        ok = *p >= 0x20 && *p != 0x7f && !strchr("/\\?#%", *p);
+    if (!ok)
+        return gw_err_set(err, GW_ERR_INVALID, "invalid_field", field,
+                          "%s goes into the upstream URL's path: it must not be empty, \".\" "
+                          "or \"..\", nor contain '/', '\\', '?', '#', '%%' or control characters",
+                          field);
+    return 0;
+}
+
 int gw_rule_version(const char *s, const char *field, struct gw_err *err)
 {
     size_t n = strlen(s);

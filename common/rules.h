@@ -33,6 +33,12 @@ int gw_rule_url(const char *url, const char *field, struct gw_err *err);
  * itself when allow_root), at most GW_PATH_MAX_BYTES. */
 int gw_rule_path(const char *s, const char *field, int allow_root, struct gw_err *err);
 
+/* A model name that becomes one segment of a URL path (an Azure-style
+ * "{model}" endpoint): not empty, "." or "..", no '/', '\\', '?', '#', '%' and no
+ * control character, so no dot segment or escape can move the request to
+ * another upstream path. */
+int gw_rule_path_segment(const char *s, const char *field, struct gw_err *err);
+
 /* An API version: 1..GW_VERSION_MAX_BYTES of A-Z a-z 0-9 . - _ */
 int gw_rule_version(const char *s, const char *field, struct gw_err *err);
 

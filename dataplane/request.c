@@ -17,6 +17,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/rules.h"
 #include "forward.h"
 #include "loop.h"
 #include "metrics.h"
@@ -506,6 +507,13 @@ static void start_try(struct dp_request *r, const struct dp_target *t)
                       "the request has no model, and endpoint '%s' takes it in its URL",
                       ep->name);
         return;
+    case DP_TRY_BAD_MODEL: {
+        struct gw_err err;
+        gw_rule_path_segment(t->model, "the model", &err);
+        respond_error(r, 400, "invalid_model", "%s (endpoint '%s' takes it in its URL)",
+                      err.message, ep->name);
+        return;
+    }
     case DP_TRY_NOMEM:
     default:
         respond_error(r, 503, "out_of_memory", "cannot start the upstream request");

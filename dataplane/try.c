@@ -2,6 +2,8 @@
  * upstream.c) and the last response's buffer. Worker thread. */
 #include "try.h"
 
+#include "common/rules.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -29,6 +31,9 @@ enum dp_try_start dp_try_start(struct dp_try *t, struct dp_upstream *up,
         return DP_TRY_MISSING_SECRET;
     if (ep->url_has_model && !target->model)
         return DP_TRY_NO_MODEL;
+    struct gw_err err;
+    if (ep->url_has_model && gw_rule_path_segment(target->model, "model", &err) != 0)
+        return DP_TRY_BAD_MODEL;
     struct gw_buf url;
     gw_buf_init(&url, DP_FWD_URL_MAX);
     const char *body;

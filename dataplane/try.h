@@ -62,6 +62,7 @@ enum dp_try_start {
     DP_TRY_STARTED,        /* the transfer runs; it ends with the on-done callback */
     DP_TRY_MISSING_SECRET, /* the endpoint's secret does not exist (502) */
     DP_TRY_NO_MODEL,       /* the endpoint takes the model in its URL, none given (400) */
+    DP_TRY_BAD_MODEL,      /* ... and the model fails gw_rule_path_segment (400) */
     DP_TRY_NOMEM           /* out of memory building or starting it (503) */
 };
 

@@ -389,6 +389,7 @@ int dp_upstream_start(struct dp_upstream *up, struct dp_upstream_xfer *x,
     x->started_ms = dp_loop_now_ms(up->loop);
 
     curl_easy_setopt(e, CURLOPT_URL, q->url);
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L); /* no dot segment squashed: the path we built */
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);

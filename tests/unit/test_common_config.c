@@ -98,6 +98,14 @@ TEST("secret values: 64 KiB pass, one byte more does not; ranges; stream timeout
     CHECK(strstr(err.message, "\"off\" or \"continue\"") != NULL);
     CHECK_INT(gw_rule_path("/a/b", "p", 0, &err), 0);
     CHECK_INT(gw_rule_path("/a//b", "p", 0, &err), -1);
+    static const char *const segment_ok[] = {"gpt-4o", "gpt-4.1..mini", "...", ".x", "a b"};
+    for (size_t i = 0; i < sizeof(segment_ok) / sizeof(segment_ok[0]); i++)
+        CHECK_INT(gw_rule_path_segment(segment_ok[i], "model", &err), 0);
+    static const char *const segment_bad[] = {"", ".", "..", "a/b", "a\\b", "a?b", "a#b", "%2e",
+                                              "a\x01", "a\x7f"};
+    for (size_t i = 0; i < sizeof(segment_bad) / sizeof(segment_bad[0]); i++)
+        CHECK_INT(gw_rule_path_segment(segment_bad[i], "model", &err), -1);
+    CHECK(strstr(err.message, "model") == err.message);
     CHECK_INT(gw_rule_version("1.0", "version", &err), 0);
     CHECK_INT(gw_rule_version("1 0", "version", &err), -1);
     CHECK_INT(gw_rule_header_name("X-Key", "h", GW_NAME_MAX_CHARS, &err), 0);
