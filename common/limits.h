@@ -66,4 +66,14 @@
  * fetched JWKS). */
 #define GW_ISSUERS_MAX 64
 
+/* HTTP requests on both listeners (SPEC 5): the request target (path and
+ * query) and the header block (every "name: value" line with its CRLF). Over
+ * these: 414 and 431 in the binary's JSON error shape. Each listener's MHD
+ * connection pool is GW_HTTP_POOL_BYTES, room for a request over both
+ * limits at once, so MHD reaches our check instead of answering itself;
+ * only a request past the pool gets MHD's own 414/431. */
+#define GW_HTTP_URL_MAX_BYTES 8192
+#define GW_HTTP_HEADERS_MAX_BYTES 16384
+#define GW_HTTP_POOL_BYTES (48 * 1024)
+
 #endif

@@ -19,7 +19,9 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/fdlimit.h"
+#include "common/http_framing_mhd.h"
 #include "common/json_depth.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "dp_channel.h"
 #include "jfield.h"
@@ -135,6 +137,17 @@ static enum MHD_Result reply_error_hdr(struct MHD_Connection *c, const struct gw
 enum MHD_Result cp_http_reply_error(struct MHD_Connection *c, const struct gw_err *err)
 {
     return reply_error_hdr(c, err, NULL, NULL);
+}
+
+/* A request refused for its framing or header sizes (SPEC 5): the admin
+ * error shape, and the connection closed so that no byte after the headers
+ * is ever read as another request. */
+static enum MHD_Result refuse_framing(struct MHD_Connection *c, struct gw_framing_verdict v)
+{
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", v.code, "message", v.message);
+    enum MHD_Result r = reply_json_hdr(c, (unsigned)v.status, j, MHD_HTTP_HEADER_CONNECTION, "close");
+    json_decref(j);
+    return r;
 }
 
 static enum MHD_Result fail(struct MHD_Connection *c, enum gw_err_kind kind, const char *code,
@@ -294,6 +307,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct cp_http *srv = cls;
     struct conn *st = *con_cls;
     if (!st) {
+        struct gw_framing_verdict v = gw_framing_mhd_check(c, url);
+        if (v.status)
+            return refuse_framing(c, v);
         st = gw_calloc(1, sizeof(*st));
         if (!st)
             return MHD_NO;
@@ -396,6 +412,7 @@ int cp_http_start(const struct cp_http_config *config, struct cp_http **out, str
                                    MHD_OPTION_CONNECTION_LIMIT,
                                    gw_conn_limit(CP_FD_SPARE, 4 * CP_HTTP_THREADS, CP_CONN_MAX),
                                    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CP_PER_IP,
+                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_HTTP_POOL_BYTES,
                                    MHD_OPTION_END);
     if (!srv->daemon) {
         close(srv->listen_fd);

@@ -10,6 +10,7 @@
 #include "listener.h"
 
 #include "common/alloc.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "loop.h"
 #include "portclaim.h"
@@ -24,11 +25,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Per-connection pool. MHD zeroes it for every request on a kept-alive
- * connection, so its size is paid per request (and per open connection in
- * RSS): 16 KiB holds the headers of any API client (nginx allows 4 x 8 KiB);
- * larger header blocks get 431. */
-#define CONN_MEMORY (16 * 1024)
+/* Per-connection pool: GW_HTTP_POOL_BYTES (common/limits.h), room for a
+ * request over the URL and header limits so that request.c answers it (414,
+ * 431 in the OpenAI shape) rather than MHD. MHD zeroes the pool for every
+ * request on a kept-alive connection: a memset of 48 KiB, far below a
+ * request's other costs. */
+#define CONN_MEMORY GW_HTTP_POOL_BYTES
 #define CONN_LIMIT 20000
 #define CONN_TIMEOUT_S 120       /* idle client connections */
 #define STREAM_BLOCK (16 * 1024) /* MHD's buffer for a stream's content reader */
