@@ -53,9 +53,20 @@ void gw_framing_bad_line(struct gw_framing *f)
     f->bad_value = 1;
 }
 
-void gw_framing_url(struct gw_framing *f, size_t len)
+int gw_framing_url_ok(const char *target)
 {
-    f->url_bytes += len;
+    if (strlen(target) > GW_HTTP_URL_MAX_BYTES)
+        return 0;
+    const char *q = strchr(target, '?');
+    size_t args = q ? 1 : 0;
+    for (; q && *q; q++)
+        args += *q == '&' || *q == ';';
+    return args <= GW_HTTP_QUERY_ARGS_MAX;
+}
+
+void gw_framing_url_too_long(struct gw_framing *f)
+{
+    f->url_too_long = 1;
 }
 
 static struct gw_framing_verdict verdict(int status, const char *code, const char *message)
@@ -66,8 +77,8 @@ static struct gw_framing_verdict verdict(int status, const char *code, const cha
 
 struct gw_framing_verdict gw_framing_verdict(const struct gw_framing *f)
 {
-    if (f->url_bytes > GW_HTTP_URL_MAX_BYTES)
-        return verdict(414, "uri_too_long", "the request URL is over " STR(GW_HTTP_URL_MAX_BYTES) " bytes");
+    if (f->url_too_long)
+        return verdict(414, "uri_too_long", "the request URL is over " STR(GW_HTTP_URL_MAX_BYTES) " bytes or " STR(GW_HTTP_QUERY_ARGS_MAX) " query arguments");
     if (f->header_bytes > GW_HTTP_HEADERS_MAX_BYTES)
         return verdict(431, "headers_too_large", "the request headers are over " STR(GW_HTTP_HEADERS_MAX_BYTES) " bytes");
     if (f->bad_value)

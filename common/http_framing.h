@@ -13,7 +13,7 @@
 
 struct gw_framing {
     size_t header_bytes;  /* "name: value\r\n" summed */
-    size_t url_bytes;     /* path and query */
+    int url_too_long;     /* the raw request target is over the limit */
     const char *cl;       /* first Content-Length value */
     size_t cl_len;
     int cl_differs;       /* a later Content-Length differs from the first */
@@ -35,8 +35,11 @@ void gw_framing_header(struct gw_framing *f, const char *name, size_t name_len,
 /* A header line that was not well formed where the caller's parser could
  * tell (a bare LF, an obs-fold line, bytes hidden after a NUL). */
 void gw_framing_bad_line(struct gw_framing *f);
-/* The request target's length, counted once (the URL bound). */
-void gw_framing_url(struct gw_framing *f, size_t len);
+/* Whether a raw request target (path and query) is within the URL bounds:
+ * at most GW_HTTP_URL_MAX_BYTES, and at most GW_HTTP_QUERY_ARGS_MAX query
+ * arguments; the caller marks one that is not with gw_framing_url_too_long. */
+int gw_framing_url_ok(const char *target);
+void gw_framing_url_too_long(struct gw_framing *f);
 struct gw_framing_verdict gw_framing_verdict(const struct gw_framing *f);
 
 #endif

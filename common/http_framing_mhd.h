@@ -53,25 +53,43 @@ static inline enum MHD_Result gw_framing_mhd_header(void *cls, enum MHD_ValueKin
     return MHD_YES;
 }
 
-static inline enum MHD_Result gw_framing_mhd_arg(void *cls, enum MHD_ValueKind kind,
-                                                 const char *key, size_t key_size,
-                                                 const char *value, size_t value_size)
+/* The URL bound, on the raw request target. MHD_OPTION_URI_LOG_CALLBACK
+ * sees it before MHD splits the query into arguments (each costs pool
+ * memory: thousands of them exhaust any pool and MHD drops the connection
+ * without an answer). Over the limit, the query is emptied in MHD's buffer
+ * (MHD has already found the '?': the bytes after it are cleared too) so
+ * that no argument is parsed, and the request's context starts as the mark
+ * below, which the access handler turns into the 414. */
+static inline void *gw_framing_mhd_uri_mark(void)
 {
-    (void)kind;
-    (void)key;
-    gw_framing_url(cls, key_size + (value ? value_size + 1 : 0) + 1); /* "k=v&" */
-    return MHD_YES;
+    static char mark;
+    return &mark;
 }
 
-/* The verdict on conn's request (url as MHD gave it to the access handler). */
+static inline void *gw_framing_mhd_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    if (gw_framing_url_ok(uri))
+        return NULL;
+    char *q = strchr(uri, '?'); /* MHD's own read buffer, writable */
+    if (q) {
+        q[1] = '\0'; /* q[1] is at worst the terminator */
+        q[0] = '\0';
+    }
+    return gw_framing_mhd_uri_mark();
+}
+
+/* The verdict on conn's request; context is the request's context as the
+ * access handler's first call found it (gw_framing_mhd_uri's result). */
 static inline struct gw_framing_verdict gw_framing_mhd_check(struct MHD_Connection *conn,
-                                                             const char *url)
+                                                             const void *context)
 {
     struct gw_framing_mhd m = {.prev_end = NULL};
     gw_framing_init(&m.f);
-    gw_framing_url(&m.f, strlen(url));
+    if (context == gw_framing_mhd_uri_mark())
+        gw_framing_url_too_long(&m.f);
     MHD_get_connection_values_n(conn, MHD_HEADER_KIND, gw_framing_mhd_header, &m);
-    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, gw_framing_mhd_arg, &m.f);
     return gw_framing_verdict(&m.f);
 }
 

@@ -69,11 +69,13 @@
 /* HTTP requests on both listeners (SPEC 5): the request target (path and
  * query) and the header block (every "name: value" line with its CRLF). Over
  * these: 414 and 431 in the binary's JSON error shape. Each listener's MHD
- * connection pool is GW_HTTP_POOL_BYTES, room for a request over both
- * limits at once, so MHD reaches our check instead of answering itself;
- * only a request past the pool gets MHD's own 414/431. */
-#define GW_HTTP_URL_MAX_BYTES 8192
-#define GW_HTTP_HEADERS_MAX_BYTES 16384
-#define GW_HTTP_POOL_BYTES (48 * 1024)
+ * connection pool is GW_HTTP_POOL_BYTES, room for a request just over
+ * either limit, so MHD reaches our check instead of answering itself; only
+ * a request past the pool gets MHD's own 414/431 (HTML, connection closed). */
+#define GW_HTTP_URL_MAX_BYTES 16384
+#define GW_HTTP_HEADERS_MAX_BYTES 32768
+/* Query arguments (each costs MHD pool memory; more are refused as 414). */
+#define GW_HTTP_QUERY_ARGS_MAX 256
+#define GW_HTTP_POOL_BYTES (64 * 1024)
 
 #endif

@@ -306,8 +306,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     struct cp_http *srv = cls;
     struct conn *st = *con_cls;
-    if (!st) {
-        struct gw_framing_verdict v = gw_framing_mhd_check(c, url);
+    if (!st || st == gw_framing_mhd_uri_mark()) {
+        struct gw_framing_verdict v = gw_framing_mhd_check(c, st);
+        *con_cls = NULL;
         if (v.status)
             return refuse_framing(c, v);
         st = gw_calloc(1, sizeof(*st));
@@ -413,6 +414,7 @@ int cp_http_start(const struct cp_http_config *config, struct cp_http **out, str
                                    gw_conn_limit(CP_FD_SPARE, 4 * CP_HTTP_THREADS, CP_CONN_MAX),
                                    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CP_PER_IP,
                                    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_HTTP_POOL_BYTES,
+                                   MHD_OPTION_URI_LOG_CALLBACK, gw_framing_mhd_uri, NULL,
                                    MHD_OPTION_END);
     if (!srv->daemon) {
         close(srv->listen_fd);
