@@ -350,13 +350,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     struct cp_http *srv = cls;
     struct conn *st = *con_cls;
-    if (!st)
-        return;
+    *con_cls = NULL;
+    if (!st || st == gw_framing_mhd_uri_mark())
+        return; /* the URL mark: MHD ended the request before our handler ran */
     if (st->dp_state)
         cp_dp_request_done(srv->cfg.dp, st->dp_state);
     gw_buf_cleanup(&st->body);
     gw_free(st);
-    *con_cls = NULL;
 }
 
 /* We decode path segments ourselves (routes.c) so an encoded '/' inside an

@@ -10,6 +10,7 @@
 #include "listener.h"
 
 #include "common/alloc.h"
+#include "common/http_framing_mhd.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "loop.h"
@@ -26,7 +27,7 @@
 #include <unistd.h>
 
 /* Per-connection pool: GW_HTTP_POOL_BYTES (common/limits.h), room for a
- * request over the URL and header limits so that request.c answers it (414,
+ * request just over the URL or header limits so that we answer it (414,
  * 431 in the OpenAI shape) rather than MHD. MHD zeroes the pool for every
  * request on a kept-alive connection: a memset of 48 KiB, far below a
  * request's other costs. */
@@ -294,7 +295,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     struct dp_conn *c = conn_of(conn);
     if (!c)
         return MHD_NO; /* out of memory at connection start: MHD closes it */
-    if (!r) {
+    if (!r || r == gw_framing_mhd_uri_mark()) {
+        /* Strict framing first (SPEC 5, common/http_framing_mhd.h): a
+         * refused request is answered and its connection closed, so the
+         * bytes after its headers never become a second request. */
+        struct gw_framing_verdict v = gw_framing_mhd_check(conn, r);
+        *con_cls = NULL;
         c->req = NULL; /* MHD completed the previous request already */
         c->hup_seen = 0;
         c->body_received = c->hup_mark = 0;
@@ -305,7 +311,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         c->req = r;
         *con_cls = r;
         watch(c);
-        dp_request_headers(r);
+        if (v.status)
+            dp_request_refuse(r, v.status, v.code, v.message);
+        else
+            dp_request_headers(r);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -323,9 +332,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct dp_listener *l = cls;
     struct dp_request *r = *con_cls;
-    if (!r)
-        return;
     *con_cls = NULL;
+    if (!r || r == gw_framing_mhd_uri_mark())
+        return; /* the URL mark: MHD ended the request before on_access ran */
     struct dp_conn *c = conn_of(conn);
     if (c) {
         if (c->req == r)
@@ -405,7 +414,8 @@ struct dp_listener *dp_listener_new(struct dp_req_env *env, int *claimed_fd,
         MHD_OPTION_LISTEN_SOCKET, claimed, MHD_OPTION_SOCK_ADDR, addr,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, l, MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK,
+        gw_framing_mhd_uri, NULL,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)CONN_TIMEOUT_S, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)DP_LISTEN_BACKLOG,
         MHD_OPTION_END);

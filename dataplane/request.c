@@ -433,6 +433,16 @@ void dp_request_closed(struct dp_request *r, int error)
 
 /* ==== step 1-2: receiving ================================================= */
 
+void dp_request_refuse(struct dp_request *r, int status, const char *code, const char *message)
+{
+    struct dp_reply rep;
+    dp_reply_init(&rep, status);
+    dp_reply_error(&rep, status, code, message);
+    dp_reply_header(&rep, "Connection", "close");
+    if (answer(r, &rep) != 0)
+        end_upstream(r);
+}
+
 void dp_request_headers(struct dp_request *r)
 {
     const char *cl = r->cops->header(r->cctx, "Content-Length");

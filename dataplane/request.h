@@ -195,6 +195,10 @@ struct dp_request *dp_request_new(struct dp_req_env *env, const struct dp_client
 
 /* First call: header checks that need no body (Content-Length over the
  * limit: 413 at once). */
+/* Refuses the request at its headers (framing, header or URL bounds) in
+ * the OpenAI error shape, with "Connection: close": nothing after the
+ * headers is read or served. */
+void dp_request_refuse(struct dp_request *r, int status, const char *code, const char *message);
 void dp_request_headers(struct dp_request *r);
 
 /* A piece of the request body (bounded; over DP_BODY_MAX answers 413). */
