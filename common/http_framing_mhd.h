@@ -20,6 +20,7 @@
 #include "http_framing.h"
 
 #include <microhttpd.h>
+#include <stdint.h>
 #include <string.h>
 
 #if MHD_VERSION < 0x00097600
@@ -35,7 +36,8 @@ struct gw_framing_mhd {
 
 static inline int gw_framing_mhd_adjacent(const char *prev_end, const char *name)
 {
-    return name - prev_end == 2 && prev_end[0] == '\0' && prev_end[1] == '\0';
+    return (uintptr_t)name - (uintptr_t)prev_end == 2 && prev_end[0] == '\0' &&
+           prev_end[1] == '\0';
 }
 
 static inline enum MHD_Result gw_framing_mhd_header(void *cls, enum MHD_ValueKind kind,
