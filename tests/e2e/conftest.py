@@ -6,6 +6,12 @@ import pytest
 import mm
 
 
+def assert_clean_exit(proc):
+    """Stops proc and fails, with the tail of its stderr, unless it exits 0."""
+    rc = proc.stop()
+    assert rc == 0, "%s exited %s:\n%s" % (proc.name, rc, proc.stderr()[-4000:])
+
+
 @pytest.fixture(autouse=True)
 def _stop_processes():
     yield
@@ -17,7 +23,7 @@ def mock():
     """A mock LLM upstream (tests/mockllm) named m1; it must exit cleanly."""
     m = mm.MockLLM(extra_args=["--name", "m1"])
     yield m
-    assert m.stop() == 0
+    assert_clean_exit(m)
 
 
 @pytest.fixture
@@ -25,7 +31,7 @@ def cp():
     """A control plane on a fresh database; it must exit cleanly."""
     c = mm.ControlPlane()
     yield c
-    assert c.stop() == 0
+    assert_clean_exit(c)
 
 
 @pytest.fixture
