@@ -92,10 +92,15 @@ void gw_cfg_free(struct gw_cfg *cfg)
     for (size_t i = 0; cfg->apis && i < cfg->napis; i++)
         free_api(&cfg->apis[i]);
     gw_free(cfg->apis);
+    for (size_t i = 0; cfg->applications && i < cfg->napplications; i++) {
+        gw_free(cfg->applications[i].id);
+        gw_free(cfg->applications[i].name);
+        free_strv(cfg->applications[i].subscriptions, cfg->applications[i].nsubscriptions);
+    }
+    gw_free(cfg->applications);
     for (size_t i = 0; cfg->keys && i < cfg->nkeys; i++) {
         gw_free(cfg->keys[i].id);
         gw_free(cfg->keys[i].application);
-        free_strv(cfg->keys[i].subscriptions, cfg->keys[i].nsubscriptions);
     }
     gw_free(cfg->keys);
     gw_cfg_free_issuers(cfg);

@@ -152,13 +152,27 @@ struct gw_cfg_api {
     size_t npolicies;
 };
 
-struct gw_cfg_key {
+/* An application: its subscriptions are its own, shared by all its keys
+ * (the snapshot grows with keys + subscriptions, not their product). */
+struct gw_cfg_application {
     char *id;
-    char hash[65]; /* sha256 hex of the key */
-    char *application;
-    enum gw_env type;
-    int64_t expires_at; /* Unix seconds, 0 = never */
+    char *name;
     char **subscriptions; /* API ids, in document order */
+    size_t nsubscriptions;
+};
+
+/* An API key (in "keys": hash set, subscriptions none, its application's
+ * apply through app_index) or an issuer's OAuth client (hash "", its own
+ * subscriptions, has_app 0). */
+struct gw_cfg_key {
+    char *id; /* optional for API keys (NULL): a data plane needs only the hash */
+    char hash[65]; /* sha256 hex of the key */
+    char *application; /* an application id */
+    int has_app;       /* API keys: app_index names the application */
+    size_t app_index;  /* into cfg->applications */
+    enum gw_env type;
+    int64_t expires_at;   /* Unix seconds, 0 = never */
+    char **subscriptions; /* OAuth clients only: API ids, in document order */
     size_t nsubscriptions;
 };
 
@@ -184,6 +198,8 @@ struct gw_cfg {
     size_t nvendors;
     struct gw_cfg_api *apis;
     size_t napis;
+    struct gw_cfg_application *applications;
+    size_t napplications;
     struct gw_cfg_key *keys;
     size_t nkeys;
     struct gw_cfg_issuer *issuers;
@@ -229,8 +245,8 @@ void gw_cfg_free_issuers(struct gw_cfg *cfg);
 void gw_cfg_free(struct gw_cfg *cfg);
 
 /* The snapshot hash: lowercase hex SHA-256 of the compact JSON (keys
- * sorted) of {"vendors", "apis", "keys", "issuers"} of doc (borrowed; a
- * member doc lacks is left out), into out.
+ * sorted) of {"vendors", "apis", "applications", "keys", "issuers"} of doc
+ * (borrowed; a member doc lacks is left out), into out.
  * Returns 0, or -1 on out of memory. */
 int gw_cfg_hash(json_t *doc, char out[65]);
 

@@ -12,6 +12,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/config_apps.h"
 #include "common/crypto.h"
 #include "common/json_read.h"
 #include "common/limits.h"
@@ -540,37 +541,7 @@ static int read_api(json_t *j, const char *path, const struct gw_cfg *cfg, struc
     return 0;
 }
 
-/* ---- keys -------------------------------------------------------------- */
-
-static int read_key(json_t *j, const char *path, struct gw_cfg_key *k, struct gw_err *err)
-{
-    const char *id, *hash, *app, *appname;
-    int type;
-    json_t *exp;
-    if (gw_jr_is_object(j, path, err) < 0 || read_id(j, path, "id", &id, err) < 0 ||
-        gw_jr_string(j, path, "hash", 0, 64, 64, &hash, err) < 0 ||
-        read_id(j, path, "application", &app, err) < 0 ||
-        gw_jr_string(j, path, "applicationName", GW_JR_OPTIONAL, 0, ANY_LEN, &appname, err) < 0 ||
-        gw_jr_enum(j, path, "type", 0, gw_cfg_env_names, GW_ENV_COUNT, &type, err) < 0 ||
-        gw_cfg_read_subscriptions(j, path, k, err) < 0)
-        return -1;
-    if (strspn(hash, "0123456789abcdef") != 64)
-        return gw_jr_fail(err, path, "hash", "must be 64 lowercase hex digits");
-    exp = json_object_get(j, "expiresAt");
-    if (!exp)
-        return gw_jr_fail(err, path, "expiresAt", "is required");
-    if (json_is_string(exp)) {
-        if (gw_parse_rfc3339(json_string_value(exp), &k->expires_at) < 0)
-            return gw_jr_fail(err, path, "expiresAt", "must be an RFC 3339 time");
-        if (k->expires_at == 0) /* 0 means never: the epoch itself is long past */
-            k->expires_at = 1;
-    } else if (!json_is_null(exp)) {
-        return gw_jr_fail(err, path, "expiresAt", "must be an RFC 3339 string or null");
-    }
-    memcpy(k->hash, hash, 65);
-    k->type = (enum gw_env)type;
-    return dup_into(&k->id, id, err) < 0 || dup_into(&k->application, app, err) < 0 ? -1 : 0;
-}
+/* ---- subscriptions of OAuth clients (config_issuers.c) ----------------- */
 
 int gw_cfg_read_subscriptions(json_t *j, const char *path, struct gw_cfg_key *k,
                               struct gw_err *err)
@@ -601,7 +572,7 @@ int gw_cfg_read_subscriptions(json_t *j, const char *path, struct gw_cfg_key *k,
 static int read_doc(json_t *doc, struct gw_cfg *cfg, struct gw_err *err)
 {
     const char *sha, *gen;
-    json_t *vendors, *apis, *keys, *sv = json_object_get(doc, "schemaVersion");
+    json_t *vendors, *apis, *sv = json_object_get(doc, "schemaVersion");
     if (!json_is_integer(sv) || json_integer_value(sv) != GW_CFG_SCHEMA_VERSION)
         return gw_jr_fail(err, "", "schemaVersion",
                           "must be %d (the only version this binary knows)",
@@ -635,15 +606,8 @@ static int read_doc(json_t *doc, struct gw_cfg *cfg, struct gw_err *err)
         if (read_api(json_array_get(apis, i), path, cfg, &cfg->apis[i], err) < 0)
             return -1;
     }
-    if (alloc_array(doc, "", "keys", 0, sizeof(*cfg->keys), (void **)&cfg->keys, &cfg->nkeys,
-                    &keys, err) < 0)
+    if (gw_cfg_read_apps_keys(doc, cfg, err) < 0)
         return -1;
-    for (size_t i = 0; i < cfg->nkeys; i++) {
-        char path[PATH];
-        gw_jr_index(path, sizeof(path), "keys", i);
-        if (read_key(json_array_get(keys, i), path, &cfg->keys[i], err) < 0)
-            return -1;
-    }
     return gw_cfg_read_issuers(doc, cfg, err);
 }
 
@@ -670,8 +634,9 @@ struct gw_cfg *gw_cfg_from_json(json_t *doc, struct gw_err *err)
 
 int gw_cfg_hash(json_t *doc, char out[65])
 {
-    json_t *body = json_pack("{s:O*,s:O*,s:O*,s:O*}", "vendors", json_object_get(doc, "vendors"),
-                             "apis", json_object_get(doc, "apis"), "keys",
+    json_t *body = json_pack("{s:O*,s:O*,s:O*,s:O*,s:O*}", "vendors", json_object_get(doc, "vendors"),
+                             "apis", json_object_get(doc, "apis"), "applications",
+                             json_object_get(doc, "applications"), "keys",
                              json_object_get(doc, "keys"), "issuers",
                              json_object_get(doc, "issuers"));
     if (!body)

@@ -165,17 +165,30 @@ static json_t *api_json(const struct gw_cfg *cfg, const struct gw_cfg_api *a)
                      "endpoints", eps, "policies", pols);
 }
 
+static json_t *application_json(const struct gw_cfg_application *a)
+{
+    return json_pack("{s:s, s:s, s:o}", "id", a->id, "name", a->name, "subscriptions",
+                     strv(a->subscriptions, a->nsubscriptions));
+}
+
+/* "id" and "expiresAt" only when set, as the control plane writes keys. */
 static json_t *key_json(const struct gw_cfg_key *k)
 {
-    json_t *exp = json_null();
-    if (k->expires_at) {
+    json_t *o = json_pack("{s:s, s:s, s:s}", "hash", k->hash, "application", k->application,
+                          "type", gw_cfg_env_names[k->type]);
+    if (o && k->id && json_object_set_new(o, "id", json_string(k->id)) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    if (o && k->expires_at) {
         char when[32];
         gw_format_rfc3339(k->expires_at, when);
-        exp = json_string(when);
+        if (json_object_set_new(o, "expiresAt", json_string(when)) < 0) {
+            json_decref(o);
+            return NULL;
+        }
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "id", k->id, "hash", k->hash,
-                     "application", k->application, "type", gw_cfg_env_names[k->type],
-                     "expiresAt", exp, "subscriptions", strv(k->subscriptions, k->nsubscriptions));
+    return o;
 }
 
 static json_t *client_json(const struct gw_cfg_key *c)
@@ -221,23 +234,27 @@ static int add_issuers(json_t *doc, const struct gw_cfg *cfg)
 json_t *gw_cfg_to_json(const struct gw_cfg *cfg)
 {
     char hash[65];
-    json_t *vendors = json_array(), *apis = json_array(), *keys = json_array();
-    int ok = vendors && apis && keys;
+    json_t *vendors = json_array(), *apis = json_array(), *apps = json_array(),
+           *keys = json_array();
+    int ok = vendors && apis && apps && keys;
     for (size_t i = 0; ok && i < cfg->nvendors; i++)
         ok = append(vendors, vendor_json(&cfg->vendors[i])) == 0;
     for (size_t i = 0; ok && i < cfg->napis; i++)
         ok = append(apis, api_json(cfg, &cfg->apis[i])) == 0;
+    for (size_t i = 0; ok && i < cfg->napplications; i++)
+        ok = append(apps, application_json(&cfg->applications[i])) == 0;
     for (size_t i = 0; ok && i < cfg->nkeys; i++)
         ok = append(keys, key_json(&cfg->keys[i])) == 0;
     if (!ok) {
         json_decref(vendors);
         json_decref(apis);
+        json_decref(apps);
         json_decref(keys);
         return NULL;
     }
-    json_t *doc = json_pack("{s:i, s:I, s:o, s:o, s:o}", "schemaVersion", GW_CFG_SCHEMA_VERSION,
-                            "revision", (json_int_t)cfg->revision, "vendors", vendors, "apis",
-                            apis, "keys", keys);
+    json_t *doc = json_pack("{s:i, s:I, s:o, s:o, s:o, s:o}", "schemaVersion",
+                            GW_CFG_SCHEMA_VERSION, "revision", (json_int_t)cfg->revision,
+                            "vendors", vendors, "apis", apis, "applications", apps, "keys", keys);
     if (!doc || add_issuers(doc, cfg) < 0 || gw_cfg_hash(doc, hash) < 0 ||
         json_object_set_new(doc, "sha256", json_string(hash)) < 0) {
         json_decref(doc);

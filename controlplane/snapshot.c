@@ -22,12 +22,19 @@
     "sv.value) END)) FROM endpoints e LEFT JOIN secret_values sv ON sv.secret_name = "             \
     "e.secret_name AND sv.key = e.secret_key WHERE e.api_id = ?1 ORDER BY e.seq"
 
+/* Applications with their subscriptions, once each; keys name their
+ * application (no per-key copy of the subscriptions, no key id, no
+ * "expiresAt" when the key never expires: 100,000 keys stay a few MB). */
+#define SNAPSHOT_APPLICATIONS                                                                      \
+    "SELECT json_object('id', a.id, 'name', a.name, 'subscriptions', json((SELECT "                \
+    "json_group_array(api_id) FROM (SELECT api_id FROM subscriptions WHERE application_id = a.id " \
+    "ORDER BY seq)))) FROM applications a ORDER BY a.seq"
+
 #define SNAPSHOT_KEYS                                                                              \
-    "SELECT json_object('id', k.id, 'hash', k.hash, 'application', k.application_id, "             \
-    "'applicationName', a.name, 'type', k.type, 'expiresAt', k.expires_at, 'subscriptions', "      \
-    "json((SELECT json_group_array(api_id) FROM (SELECT api_id FROM subscriptions WHERE "          \
-    "application_id = k.application_id ORDER BY seq)))) FROM api_keys k JOIN applications a ON "   \
-    "a.id = k.application_id ORDER BY k.seq"
+    "SELECT CASE WHEN k.expires_at IS NULL THEN json_object('hash', k.hash, 'application', "       \
+    "k.application_id, 'type', k.type) ELSE json_object('hash', k.hash, 'application', "           \
+    "k.application_id, 'type', k.type, 'expiresAt', k.expires_at) END FROM api_keys k ORDER BY "   \
+    "k.seq"
 
 /* Issuers in the snapshot shape: clientClaim only when not the default
  * ("azp": then azp, else client_id), keys = inline keys, jwks = the last
@@ -90,13 +97,15 @@ static int fill_issuers(json_t *issuers, struct gw_err *err)
  * transaction. The parts are new references until doc takes them over. */
 static int build_locked(struct cp_db *db, json_t *doc, int64_t *revision, struct gw_err *err)
 {
-    json_t *vendors = NULL, *apis = NULL, *keys = NULL, *issuers = NULL;
+    json_t *vendors = NULL, *apis = NULL, *apps = NULL, *keys = NULL, *issuers = NULL;
     char now[32];
     int rc = -1;
     if (cp_db_query_int(db, err, revision, "SELECT revision FROM config_revision WHERE id = 1",
                         "") < 0 ||
         cp_vendor_list(db, &vendors, err) < 0 || cp_api_list(db, &apis, err) < 0 ||
-        fill_apis(db, apis, err) < 0 || cp_db_query_json(db, err, &keys, SNAPSHOT_KEYS, "") < 0 ||
+        fill_apis(db, apis, err) < 0 ||
+        cp_db_query_json(db, err, &apps, SNAPSHOT_APPLICATIONS, "") < 0 ||
+        cp_db_query_json(db, err, &keys, SNAPSHOT_KEYS, "") < 0 ||
         cp_db_query_json(db, err, &issuers, SNAPSHOT_ISSUERS, "") < 0 ||
         fill_issuers(issuers, err) < 0)
         goto out;
@@ -107,6 +116,7 @@ static int build_locked(struct cp_db *db, json_t *doc, int64_t *revision, struct
         json_object_set_new(doc, "revision", json_integer(*revision)) < 0 ||
         json_object_set_new(doc, "generatedAt", json_string(now)) < 0 ||
         json_object_set(doc, "vendors", vendors) < 0 || json_object_set(doc, "apis", apis) < 0 ||
+        json_object_set(doc, "applications", apps) < 0 ||
         json_object_set(doc, "keys", keys) < 0 ||
         (json_array_size(issuers) && json_object_set(doc, "issuers", issuers) < 0)) {
         cp_nomem(err);
@@ -116,6 +126,7 @@ static int build_locked(struct cp_db *db, json_t *doc, int64_t *revision, struct
 out:
     json_decref(vendors);
     json_decref(apis);
+    json_decref(apps);
     json_decref(keys);
     json_decref(issuers);
     return rc;

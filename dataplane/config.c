@@ -58,8 +58,9 @@ static void config_free(struct dp_config *cfg)
     for (size_t i = 0; cfg->apis && i < cfg->napis; i++)
         free_api(&cfg->apis[i]);
     gw_free(cfg->apis);
-    for (size_t i = 0; cfg->keys && i < cfg->nkeys; i++)
-        gw_free(cfg->keys[i].subscriptions);
+    for (size_t i = 0; cfg->apps && i < cfg->napps; i++)
+        gw_free(cfg->apps[i].subscriptions);
+    gw_free(cfg->apps);
     gw_free(cfg->keys);
     dp_match_free(cfg->routes);
     dp_keys_free(cfg->keyindex);
@@ -300,11 +301,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* An issuer's OAuth client (config_jwt.c): its own subscriptions, sorted. */
 int dp_config_compile_key(struct gw_cfg_key *m, struct dp_key *k, struct gw_err *err)
 {
     memcpy(k->hash, m->hash, sizeof(k->hash));
     k->id = m->id;
     k->app_id = m->application;
+    k->app = NULL;
     k->env = (enum dp_env)m->type;
     k->expires_at = m->expires_at;
     k->subscriptions = gw_calloc(m->nsubscriptions ? m->nsubscriptions : 1, sizeof(char *));
@@ -317,6 +320,31 @@ int dp_config_compile_key(struct gw_cfg_key *m, struct dp_key *k, struct gw_err 
     return 0;
 }
 
+/* The application's subscribed API set, sorted once for all its keys. */
+static int compile_app(struct gw_cfg_application *m, struct dp_app *a, struct gw_err *err)
+{
+    a->id = m->id;
+    a->subscriptions = gw_calloc(m->nsubscriptions ? m->nsubscriptions : 1, sizeof(char *));
+    if (!a->subscriptions)
+        return nomem(err);
+    a->nsubscriptions = m->nsubscriptions;
+    if (m->nsubscriptions)
+        memcpy(a->subscriptions, m->subscriptions, m->nsubscriptions * sizeof(char *));
+    qsort(a->subscriptions, a->nsubscriptions, sizeof(char *), cmp_str);
+    return 0;
+}
+
+/* An API key: its application's subscriptions apply (k->app). */
+static void compile_key(struct dp_config *cfg, struct gw_cfg_key *m, struct dp_key *k)
+{
+    memcpy(k->hash, m->hash, sizeof(k->hash));
+    k->id = m->id;
+    k->app_id = m->application;
+    k->app = &cfg->apps[m->app_index];
+    k->env = (enum dp_env)m->type;
+    k->expires_at = m->expires_at;
+}
+
 /* ---- compile ----------------------------------------------------------- */
 
 static int compile(struct dp_config *cfg, struct gw_cfg *m, struct dp_suspensions *st,
@@ -326,8 +354,9 @@ static int compile(struct dp_config *cfg, struct gw_cfg *m, struct dp_suspension
     memcpy(cfg->sha256, m->sha256, sizeof(cfg->sha256));
     cfg->vendors = gw_calloc(m->nvendors ? m->nvendors : 1, sizeof(*cfg->vendors));
     cfg->apis = gw_calloc(m->napis ? m->napis : 1, sizeof(*cfg->apis));
+    cfg->apps = gw_calloc(m->napplications ? m->napplications : 1, sizeof(*cfg->apps));
     cfg->keys = gw_calloc(m->nkeys ? m->nkeys : 1, sizeof(*cfg->keys));
-    if (!cfg->vendors || !cfg->apis || !cfg->keys)
+    if (!cfg->vendors || !cfg->apis || !cfg->apps || !cfg->keys)
         return nomem(err);
     cfg->nvendors = m->nvendors;
     for (size_t i = 0; i < m->nvendors; i++)
@@ -336,10 +365,13 @@ static int compile(struct dp_config *cfg, struct gw_cfg *m, struct dp_suspension
     for (size_t i = 0; i < m->napis; i++)
         if (compile_api(cfg, &m->apis[i], &cfg->apis[i], st, err) < 0)
             return -1;
+    cfg->napps = m->napplications;
+    for (size_t i = 0; i < m->napplications; i++)
+        if (compile_app(&m->applications[i], &cfg->apps[i], err) < 0)
+            return -1;
     cfg->nkeys = m->nkeys;
     for (size_t i = 0; i < m->nkeys; i++)
-        if (dp_config_compile_key(&m->keys[i], &cfg->keys[i], err) < 0)
-            return -1;
+        compile_key(cfg, &m->keys[i], &cfg->keys[i]);
     if (dp_match_build(cfg, err) < 0 || dp_keys_build(cfg, err) < 0 ||
         dp_config_compile_jwt(cfg, err) < 0)
         return -1;

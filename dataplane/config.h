@@ -160,13 +160,24 @@ struct dp_api {
     int needs_model_env[DP_ENV_COUNT];
 };
 
+/* An application: the set of APIs it is subscribed to, compiled once and
+ * shared by all its keys. */
+struct dp_app {
+    char *id;
+    char **subscriptions; /* API ids, sorted (bsearch) */
+    size_t nsubscriptions;
+};
+
+/* An API key (app set: its application's subscriptions apply) or an
+ * issuer's OAuth client (app NULL: its own subscriptions). */
 struct dp_key {
     char hash[65]; /* sha256 hex of the key */
-    char *id;
+    char *id;      /* NULL when the snapshot gives none */
     char *app_id;
+    const struct dp_app *app;
     enum dp_env env;
-    int64_t expires_at; /* Unix seconds, 0 = never */
-    char **subscriptions; /* API ids, sorted (bsearch) */
+    int64_t expires_at;   /* Unix seconds, 0 = never */
+    char **subscriptions; /* OAuth clients: API ids, sorted (bsearch) */
     size_t nsubscriptions;
 };
 
@@ -179,6 +190,8 @@ struct dp_config {
     size_t nvendors;
     struct dp_api *apis;
     size_t napis;
+    struct dp_app *apps;
+    size_t napps;
     struct dp_key *keys;
     size_t nkeys;
     /* Lookup tables: match.c's route table, keys.c's key index. */

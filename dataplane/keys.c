@@ -43,9 +43,12 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* An API key has its application's subscriptions, an OAuth client its own. */
 int dp_key_subscribed(const struct dp_key *k, const char *api_id)
 {
-    return bsearch(&api_id, k->subscriptions, k->nsubscriptions, sizeof(char *), cmp_str) != NULL;
+    char *const *subs = k->app ? k->app->subscriptions : k->subscriptions;
+    size_t n = k->app ? k->app->nsubscriptions : k->nsubscriptions;
+    return bsearch(&api_id, subs, n, sizeof(char *), cmp_str) != NULL;
 }
 
 enum dp_key_check dp_config_check_key(const struct dp_config *cfg, const struct dp_api *api,

@@ -86,7 +86,10 @@ TEST("sample snapshot compiles with every field resolved")
     CHECK(az->endpoints[0].auth_line == NULL && az->endpoints[0].auth_value == NULL);
     CHECK(az->first_endpoint[DP_ENV_SANDBOX] == NULL);
 
-    CHECK_STR(cfg->keys[0].subscriptions[0], "api-fo"); /* sorted */
+    CHECK_INT(cfg->napps, 3);
+    CHECK(cfg->keys[0].app == &cfg->apps[0] && cfg->keys[1].app == &cfg->apps[0]);
+    CHECK_STR(cfg->keys[0].app->subscriptions[0], "api-fo"); /* sorted */
+    CHECK_INT(cfg->keys[3].app->nsubscriptions, 0);
     CHECK_INT(cfg->keys[0].expires_at, 0);
     CHECK(cfg->keys[1].expires_at > 0);
     CHECK_INT(cfg->keys[1].env, DP_ENV_SANDBOX);
@@ -169,6 +172,35 @@ TEST("API keys: known, unknown, expired, subscriptions, environment")
     CHECK_INT(dp_config_check_key(cfg, wrr, "sk-test-nosub", now, &k), DP_KEY_OK);
     CHECK_INT(dp_config_check_key(cfg, fo, "sk-test-nosub", now, &k), DP_KEY_NOT_SUBSCRIBED);
     dp_config_unref(cfg);
+    dp_suspensions_free(st);
+}
+
+TEST("keys name their application; id and expiresAt may be left out (issue 11 item 11)")
+{
+    struct dp_suspensions *st = dp_suspensions_new();
+    json_t *doc = snap_load("basic.json");
+    snap_edit(doc, "keys[0].id", NULL);
+    snap_edit(doc, "keys[0].expiresAt", NULL);
+    /* app-3 subscribes: its key now passes on api-fo; app-1's keys lose theirs. */
+    snap_edit(doc, "applications[2].subscriptions[+]", json_string("api-fo"));
+    snap_edit(doc, "applications[0].subscriptions", json_array());
+    struct gw_err err;
+    struct dp_config *cfg = dp_config_compile(doc, st, &err);
+    CHECK(cfg != NULL);
+    if (cfg) {
+        const struct dp_key *k = NULL;
+        const struct dp_api *fo = &cfg->apis[1];
+        CHECK(cfg->keys[0].id == NULL);
+        CHECK_INT(cfg->keys[0].expires_at, 0);
+        CHECK_INT(dp_config_check_key(cfg, fo, "sk-test-nosub", 1700000000, &k), DP_KEY_OK);
+        CHECK_STR(k->app_id, "app-3");
+        CHECK_INT(dp_config_check_key(cfg, fo, "sk-test-prod", 1700000000, &k),
+                  DP_KEY_NOT_SUBSCRIBED);
+        CHECK_INT(dp_config_check_key(cfg, fo, "sk-test-sand", 1700000000, &k),
+                  DP_KEY_NOT_SUBSCRIBED);
+        dp_config_unref(cfg);
+    }
+    json_decref(doc);
     dp_suspensions_free(st);
 }
 
@@ -332,7 +364,7 @@ static const struct bad_case bad_cases[] = {
      "apis[1].policies[0].production.fallbacks[1].endpoint"},
     {"apis[1].policies[1].sandbox.target.model", "3",
      "apis[1].policies[1].sandbox.target.model"},
-    {"keys[0].id", NULL, "keys[0].id"},
+    {"keys[0].id", "\"\"", "keys[0].id"},
     {"keys[0].hash", "\"ABCDEF\"", "keys[0].hash"},
     {"keys[0].hash", "\"zz0218d30e14094ffe71bcf7348a08929930e6c1f3363f6fef2fe8759458b832\"",
      "keys[0].hash"},
@@ -340,9 +372,13 @@ static const struct bad_case bad_cases[] = {
     {"keys[0].type", "\"admin\"", "keys[0].type"},
     {"keys[0].expiresAt", "\"tomorrow\"", "keys[0].expiresAt"},
     {"keys[0].expiresAt", "0", "keys[0].expiresAt"},
-    {"keys[0].expiresAt", NULL, "keys[0].expiresAt"},
-    {"keys[0].subscriptions[0]", "5", "keys[0].subscriptions[0]"},
-    {"keys[1].subscriptions", "null", "keys[1].subscriptions"},
+    {"keys[0].application", "\"app-nope\"", "keys[0].application"},
+    {"keys[0].application", NULL, "keys[0].application"},
+    {"applications", NULL, "applications"},
+    {"applications[0].id", "\"app-2\"", "applications[1].id"},
+    {"applications[0].name", "\"\"", "applications[0].name"},
+    {"applications[0].subscriptions[0]", "5", "applications[0].subscriptions[0]"},
+    {"applications[1].subscriptions", "null", "applications[1].subscriptions"},
 };
 
 TEST("SPEC revision 2 routing fields are compiled into the policies (issue 10)")

@@ -1,0 +1,16 @@
+/* Reading a snapshot's "applications" and "keys" into the config model
+ * (config_apps.c); called by the document reader (config_json.c) only. */
+#ifndef GW_CONFIG_APPS_H
+#define GW_CONFIG_APPS_H
+
+#include <jansson.h>
+
+#include "common/config.h"
+#include "common/err.h"
+
+/* Reads doc's "applications" (each with its subscriptions) and "keys"
+ * (each naming one of those applications) into cfg. Returns 0, or -1 with
+ * err (GW_ERR_INVALID with the JSON path, or GW_ERR_NOMEM). */
+int gw_cfg_read_apps_keys(json_t *doc, struct gw_cfg *cfg, struct gw_err *err);
+
+#endif
