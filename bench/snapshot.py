@@ -30,7 +30,7 @@ def build(mock_port, key):
                 .replace("@KEY_SHA256@", hashlib.sha256(key.encode()).hexdigest())
                 .replace("@NOW@", now))
     doc = json.loads(text.replace("@SHA256@", "0" * 64))
-    body = {k: doc[k] for k in ("vendors", "apis", "keys")}
+    body = {k: doc[k] for k in ("vendors", "apis", "applications", "keys")}
     compact = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     doc["sha256"] = hashlib.sha256(compact.encode("utf-8")).hexdigest()
     return doc

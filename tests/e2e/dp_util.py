@@ -81,14 +81,33 @@ def api(aid, base_path, endpoints, policies=(), name=None, vendor="v-openai", ve
 
 
 def key(kid, raw, app="app-1", kind="production", expires=None, subscriptions=()):
+    """A key of application app. subscriptions are the application's: snapshot()
+    moves them (the union over the application's keys) to its "applications"
+    entry, since the snapshot holds subscriptions once per application."""
     return {"id": kid, "hash": hashlib.sha256(raw.encode()).hexdigest(), "application": app,
-            "applicationName": app, "type": kind, "expiresAt": expires, "subscriptions": list(subscriptions)}
+            "type": kind, "expiresAt": expires, "_subscriptions": list(subscriptions)}
+
+
+def application(app_id, subscriptions=(), name=None):
+    return {"id": app_id, "name": name or app_id, "subscriptions": list(subscriptions)}
+
+
+def applications_of(keys):
+    """The "applications" of a snapshot from du.key() entries (popping their
+    subscriptions), in order of first appearance."""
+    apps = {}
+    for k in keys:
+        a = apps.setdefault(k["application"], application(k["application"]))
+        for s in k.pop("_subscriptions", ()):
+            if s not in a["subscriptions"]:
+                a["subscriptions"].append(s)
+    return list(apps.values())
 
 
 def snapshot_hash(doc):
     """The snapshot's sha256 as schema/config.schema.json defines it (and
     common/config_json.c gw_cfg_hash computes it)."""
-    body = {k: doc[k] for k in ("vendors", "apis", "keys", "issuers") if k in doc}
+    body = {k: doc[k] for k in ("vendors", "apis", "applications", "keys", "issuers") if k in doc}
     compact = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(compact.encode()).hexdigest()
 
@@ -99,13 +118,18 @@ def seal(doc):
     return doc
 
 
-def snapshot(apis, keys, vendors=None, revision=1):
+def snapshot(apis, keys, vendors=None, revision=1, applications=None):
     """The one snapshot builder of the Python tests (the C tests use
-    tests/unit/dp_snapshot.h on tests/data/snapshots/)."""
+    tests/unit/dp_snapshot.h on tests/data/snapshots/). applications default
+    to those the keys name, with the subscriptions given to du.key()."""
+    keys = [dict(k) for k in keys]
+    apps = applications_of(keys)
+    if applications is not None:
+        apps = list(applications)
     doc = {"schemaVersion": 1, "revision": revision, "sha256": "",
            "generatedAt": "2026-01-01T00:00:00Z",
            "vendors": vendors if vendors is not None else [vendor_openai(), vendor_azure()],
-           "apis": list(apis), "keys": list(keys)}
+           "apis": list(apis), "applications": apps, "keys": keys}
     return seal(doc)
 
 

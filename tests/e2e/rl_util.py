@@ -143,6 +143,7 @@ def apps_snapshot(mock_url, apps, limit):
     application in apps (key app_key(app))."""
     doc = snapshot(mock_url, limit)
     doc["keys"] = [du.key("k-" + app, app_key(app), app=app) for app in apps]
+    doc["applications"] = du.applications_of(doc["keys"])
     return du.seal(doc)
 
 

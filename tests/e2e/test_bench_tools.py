@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 
+import dp_util as du
 import mm
 
 BENCH = os.path.join(mm.SOURCE_DIR, "bench")
@@ -32,9 +33,7 @@ def test_snapshot_is_valid_and_hashed():
     import jsonschema
     with open(os.path.join(mm.SOURCE_DIR, "schema", "config.schema.json")) as f:
         jsonschema.validate(doc, json.load(f))
-    body = {k: doc[k] for k in ("vendors", "apis", "keys")}
-    compact = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    assert doc["sha256"] == hashlib.sha256(compact.encode()).hexdigest()
+    assert doc["sha256"] == du.snapshot_hash(doc)
     assert doc["keys"][0]["hash"] == hashlib.sha256(KEY.encode()).hexdigest()
     assert doc["apis"][0]["endpoints"][0]["url"] == "http://127.0.0.1:1234/v1"
 

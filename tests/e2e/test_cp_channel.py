@@ -65,7 +65,8 @@ def test_snapshot_matches_schema_and_db():
     doc = snapshot(cp)
     jsonschema.validate(doc, SCHEMA)
     assert doc["schemaVersion"] == 1 and doc["revision"] == revision(cp)
-    body = {"vendors": doc["vendors"], "apis": doc["apis"], "keys": doc["keys"]}
+    body = {"vendors": doc["vendors"], "apis": doc["apis"], "applications": doc["applications"],
+            "keys": doc["keys"]}
     assert doc["sha256"] == hashlib.sha256(dumps_sorted(body).encode()).hexdigest()
     a = next(x for x in doc["apis"] if x["id"] == api["id"])
     eps = {e["name"]: e for e in a["endpoints"]}
@@ -81,11 +82,14 @@ def test_snapshot_matches_schema_and_db():
     assert [p["type"] for p in a["policies"]] == ["modelWeightedRoundRobin", "aiRateLimit"]
     k = next(x for x in doc["keys"] if x["type"] == "production")
     assert k["hash"] == hashlib.sha256(key["key"].encode()).hexdigest()
-    assert k["application"] == app["id"] and k["subscriptions"] == [api["id"]]
-    assert k["expiresAt"] is None
+    # subscriptions and the name are the application's, once for all its keys
+    apps = {x["id"]: x for x in doc["applications"]}
+    assert apps[app["id"]] == {"id": app["id"], "name": "app", "subscriptions": [api["id"]]}
+    assert k["application"] == app["id"] and "subscriptions" not in k
+    assert k.get("expiresAt") is None  # never expires: left out
     ks = next(x for x in doc["keys"] if x["type"] == "sandbox")
-    assert ks["expiresAt"] == "2099-01-01T00:00:00Z" and ks["subscriptions"] == [api["id"]]
-    assert ks["application"] == app["id"] and ks["applicationName"] == "app"
+    assert ks["expiresAt"] == "2099-01-01T00:00:00Z" and "subscriptions" not in ks
+    assert ks["application"] == app["id"]
     assert key["key"] not in json.dumps(doc)
     # the secret value goes to data planes only, never to the admin API
     for r in cp.responses:
