@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/list.h"
 #include "common/crypto.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "db.h"
 #include "http.h"
@@ -223,6 +224,14 @@ static int refresh_cache(struct cp_dp *dp, struct gw_err *err)
     json_decref(doc);
     if (!text)
         return gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");
+    if (strlen(text) > GW_SNAPSHOT_MAX_BYTES) { /* data planes would refuse it */
+        size_t len = strlen(text);
+        gw_free(text);
+        return gw_err_set(err, GW_ERR_INTERNAL, "snapshot_too_large", NULL,
+                          "the config snapshot of revision %lld is %zu bytes, over the limit "
+                          "of %zu (GW_SNAPSHOT_MAX_BYTES): not published",
+                          (long long)rev, len, GW_SNAPSHOT_MAX_BYTES);
+    }
     struct MHD_Response *r =
         MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free_text);
     if (!r) {

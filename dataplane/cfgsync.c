@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/clock.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/secret_file.h"
 #include "config.h"
@@ -31,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SNAPSHOT_MAX (64 * 1024 * 1024)
+#define SNAPSHOT_MAX GW_SNAPSHOT_MAX_BYTES
 #define POLL_WAIT_S 30
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 5000
@@ -47,6 +48,7 @@ struct dp_cfgsync {
     int64_t revision; /* last applied (or skipped as invalid) revision, -1 none */
     char sha256[65];
     long last_status; /* HTTP status of the last POLL_REFUSED answer */
+    long long too_large_rev; /* last revision logged as over SNAPSHOT_MAX, -1 none */
     int quiet; /* the first load of --config: main reports it once listening */
 };
 
@@ -152,10 +154,41 @@ static int apply_file(struct dp_cfgsync *cs, const char *path, struct gw_err *er
 
 /* ---- the long poll ------------------------------------------------------------ */
 
+/* The body being downloaded; over is set when it would pass SNAPSHOT_MAX. */
+struct sink {
+    struct gw_buf b;
+    int over;
+};
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
-    struct gw_buf *b = userdata;
-    return gw_buf_append(b, data, size * nmemb) == GW_BUF_OK ? size * nmemb : 0;
+    struct sink *k = userdata;
+    if (k->b.len + size * nmemb > SNAPSHOT_MAX) {
+        k->over = 1;
+        return 0;
+    }
+    return gw_buf_append(&k->b, data, size * nmemb) == GW_BUF_OK ? size * nmemb : 0;
+}
+
+/* A snapshot over SNAPSHOT_MAX: said once per revision (the control plane
+ * names it in X-Config-Revision), then the caller backs off while the
+ * current revision keeps serving. */
+static void too_large(struct dp_cfgsync *cs, CURL *e)
+{
+    struct curl_header *h = NULL;
+    long long rev = -1;
+    if (curl_easy_header(e, "X-Config-Revision", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h) {
+        char *end = NULL;
+        rev = strtoll(h->value, &end, 10);
+        if (!end || *end)
+            rev = -1;
+    }
+    if (rev >= 0 && rev == cs->too_large_rev)
+        return;
+    cs->too_large_rev = rev;
+    gw_error("control plane snapshot of revision %lld is larger than the limit of %zu bytes "
+             "(GW_SNAPSHOT_MAX_BYTES): keeping revision %lld",
+             rev, (size_t)SNAPSHOT_MAX, (long long)cs->revision);
 }
 
 static int on_progress(void *clientp, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -200,14 +233,16 @@ static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
         if ((n = curl_slist_append(h, line)))
             h = n;
     }
-    struct gw_buf body;
-    gw_buf_init(&body, SNAPSHOT_MAX);
+    struct sink sink = {.over = 0};
+    struct gw_buf *bp = &sink.b;
+    gw_buf_init(bp, SNAPSHOT_MAX);
     curl_easy_reset(e);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)SNAPSHOT_MAX);
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, cs);
@@ -220,7 +255,10 @@ static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     enum poll_result res = POLL_FAILED;
     cs->last_status = 0;
-    if (rc != CURLE_OK) {
+    if (rc == CURLE_FILESIZE_EXCEEDED || (rc == CURLE_WRITE_ERROR && sink.over)) {
+        too_large(cs, e);
+        res = POLL_REJECTED;
+    } else if (rc != CURLE_OK) {
         if (!atomic_load(&cs->stop))
             gw_warn("control plane %s: %s", cs->cp_url, curl_easy_strerror(rc));
     } else if (status == 304) {
@@ -233,11 +271,11 @@ static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
     } else {
         struct gw_err err;
         gw_err_clear(&err);
-        json_t *doc = parse(body.data ? body.data : "", body.len, &err);
+        json_t *doc = parse(bp->data ? bp->data : "", bp->len, &err);
         int a = doc ? apply_doc(cs, doc, &err) : -1;
         if (a == 0) {
             res = POLL_APPLIED;
-            if (gw_secret_file_write(cs->cache_path, body.data, body.len) != 0)
+            if (gw_secret_file_write(cs->cache_path, bp->data, bp->len) != 0)
                 gw_warn("cannot write the cache %s: %s", cs->cache_path, strerror(errno));
         } else if (a == 1) {
             res = POLL_UNCHANGED;
@@ -254,7 +292,7 @@ static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
         }
         json_decref(doc);
     }
-    gw_buf_cleanup(&body);
+    gw_buf_cleanup(bp);
     return res;
 }
 
@@ -337,6 +375,7 @@ struct dp_cfgsync *dp_cfgsync_new(struct dp_shared *sh, const struct dp_cfgsync_
     }
     cs->sh = sh;
     cs->revision = -1;
+    cs->too_large_rev = -1;
     atomic_init(&cs->stop, 0);
     pthread_mutex_init(&cs->mu, NULL);
     pthread_cond_init(&cs->cv, NULL);
