@@ -206,6 +206,7 @@ enum poll_result {
     POLL_UNCHANGED, /* 304, or nothing new */
     POLL_REJECTED,  /* a snapshot came but was invalid (skipped) */
     POLL_REFUSED,   /* the control plane answered with an error status (401, 5xx, ...) */
+    POLL_TOO_LARGE, /* the snapshot is over SNAPSHOT_MAX (not read) */
     POLL_FAILED     /* the control plane could not be reached (network, timeout) */
 };
 
@@ -257,7 +258,7 @@ static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
     cs->last_status = 0;
     if (rc == CURLE_FILESIZE_EXCEEDED || (rc == CURLE_WRITE_ERROR && sink.over)) {
         too_large(cs, e);
-        res = POLL_REJECTED;
+        res = POLL_TOO_LARGE;
     } else if (rc != CURLE_OK) {
         if (!atomic_load(&cs->stop))
             gw_warn("control plane %s: %s", cs->cp_url, curl_easy_strerror(rc));
@@ -317,6 +318,8 @@ static void load_cache(struct dp_cfgsync *cs, enum poll_result why)
     char what[64];
     if (why == POLL_REFUSED)
         snprintf(what, sizeof(what), "control plane answered %ld", cs->last_status);
+    else if (why == POLL_TOO_LARGE)
+        snprintf(what, sizeof(what), "control plane snapshot too large");
     else
         snprintf(what, sizeof(what), "control plane unreachable");
     struct gw_err err;
@@ -346,7 +349,8 @@ static void *poll_main(void *arg)
     unsigned seed = (unsigned)gw_now_ms() ^ (unsigned)getpid();
     while (!atomic_load(&cs->stop)) {
         enum poll_result r = poll_once(cs, e, first ? 0 : POLL_WAIT_S);
-        if (first && (r == POLL_FAILED || r == POLL_REFUSED) && cs->revision < 0)
+        if (first && (r == POLL_FAILED || r == POLL_REFUSED || r == POLL_TOO_LARGE) &&
+            cs->revision < 0)
             load_cache(cs, r);
         first = 0;
         if (r == POLL_APPLIED || r == POLL_UNCHANGED) {
