@@ -6,6 +6,7 @@
 
 #include "common/config.h"
 #include "common/limits.h"
+#include "common/rules.h"
 #include "jfield.h"
 
 #define MAX_TARGETS GW_TARGETS_MAX
@@ -50,13 +51,14 @@ static int model_known(const struct cp_policy_ctx *ctx, const char *model)
     return 0;
 }
 
-static const char *endpoint_env(const struct cp_policy_ctx *ctx, const char *id)
+/* The endpoint of ctx with this id (borrowed), or NULL. */
+static json_t *endpoint_of(const struct cp_policy_ctx *ctx, const char *id)
 {
     size_t i;
     json_t *e;
     json_array_foreach (ctx->endpoints, i, e) {
         if (strcmp(json_string_value(json_object_get(e, "id")), id) == 0)
-            return json_string_value(json_object_get(e, "environment"));
+            return e;
     }
     return NULL;
 }
@@ -83,11 +85,21 @@ static int check_target(json_t *t, const char *path, const char *env, int weight
         return gw_err_set(err, GW_ERR_INVALID, "unknown_model", field,
                           "%s: model '%s' is not in the vendor's model list", field, model);
     }
-    const char *have = endpoint_env(ctx, endpoint);
+    json_t *ep = endpoint_of(ctx, endpoint);
+    const char *have = json_string_value(json_object_get(ep, "environment"));
     if (!have || strcmp(have, env) != 0) {
         cp_jf_path(field, sizeof(field), path, "endpoint");
         return gw_err_set(err, GW_ERR_INVALID, "unknown_endpoint", field,
                           "%s: '%s' is not a %s endpoint of this API", field, endpoint, env);
+    }
+    /* The model goes into this endpoint's URL path: the data plane would
+     * answer every request for it 400 (gw_rule_path_segment), so refuse it
+     * here, where the admin can fix it. */
+    const char *url = json_string_value(json_object_get(ep, "url"));
+    if (url && strstr(url, "{model}")) {
+        cp_jf_path(field, sizeof(field), path, "model");
+        if (gw_rule_path_segment(model, field, err) != 0)
+            return -1;
     }
     *out = weighted
                ? json_pack("{s:s,s:s,s:I}", "model", model, "endpoint", endpoint, "weight", weight)

@@ -20,13 +20,16 @@ static json_t *js(const char *text)
     return j;
 }
 
-/* A context: models m1, m2; endpoints P (production), S (sandbox). */
+/* A context: models m1, m2, a/b, ..; endpoints P (production), S (sandbox),
+ * Z (production, the model in its URL's path as Azure's deployments). */
 static struct cp_policy_ctx ctx_with(const char *others)
 {
     struct cp_policy_ctx c;
-    c.models = js("[\"m1\", \"m2\"]");
+    c.models = js("[\"m1\", \"m2\", \"a/b\", \"..\"]");
     c.endpoints = js("[{\"id\": \"P\", \"environment\": \"production\"},"
-                     " {\"id\": \"S\", \"environment\": \"sandbox\"}]");
+                     " {\"id\": \"S\", \"environment\": \"sandbox\"},"
+                     " {\"id\": \"Z\", \"environment\": \"production\","
+                     "  \"url\": \"http://h/openai/deployments/{model}\"}]");
     c.others = js(others);
     c.operations = js("[{\"target\": \"/chat/completions\"}, {\"target\": \"/embeddings\"}]");
     return c;
@@ -153,6 +156,24 @@ TEST("targets must use known models and endpoints of the right environment")
         check("{\"type\":\"modelRoundRobin\",\"sandbox\":[{\"model\":\"m1\",\"endpoint\":\"S\"}]}",
               "[]", NULL),
         GW_ERR_NONE);
+}
+
+TEST("a target model that goes into its endpoint's URL path must be a path segment (issue 11)")
+{
+    char f[128];
+    const char *fmt = "{\"type\":\"modelRoundRobin\",\"production\":[{\"model\":\"%s\","
+                      "\"endpoint\":\"%s\"}]}";
+    char body[256];
+    snprintf(body, sizeof(body), fmt, "a/b", "P");
+    CHECK_INT(check(body, "[]", NULL), GW_ERR_NONE); /* the model goes in the body */
+    snprintf(body, sizeof(body), fmt, "m1", "Z");
+    CHECK_INT(check(body, "[]", NULL), GW_ERR_NONE);
+    snprintf(body, sizeof(body), fmt, "a/b", "Z");
+    CHECK_INT(check(body, "[]", f), GW_ERR_INVALID);
+    CHECK_STR(f, "production[0].model");
+    snprintf(body, sizeof(body), fmt, "..", "Z");
+    CHECK_INT(check(body, "[]", f), GW_ERR_INVALID);
+    CHECK_STR(f, "production[0].model");
 }
 
 TEST("weights are integers 1-1000")
