@@ -16,36 +16,11 @@
 #include "body.h"
 
 #include "common/alloc.h"
+#include "common/json_depth.h"
 #include "common/utf8.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* Whether the [ and { nesting of data (outside strings) stays within max.
- * Malformed JSON may pass; jansson rejects it next. */
-static int depth_ok(const char *data, size_t len, int max)
-{
-    int depth = 0, in_str = 0, esc = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = data[i];
-        if (in_str) {
-            if (esc)
-                esc = 0;
-            else if (c == '\\')
-                esc = 1;
-            else if (c == '"')
-                in_str = 0;
-        } else if (c == '"') {
-            in_str = 1;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max)
-                return 0;
-        } else if (c == ']' || c == '}') {
-            depth--;
-        }
-    }
-    return 1;
-}
 
 int dp_body_check_model(const char *m, size_t len)
 {
@@ -86,7 +61,7 @@ static int parse_by_scan(const char *data, size_t len, const char *model_field,
 static int parse_by_jansson(const char *data, size_t len, const char *model_field,
                             struct dp_json_body *out, struct gw_err *err)
 {
-    if (!depth_ok(data, len, DP_JSON_MAX_DEPTH))
+    if (!gw_json_depth_ok(data, len, DP_JSON_MAX_DEPTH))
         return gw_err_set(err, GW_ERR_INVALID, "invalid_request_error", NULL,
                           "the JSON body is nested deeper than %d levels", DP_JSON_MAX_DEPTH);
     json_error_t je;
