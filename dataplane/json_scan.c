@@ -421,3 +421,29 @@ tail:
     skip_ws(&sc);
     return sc.i == n ? 0 : -1;
 }
+
+int dp_json_members(const char *text, size_t n, int max_depth, dp_json_member_cb on_member,
+                    void *ctx)
+{
+    struct scanner sc = {(const unsigned char *)text, n, 0, max_depth, NULL, NULL};
+    skip_ws(&sc);
+    if (sc.i >= n || sc.s[sc.i] != '{' || max_depth < 1)
+        return -1;
+    int more = 0;
+    if (!begin_items(&sc, '}')) {
+        do {
+            size_t k0, kl, v0;
+            int esc;
+            if (scan_key(&sc, &k0, &kl, &esc) != 0 || esc)
+                return -1;
+            v0 = sc.i;
+            if (scan_value(&sc, 1) != 0 ||
+                on_member(ctx, (const char *)sc.s + k0, kl, v0, sc.i - v0) != 0)
+                return -1;
+        } while ((more = next_item(&sc, '}')) == 1);
+    }
+    if (more < 0)
+        return -1;
+    skip_ws(&sc);
+    return sc.i == n ? 0 : -1;
+}

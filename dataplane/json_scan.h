@@ -49,4 +49,20 @@ int dp_json_scan(const char *text, size_t n, const char *model_field, int max_de
 int dp_json_scan_visit(const char *text, size_t n, const char *model_field, int max_depth,
                        struct dp_json_scan *out, dp_json_model_cb on_model, void *ctx);
 
+/* Told each member of an object in text order: its key (raw text without
+ * escapes, klen bytes) and its value's span (voff, vlen: offsets into the
+ * walked text). Returns 0 to go on, -1 to stop the walk (it then returns -1). */
+typedef int (*dp_json_member_cb)(void *ctx, const char *key, size_t klen, size_t voff,
+                                 size_t vlen);
+
+/* Walks text (n bytes: one JSON object, white space around it allowed),
+ * checked as strictly as dp_json_scan checks a body and nested at most
+ * max_depth levels, telling on_member each of its members; the values are
+ * checked, not decoded. Unsure on an escaped key and on everything
+ * dp_json_scan is unsure of. Used for the usage object of responses
+ * (usage.c), so bodies and responses are read by one scanner. Returns 0, or
+ * -1 (unsure, or stopped by on_member). */
+int dp_json_members(const char *text, size_t n, int max_depth, dp_json_member_cb on_member,
+                    void *ctx);
+
 #endif

@@ -4,6 +4,7 @@
  * Also which operations the gateway may ask for a stream's usage. Pure
  * functions. */
 #include "body.h"
+#include "json_scan.h"
 
 #include <string.h>
 
@@ -98,100 +99,48 @@ int dp_usage_injectable(const char *target)
  *
  * A chat completion's body is mostly choices and text; the usage is one small
  * object. Parsing the whole body with jansson costs more than the rest of the
- * request path together, so the skimmer walks the top-level object's members
- * as text, skipping values by bracket counting (strings and escapes
- * respected), and only the wanted member's value is parsed. It gives up
- * (returns -1, and the caller parses the whole body) on anything unexpected:
- * it never decides a malformed body is well formed. */
+ * request path together, so the body goes through the request bodies' strict
+ * scanner (json_scan.h: one scanner for bodies and responses), which tells
+ * each top-level member's span, and only the usage member is read, again
+ * with the scanner. Whatever the scanner is unsure of (escaped keys, numbers
+ * at the limits, invalid text) goes to jansson as before: the scanner never
+ * decides a malformed body is well formed. */
 
-static size_t skip_ws(const char *s, size_t i, size_t n)
-{
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-        i++;
-    return i;
-}
+/* How deep the scanner follows a response body before it is unsure (jansson
+ * then parses: it bounds its own recursion). */
+#define SKIM_DEPTH 64
 
-/* s[i] is '"': returns the index just past the closing quote, or n. */
-static size_t skip_string(const char *s, size_t i, size_t n)
+struct member_find {
+    const char *key; /* the member wanted */
+    size_t klen;
+    int found;       /* seen (the last one counts, as jansson reads it) */
+    size_t off, len; /* its value */
+};
+
+static int on_top_member(void *ctx, const char *k, size_t kl, size_t voff, size_t vlen)
 {
-    for (i++; i < n; i++) {
-        if (s[i] == '\\')
-            i++;
-        else if (s[i] == '"')
-            return i + 1;
+    struct member_find *f = ctx;
+    if (kl == f->klen && memcmp(k, f->key, kl) == 0) {
+        f->found = 1;
+        f->off = voff;
+        f->len = vlen;
     }
-    return n;
+    return 0;
 }
 
-/* Skips one value starting at s[i]; returns the index just past it, or n. */
-static size_t skip_value(const char *s, size_t i, size_t n)
-{
-    if (i >= n)
-        return n;
-    if (s[i] == '"')
-        return skip_string(s, i, n);
-    if (s[i] == '{' || s[i] == '[') {
-        size_t depth = 0;
-        for (; i < n; i++) {
-            char c = s[i];
-            if (c == '"') {
-                i = skip_string(s, i, n) - 1;
-            } else if (c == '{' || c == '[') {
-                depth++;
-            } else if (c == '}' || c == ']') {
-                if (--depth == 0)
-                    return i + 1;
-            }
-        }
-        return n;
-    }
-    while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\n' &&
-           s[i] != '\r' && s[i] != '\t')
-        i++;
-    return i;
-}
-
-/* Finds the top-level member key (klen bytes, no escapes) of the object in
- * s; sets *v and *vlen to its raw value. Returns 1 found, 0 absent, -1 unsure. */
+/* Finds the top-level member key (klen bytes) of the object in s; sets *v
+ * and *vlen to its raw value. Returns 1 found, 0 absent, -1 unsure. */
 static int skim_member(const char *s, size_t n, const char *key, size_t klen, const char **v,
                        size_t *vlen)
 {
-    size_t i = skip_ws(s, 0, n);
-    if (i >= n || s[i] != '{')
+    struct member_find f = {key, klen, 0, 0, 0};
+    if (dp_json_members(s, n, SKIM_DEPTH, on_top_member, &f) != 0)
         return -1;
-    i = skip_ws(s, i + 1, n);
-    if (i < n && s[i] == '}')
+    if (!f.found)
         return 0;
-    while (i < n) {
-        if (s[i] != '"')
-            return -1;
-        size_t kend = skip_string(s, i, n);
-        if (kend >= n)
-            return -1;
-        const char *k = s + i + 1;
-        size_t kl = kend - i - 2;
-        if (memchr(k, '\\', kl))
-            return -1; /* an escaped key: let jansson decide */
-        i = skip_ws(s, kend, n);
-        if (i >= n || s[i] != ':')
-            return -1;
-        i = skip_ws(s, i + 1, n);
-        size_t vend = skip_value(s, i, n);
-        if (vend >= n || vend == i)
-            return -1;
-        if (kl == klen && memcmp(k, key, klen) == 0) {
-            *v = s + i;
-            *vlen = vend - i;
-            return 1;
-        }
-        i = skip_ws(s, vend, n);
-        if (i < n && s[i] == '}')
-            return 0;
-        if (i >= n || s[i] != ',')
-            return -1;
-        i = skip_ws(s, i + 1, n);
-    }
-    return -1;
+    *v = s + f.off;
+    *vlen = f.len;
+    return 1;
 }
 
 /* The usage paths' common first segment ("usage" for every vendor we know),
@@ -213,14 +162,11 @@ static size_t common_head(const struct dp_vendor *v, const char **head)
 
 /* ---- reading the usage object's integers from its text ---------------------
  *
- * The usage object is small and plain: integers, maybe nested objects of
- * integers, a few ASCII strings. read_obj walks it once and takes the wanted
- * integers (paths relative to the object) without building a tree. It
- * accepts only text jansson certainly accepts the same way (printable ASCII
- * strings without escapes, integers of at most 18 digits, the three
- * literals, objects; duplicate keys: the last one wins, as in jansson); on
- * anything else (arrays, reals, escapes, other bytes, deep nesting) it says
- * "unsure" and the caller parses the object with jansson as before. */
+ * The usage object is small: integers, maybe nested objects of integers. The
+ * scanner walks it (and each nested object a wanted path goes into) and the
+ * wanted integers are taken from their checked text without building a tree;
+ * a repeated key replaces an earlier one, as in jansson. A count that is not
+ * a non-negative integer is not found, as at_path says. */
 
 #define READ_DEPTH 8
 
@@ -229,52 +175,21 @@ struct want {
     int64_t val[3];      /* the result: >= 0, or -1 */
 };
 
-static int is_delim(char c)
+/* The value text t (vlen bytes, checked by the scanner) as an integer >= 0
+ * of at most 18 digits ("-0" is 0, as jansson reads it), or -1 (a real, a
+ * negative number, not a number). */
+static int64_t int_of(const char *t, size_t vlen)
 {
-    return c == ',' || c == '}' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* A plain string at s[i] ('"'): printable ASCII, no escape. Returns the index
- * past the closing quote, or 0 when the string is not plain. */
-static size_t plain_string(const char *s, size_t i, size_t n)
-{
-    for (i++; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"')
-            return i + 1;
-        if (c < 0x20 || c >= 0x7f || c == '\\')
-            return 0;
-    }
-    return 0;
-}
-
-/* An integer at s[i] (strict JSON, at most 18 digits, no fraction or
- * exponent, followed by a delimiter). Returns the index past it, or 0. */
-static size_t plain_int(const char *s, size_t i, size_t n, int64_t *v)
-{
-    int neg = s[i] == '-';
-    size_t d = i + (size_t)neg, j = d;
+    size_t i = t[0] == '-';
     int64_t x = 0;
-    while (j < n && s[j] >= '0' && s[j] <= '9') {
-        if (j - d >= 18)
-            return 0;
-        x = x * 10 + (s[j++] - '0');
+    if (vlen == i || vlen - i > 18)
+        return -1;
+    for (; i < vlen; i++) {
+        if (t[i] < '0' || t[i] > '9')
+            return -1;
+        x = x * 10 + (t[i] - '0');
     }
-    if (j == d || (s[d] == '0' && j - d > 1) || j >= n || !is_delim(s[j]))
-        return 0;
-    *v = neg ? -x : x;
-    return j;
-}
-
-static size_t literal(const char *s, size_t i, size_t n)
-{
-    static const char *const lits[] = {"true", "false", "null"};
-    for (int k = 0; k < 3; k++) {
-        size_t l = strlen(lits[k]);
-        if (n - i > l && memcmp(s + i, lits[k], l) == 0 && is_delim(s[i + l]))
-            return i + l;
-    }
-    return 0;
+    return t[0] == '-' && x != 0 ? -1 : x;
 }
 
 /* Whether want path w, from offset off, names key k as its next segment:
@@ -287,69 +202,50 @@ static int path_step(const char *w, size_t off, const char *k, size_t kl)
     return w[off + seg] == '.' ? 1 : 2;
 }
 
-/* Reads the object at s[*pos] ('{'). active[j]: want path j is followed at
- * this level from offset off[j]. Returns 0, or -1 when unsure. */
-static int read_obj(const char *s, size_t *pos, size_t n, int depth, struct want *w,
-                    const int active[3], const size_t off[3])
+/* One level of the walk: the object text s, the want paths followed at this
+ * level (active[j], from offset off[j]). */
+struct level {
+    const char *s;
+    struct want *w;
+    int depth;
+    int active[3];
+    size_t off[3];
+};
+
+static int read_level(struct want *w, const char *s, size_t n, int depth, const int active[3],
+                      const size_t off[3]);
+
+static int on_usage_member(void *ctx, const char *k, size_t kl, size_t voff, size_t vlen)
 {
-    size_t i = skip_ws(s, *pos + 1, n);
-    if (i < n && s[i] == '}') {
-        *pos = i + 1;
+    struct level *lv = ctx;
+    const char *val = lv->s + voff;
+    int sub_active[3] = {0, 0, 0}, below = 0;
+    size_t sub_off[3] = {0, 0, 0};
+    for (int j = 0; j < 3; j++) {
+        int step = lv->active[j] ? path_step(lv->w->path[j], lv->off[j], k, kl) : 0;
+        if (step)
+            lv->w->val[j] = -1; /* this member replaces any earlier one */
+        if (step == 2)
+            lv->w->val[j] = int_of(val, vlen);
+        if (step == 1 && val[0] == '{') {
+            sub_active[j] = below = 1;
+            sub_off[j] = lv->off[j] + kl + 1;
+        }
+    }
+    if (!below)
         return 0;
-    }
-    while (i < n && s[i] == '"') {
-        size_t kend = plain_string(s, i, n);
-        if (!kend)
-            return -1;
-        const char *k = s + i + 1;
-        size_t kl = kend - i - 2;
-        i = skip_ws(s, kend, n);
-        if (i >= n || s[i] != ':')
-            return -1;
-        i = skip_ws(s, i + 1, n);
-        if (i >= n)
-            return -1;
-        int step[3], sub_active[3] = {0, 0, 0};
-        size_t sub_off[3] = {0, 0, 0};
-        for (int j = 0; j < 3; j++) {
-            step[j] = active[j] ? path_step(w->path[j], off[j], k, kl) : 0;
-            if (step[j])
-                w->val[j] = -1; /* this member replaces any earlier one */
-            if (step[j] == 1) {
-                sub_active[j] = 1;
-                sub_off[j] = off[j] + kl + 1;
-            }
-        }
-        int64_t v = 0;
-        size_t end;
-        if (s[i] == '{') {
-            if (depth >= READ_DEPTH)
-                return -1;
-            end = i;
-            if (read_obj(s, &end, n, depth + 1, w, sub_active, sub_off) != 0)
-                return -1;
-        } else if (s[i] == '"') {
-            end = plain_string(s, i, n);
-        } else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
-            end = plain_int(s, i, n, &v);
-            for (int j = 0; j < 3 && end; j++)
-                if (step[j] == 2 && v >= 0)
-                    w->val[j] = v;
-        } else {
-            end = literal(s, i, n);
-        }
-        if (!end)
-            return -1;
-        i = skip_ws(s, end, n);
-        if (i < n && s[i] == '}') {
-            *pos = i + 1;
-            return 0;
-        }
-        if (i >= n || s[i] != ',')
-            return -1;
-        i = skip_ws(s, i + 1, n);
-    }
-    return -1;
+    if (lv->depth >= READ_DEPTH)
+        return -1;
+    return read_level(lv->w, val, vlen, lv->depth + 1, sub_active, sub_off);
+}
+
+/* Reads the object text s (n bytes) at nesting level depth. Returns 0, or
+ * -1 when unsure. */
+static int read_level(struct want *w, const char *s, size_t n, int depth, const int active[3],
+                      const size_t off[3])
+{
+    struct level lv = {s, w, depth, {active[0], active[1], active[2]}, {off[0], off[1], off[2]}};
+    return dp_json_members(s, n, READ_DEPTH, on_usage_member, &lv);
 }
 
 /* The integers of the usage object text (the whole of val). Returns 1 found,
@@ -365,9 +261,7 @@ static int usage_read(const char *val, size_t vlen, const struct dp_vendor *v, s
     for (int j = 0; j < 3; j++)
         if (!w.path[j][0] || strlen(w.path[j]) >= 128)
             return -1; /* at_path's limits: let it decide */
-    size_t pos = 0;
-    if (vlen == 0 || val[0] != '{' || read_obj(val, &pos, vlen, 1, &w, active, off) != 0 ||
-        skip_ws(val, pos, vlen) != vlen)
+    if (read_level(&w, val, vlen, 1, active, off) != 0)
         return -1;
     usage->prompt = w.val[0];
     usage->completion = w.val[1];
