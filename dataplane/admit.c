@@ -160,13 +160,12 @@ static int parse_body(const struct dp_admit_in *in, struct dp_admission *a,
     return 0;
 }
 
-int dp_admit_check(const struct dp_admit_in *in, struct dp_admission *a, struct dp_refusal *why)
+int dp_admit_headers(const struct dp_admit_in *in, struct dp_admission *a,
+                     struct dp_refusal *why)
 {
     memset(a, 0, sizeof(*a));
     if (!in->cfg)
         return refuse(why, 503, "not_ready", "the data plane has no configuration yet");
-    if (in->body_too_big)
-        return refuse(why, 413, "body_too_large", "request body is over %d bytes", DP_BODY_MAX);
     switch (dp_config_match(in->cfg, in->method, in->path, &a->api, &a->op)) {
     case DP_MATCH_NOT_FOUND:
         return refuse(why, 404, "not_found", "no API serves %s", in->path);
@@ -179,11 +178,24 @@ int dp_admit_check(const struct dp_admit_in *in, struct dp_admission *a, struct 
     }
     if (authenticate(in, a, why) != 0)
         return -1;
-    if (dp_models_is_listing(a->op)) {
-        a->listing = 1;
+    a->listing = dp_models_is_listing(a->op);
+    return 0;
+}
+
+int dp_admit_body(const struct dp_admit_in *in, struct dp_admission *a, struct dp_refusal *why)
+{
+    if (in->body_too_big)
+        return refuse(why, 413, "body_too_large", "request body is over %d bytes", DP_BODY_MAX);
+    if (a->listing)
         return 0;
-    }
     return parse_body(in, a, why);
+}
+
+int dp_admit_check(const struct dp_admit_in *in, struct dp_admission *a, struct dp_refusal *why)
+{
+    if (dp_admit_headers(in, a, why) != 0)
+        return -1;
+    return dp_admit_body(in, a, why);
 }
 
 void dp_admission_cleanup(struct dp_admission *a)

@@ -59,9 +59,21 @@ struct dp_refusal {
     char message[600];
 };
 
-/* Runs steps 1-2 and reads the body (not for a listing of models). Returns 0 (admitted: a is complete),
- * or -1 with why set. a is zeroed first and must be released with
- * dp_admission_cleanup either way. */
+/* Steps 1-2, run when the headers arrive so that no body is read for a
+ * request that will be refused (SPEC 3.1 step 7): the configuration (503),
+ * the path and verb (404 / 405), the key or JWT (401 / 403). in's body is
+ * not read. Returns 0 (a holds the API, operation, environment and
+ * application), or -1 with why set. a is zeroed first and must be released
+ * with dp_admission_cleanup either way. */
+int dp_admit_headers(const struct dp_admit_in *in, struct dp_admission *a,
+                     struct dp_refusal *why);
+
+/* The rest, once the body is read, after dp_admit_headers admitted a: the
+ * size (413) and, unless a is a listing of models, the body and its model
+ * (400). Returns 0 (a is complete) or -1 with why set. */
+int dp_admit_body(const struct dp_admit_in *in, struct dp_admission *a, struct dp_refusal *why);
+
+/* Both in one call (dp_admit_headers, then dp_admit_body). */
 int dp_admit_check(const struct dp_admit_in *in, struct dp_admission *a, struct dp_refusal *why);
 
 void dp_admission_cleanup(struct dp_admission *a);

@@ -433,6 +433,29 @@ void dp_request_closed(struct dp_request *r, int error)
 
 /* ==== step 1-2: receiving ================================================= */
 
+static const char *client_header(void *ctx, const char *name)
+{
+    struct dp_request *r = ctx;
+    return r->cops->header(r->cctx, name);
+}
+
+/* What admission reads of r (admit.h); everything borrowed from r. */
+static void admit_in(struct dp_request *r, struct dp_admit_in *in)
+{
+    *in = (struct dp_admit_in){
+        .cfg = r->cfg,
+        .method = r->method,
+        .path = r->path,
+        .header = client_header,
+        .ctx = r,
+        .body = r->body.data,
+        .body_len = r->body.len,
+        .body_too_big = r->body_too_big,
+        .now_s = gw_wall_s(),
+        .jwt = r->env->jwt,
+    };
+}
+
 void dp_request_refuse(struct dp_request *r, int status, const char *code, const char *message)
 {
     struct dp_reply rep;
@@ -446,13 +469,28 @@ void dp_request_refuse(struct dp_request *r, int status, const char *code, const
 void dp_request_headers(struct dp_request *r)
 {
     const char *cl = r->cops->header(r->cctx, "Content-Length");
+    unsigned long long n = 0;
     if (cl) {
         char *end;
-        unsigned long long n = strtoull(cl, &end, 10);
+        n = strtoull(cl, &end, 10);
         if (end != cl && n > DP_BODY_MAX)
             respond_error(r, 413, "body_too_large", "request body is over %d bytes",
                           DP_BODY_MAX);
     }
+    if (r->client != DP_CLIENT_READING)
+        return;
+    /* Path, verb and key before any body is read (SPEC 3.1 step 7): an
+     * unauthenticated caller never makes the worker hold its body. With a
+     * body still to come, the connection is closed rather than read on. */
+    struct dp_admit_in in;
+    struct dp_refusal why;
+    admit_in(r, &in);
+    if (dp_admit_headers(&in, &r->adm, &why) == 0)
+        return;
+    if (n > 0 || r->cops->header(r->cctx, "Transfer-Encoding"))
+        dp_request_refuse(r, why.status, why.code, why.message);
+    else
+        respond_refusal(r, &why);
 }
 
 void dp_request_body(struct dp_request *r, const char *data, size_t n)
@@ -463,11 +501,6 @@ void dp_request_body(struct dp_request *r, const char *data, size_t n)
         r->body_too_big = 1; /* the rest is read and dropped; 413 at the end */
 }
 
-static const char *client_header(void *ctx, const char *name)
-{
-    struct dp_request *r = ctx;
-    return r->cops->header(r->cctx, name);
-}
 
 /* Reads what the upstream request needs from the connection while it is
  * not suspended: the query string and the headers to forward. */
@@ -605,24 +638,18 @@ static void on_admit(void *arg, const struct dp_rl_result *res)
 
 /* ==== the whole request ===================================================== */
 
+
 void dp_request_run(struct dp_request *r)
 {
     if (r->client != DP_CLIENT_READING)
-        return; /* answered already (413 on Content-Length) */
-    struct dp_admit_in in = {
-        .cfg = r->cfg,
-        .method = r->method,
-        .path = r->path,
-        .header = client_header,
-        .ctx = r,
-        .body = r->body.data,
-        .body_len = r->body.len,
-        .body_too_big = r->body_too_big,
-        .now_s = gw_wall_s(),
-        .jwt = r->env->jwt,
-    };
+        return; /* answered already (413 on Content-Length, or refused at the headers) */
+    struct dp_admit_in in;
     struct dp_refusal why;
-    if (dp_admit_check(&in, &r->adm, &why) != 0) {
+    admit_in(r, &in);
+    /* The headers were admitted when they arrived (dp_request_headers),
+     * unless the caller went straight to run. */
+    if ((!r->adm.api && dp_admit_headers(&in, &r->adm, &why) != 0) ||
+        dp_admit_body(&in, &r->adm, &why) != 0) {
         respond_refusal(r, &why);
         return;
     }

@@ -201,7 +201,8 @@ def test_64_kib_header(dp):
 def test_truncated_request_then_close(dp):
     """A client that closes before its body is complete: the request ends at
     once (499 in the access log), not at the idle timeout or the shutdown.
-    (MHD can miss an EOF that arrives with the last bytes.)"""
+    (MHD can miss an EOF that arrives with the last bytes.) The key is valid,
+    so the gateway reads the body (a wrong one is refused at the headers)."""
     tails = [b"Content-Length: 1000\r\n\r\n{\"mo", b"Content-Length: 1000\r\n\r\n",
              b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"mod"]
     for i in range(12):
@@ -213,7 +214,7 @@ def test_truncated_request_then_close(dp):
                 time.sleep(0.05)
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
             s.sendall(b"POST " + P.encode() + b" HTTP/1.1\r\nHost: x\r\nX-Request-Id: " + rid.encode() +
-                      b"\r\n" + tails[i % 3])
+                      b"\r\napikey: " + KEY.encode() + b"\r\n" + tails[i % 3])
         a = du.wait_logged(dp, lambda a: a["id"] == rid, timeout=3, what="request %s ended" % rid)
         assert a["status"] == 499 and a["clientAborted"] is True, a
     still_serving(dp)
