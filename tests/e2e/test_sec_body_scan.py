@@ -139,8 +139,11 @@ def test_hostile_bodies_bounded_and_not_stalling(dp, mock):
     assert len(slow) <= 2 and worst < 3.0 * mm.SLOW, (worst, slow)
     # jansson's tree took 220 MiB per body; four bodies at once held in the
     # request and its upstream copy stay well under that.
+    # Under ASan its quarantine keeps up to 256 MiB of freed memory resident
+    # (the default quarantine_size_mb): the release build checks the bound.
     grown = (peak[0] - base) // 1024
-    assert grown < 160, "RSS grew by %d MiB (base %d KiB)" % (grown, base)
+    limit = 160 + (256 if mm.SANITIZE else 0)
+    assert grown < limit, "RSS grew by %d MiB (base %d KiB)" % (grown, base)
 
 
 def test_unreadable_body_jansson_only_when_small(dp):
