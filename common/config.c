@@ -50,6 +50,7 @@ static void free_api(struct gw_cfg_api *a)
     for (size_t i = 0; a->operations && i < a->noperations; i++) {
         gw_free(a->operations[i].verb);
         gw_free(a->operations[i].target);
+        free_strv(a->operations[i].scopes, a->operations[i].nscopes);
     }
     gw_free(a->operations);
     for (size_t i = 0; a->endpoints && i < a->nendpoints; i++) {

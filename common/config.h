@@ -95,6 +95,9 @@ struct gw_cfg_operation {
     char *verb;   /* "POST" */
     char *target; /* "/chat/completions" */
     int secured;
+    /* OAuth scopes a JWT must hold (SPEC 3.1 step 2); none when nscopes 0. */
+    char **scopes;
+    size_t nscopes;
 };
 
 /* One (model, endpoint) target of a policy. */

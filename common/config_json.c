@@ -107,6 +107,38 @@ static int alloc_array(json_t *obj, const char *base, const char *key, int flags
     return 0;
 }
 
+/* Array member key of o (flags as gw_jr_array) of at most max (0: any)
+ * strings, each checked by rule, copied into *out[0..*n). what names one
+ * item in the error ("a model name"). */
+static int read_strings(json_t *o, const char *base, const char *key, int flags, size_t max,
+                        int (*rule)(const char *, const char *, struct gw_err *),
+                        const char *what, char ***out, size_t *n, struct gw_err *err)
+{
+    char sub[PATH];
+    json_t *arr;
+    if (alloc_array(o, base, key, flags, sizeof(char *), (void **)out, n, &arr, err) < 0)
+        return -1;
+    gw_jr_path(sub, sizeof(sub), base, key);
+    if (max && *n > max)
+        return gw_jr_fail(err, sub, NULL, "at most %zu items", max);
+    for (size_t i = 0; i < *n; i++) {
+        char ipath[PATH];
+        json_t *s = json_array_get(arr, i);
+        gw_jr_index(ipath, sizeof(ipath), sub, i);
+        if (!json_is_string(s) || strlen(json_string_value(s)) != json_string_length(s))
+            return gw_jr_fail(err, ipath, NULL, "must be %s (a string)", what);
+        if (rule(json_string_value(s), ipath, err) < 0 ||
+            dup_into(&(*out)[i], json_string_value(s), err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int model_name_rule(const char *s, const char *path, struct gw_err *err)
+{
+    return gw_rule_name(s, path, GW_NAME_MAX_CHARS, err);
+}
+
 /* ---- vendors ----------------------------------------------------------- */
 
 static int read_model_location(json_t *v, const char *base, const char *key,
@@ -132,7 +164,7 @@ static int read_vendor(json_t *v, const char *path, struct gw_cfg_vendor *out,
     static const char *const usage_keys[] = {"promptTokens", "completionTokens", "totalTokens"};
     char **usage_out[] = {&out->usage_prompt, &out->usage_completion, &out->usage_total};
     const char *id, *name, *apiver = NULL, *s;
-    json_t *models, *usage, *auth;
+    json_t *usage, *auth;
     char sub[PATH];
     if (gw_jr_is_object(v, path, err) < 0 || read_id(v, path, "id", &id, err) < 0 ||
         read_name(v, path, "name", 0, GW_NAME_MAX_CHARS, &name, err) < 0 ||
@@ -140,20 +172,9 @@ static int read_vendor(json_t *v, const char *path, struct gw_cfg_vendor *out,
                      &apiver, err) < 0 ||
         dup_into(&out->id, id, err) < 0 || dup_into(&out->name, name, err) < 0 ||
         dup_into(&out->api_version, apiver ? apiver : "", err) < 0 ||
-        alloc_array(v, path, "models", 0, sizeof(char *), (void **)&out->models, &out->nmodels,
-                    &models, err) < 0)
+        read_strings(v, path, "models", 0, 0, model_name_rule, "a model name", &out->models,
+                     &out->nmodels, err) < 0)
         return -1;
-    gw_jr_path(sub, sizeof(sub), path, "models");
-    for (size_t i = 0; i < out->nmodels; i++) {
-        char ipath[PATH];
-        json_t *m = json_array_get(models, i);
-        gw_jr_index(ipath, sizeof(ipath), sub, i);
-        if (!json_is_string(m) || strlen(json_string_value(m)) != json_string_length(m))
-            return gw_jr_fail(err, ipath, NULL, "must be a model name (a string)");
-        if (gw_rule_name(json_string_value(m), ipath, GW_NAME_MAX_CHARS, err) < 0 ||
-            dup_into(&out->models[i], json_string_value(m), err) < 0)
-            return -1;
-    }
     if (read_model_location(v, path, "requestModel", &out->request_in, &out->request_field,
                             err) < 0 ||
         read_model_location(v, path, "responseModel", &out->response_in, &out->response_field,
@@ -229,6 +250,21 @@ static int read_endpoint(json_t *ep, const char *path, struct gw_cfg_endpoint *o
     return read_endpoint_auth(ep, path, out, err);
 }
 
+/* "scopes" of an operation: optional, 1..GW_OPERATION_SCOPES_MAX scopes of
+ * a secured operation. */
+static int read_scopes(json_t *o, const char *path, struct gw_cfg_operation *out,
+                       struct gw_err *err)
+{
+    char sub[PATH];
+    if (read_strings(o, path, "scopes", GW_JR_OPTIONAL, GW_OPERATION_SCOPES_MAX, gw_rule_scope,
+                     "a scope", &out->scopes, &out->nscopes, err) < 0)
+        return -1;
+    gw_jr_path(sub, sizeof(sub), path, "scopes");
+    if (out->nscopes > 0 && !out->secured)
+        return gw_jr_fail(err, sub, NULL, "scopes need a secured operation");
+    return 0;
+}
+
 static int read_operation(json_t *o, const char *path, struct gw_cfg_operation *out,
                           struct gw_err *err)
 {
@@ -241,7 +277,7 @@ static int read_operation(json_t *o, const char *path, struct gw_cfg_operation *
         return -1;
     if (dup_into(&out->verb, verbs[verb], err) < 0 || dup_into(&out->target, target, err) < 0)
         return -1;
-    return 0;
+    return read_scopes(o, path, out, err);
 }
 
 /* ---- policies ---------------------------------------------------------- */

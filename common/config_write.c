@@ -140,14 +140,24 @@ static json_t *policy_json(const struct gw_cfg_policy *p)
     return o;
 }
 
+/* An operation; "scopes" only when it requires some. */
+static json_t *operation_json(const struct gw_cfg_operation *op)
+{
+    json_t *o = json_pack("{s:s, s:s, s:b}", "target", op->target, "verb", op->verb, "secured",
+                          op->secured);
+    if (o && op->nscopes > 0 && json_object_set_new(o, "scopes", strv(op->scopes, op->nscopes)) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 static json_t *api_json(const struct gw_cfg *cfg, const struct gw_cfg_api *a)
 {
     json_t *ops = json_array(), *eps = json_array(), *pols = json_array();
     int ok = ops && eps && pols;
     for (size_t i = 0; ok && i < a->noperations; i++)
-        ok = append(ops, json_pack("{s:s, s:s, s:b}", "target", a->operations[i].target, "verb",
-                                   a->operations[i].verb, "secured",
-                                   a->operations[i].secured)) == 0;
+        ok = append(ops, operation_json(&a->operations[i])) == 0;
     for (size_t i = 0; ok && i < a->nendpoints; i++)
         ok = append(eps, endpoint_json(&a->endpoints[i])) == 0;
     for (size_t i = 0; ok && i < a->npolicies; i++)

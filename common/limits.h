@@ -22,6 +22,10 @@
 #define GW_VERSION_MAX_BYTES 32
 /* Operations per API. */
 #define GW_OPERATIONS_MAX 100
+/* Scopes an operation may require, and bytes per scope (an RFC 6749
+ * scope-token: printable ASCII without space, '"' or '\\'). */
+#define GW_OPERATION_SCOPES_MAX 16
+#define GW_SCOPE_MAX_BYTES 128
 /* Vendor: api version, description, usage paths, models per vendor. */
 #define GW_API_VERSION_MAX_CHARS 64
 #define GW_DESCRIPTION_MAX_CHARS 1024

@@ -100,6 +100,20 @@ int gw_rule_version(const char *s, const char *field, struct gw_err *err)
     return 0;
 }
 
+int gw_rule_scope(const char *s, const char *field, struct gw_err *err)
+{
+    size_t n = strlen(s);
+    int ok = n >= 1 && n <= GW_SCOPE_MAX_BYTES;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = s[i] > 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\';
+    if (!ok)
+        return gw_err_set(err, GW_ERR_INVALID, "invalid_field", field,
+                          "%s must be 1 to %d printable ASCII characters without space, '\"' "
+                          "or '\\' (an OAuth scope)",
+                          field, GW_SCOPE_MAX_BYTES);
+    return 0;
+}
+
 int gw_rule_secret_value(const char *s, size_t len, const char *field, struct gw_err *err)
 {
     if (len > GW_SECRET_VALUE_MAX_BYTES || strlen(s) != len)

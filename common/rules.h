@@ -39,6 +39,10 @@ int gw_rule_path(const char *s, const char *field, int allow_root, struct gw_err
  * another upstream path. */
 int gw_rule_path_segment(const char *s, const char *field, struct gw_err *err);
 
+/* An OAuth scope an operation requires (RFC 6749 3.3 scope-token):
+ * 1..GW_SCOPE_MAX_BYTES of %x21 / %x23-5B / %x5D-7E. */
+int gw_rule_scope(const char *s, const char *field, struct gw_err *err);
+
 /* An API version: 1..GW_VERSION_MAX_BYTES of A-Z a-z 0-9 . - _ */
 int gw_rule_version(const char *s, const char *field, struct gw_err *err);
 

@@ -41,6 +41,41 @@ static json_t *default_operations(void)
     return ops;
 }
 
+/* An operation's "scopes" (absent, or 1..GW_OPERATION_SCOPES_MAX distinct
+ * scopes of a secured operation), added to norm when there are some. */
+static int check_scopes(json_t *op, const char *path, int secured, json_t *norm,
+                        struct gw_err *err)
+{
+    json_t *scopes = json_object_get(op, "scopes"), *s;
+    char field[64], ifield[96];
+    size_t i;
+    cp_jf_path(field, sizeof(field), path, "scopes");
+    if (!scopes || json_is_null(scopes) || (json_is_array(scopes) && !json_array_size(scopes)))
+        return 0;
+    if (!json_is_array(scopes) || json_array_size(scopes) > GW_OPERATION_SCOPES_MAX)
+        return gw_err_set(err, GW_ERR_INVALID, "invalid_field", field,
+                          "%s must be an array of at most %d scopes", field,
+                          GW_OPERATION_SCOPES_MAX);
+    if (!secured)
+        return gw_err_set(err, GW_ERR_INVALID, "invalid_field", field,
+                          "%s: scopes need a secured operation (secured: true)", field);
+    json_array_foreach (scopes, i, s) {
+        snprintf(ifield, sizeof(ifield), "%s[%zu]", field, i);
+        if (!json_is_string(s) || strlen(json_string_value(s)) != json_string_length(s))
+            return gw_err_set(err, GW_ERR_INVALID, "invalid_type", ifield,
+                              "%s must be a string", ifield);
+        if (gw_rule_scope(json_string_value(s), ifield, err) < 0)
+            return -1;
+        for (size_t k = 0; k < i; k++)
+            if (json_equal(json_array_get(scopes, k), s))
+                return gw_err_set(err, GW_ERR_INVALID, "duplicate", ifield,
+                                  "%s: scope '%s' is listed twice", ifield, json_string_value(s));
+    }
+    if (json_object_set(norm, "scopes", scopes) < 0)
+        return cp_nomem(err);
+    return 0;
+}
+
 static int check_operation(json_t *op, const char *path, json_t *seen_ops, json_t **norm,
                            struct gw_err *err)
 {
@@ -66,6 +101,10 @@ static int check_operation(json_t *op, const char *path, json_t *seen_ops, json_
     *norm = json_pack("{s:s,s:s,s:b}", "target", target, "verb", verb, "secured", secured);
     if (!*norm)
         return cp_nomem(err);
+    if (check_scopes(op, path, secured, *norm, err) < 0) {
+        json_decref(*norm);
+        return -1;
+    }
     size_t i;
     json_t *o;
     json_array_foreach (seen_ops, i, o) {

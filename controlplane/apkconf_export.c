@@ -246,19 +246,9 @@ static int policy_tail(struct exporter *x)
  * (a modelmux parameter; absent means the default ones). */
 static int emit_policy_operations(struct exporter *x, const json_t *p)
 {
-    struct cp_yemit *e = &x->e;
-    const json_t *ops = json_object_get(p, "operations"), *t;
-    size_t i;
+    const json_t *ops = json_object_get(p, "operations");
 
-    if (!json_is_array(ops))
-        return 0;
-    if (cp_ye_key(e, "operations") < 0 || cp_ye_seq_start(e, YAML_FLOW_SEQUENCE_STYLE) < 0)
-        return -1;
-    json_array_foreach (ops, i, t) {
-        if (cp_ye_scalar(e, json_string_value(t), YAML_DOUBLE_QUOTED_SCALAR_STYLE) < 0)
-            return -1;
-    }
-    return cp_ye_seq_end(e);
+    return json_is_array(ops) ? cp_ye_kv_strs(&x->e, "operations", ops) : 0;
 }
 
 static int emit_round_robin(struct exporter *x, const json_t *p, int weighted)
@@ -392,9 +382,8 @@ static int emit_operations(struct exporter *x)
     json_array_foreach (ops, i, op) {
         if (cp_ye_map_start(e) < 0 || cp_ye_opt_str(e, "target", op, "target") < 0 ||
             cp_ye_opt_str(e, "verb", op, "verb") < 0 ||
-            cp_ye_opt_bool(e, "secured", op, "secured") < 0 || cp_ye_key(e, "scopes") < 0 ||
-            cp_ye_seq_start(e, YAML_FLOW_SEQUENCE_STYLE) < 0 || cp_ye_seq_end(e) < 0 ||
-            cp_ye_map_end(e) < 0)
+            cp_ye_opt_bool(e, "secured", op, "secured") < 0 ||
+            cp_ye_kv_strs(e, "scopes", json_object_get(op, "scopes")) < 0 || cp_ye_map_end(e) < 0)
             return -1;
     }
     return cp_ye_seq_end(e);

@@ -58,7 +58,7 @@ static int xl_operations(struct xlate *x, const struct cp_ynode *seq, json_t *ap
     if (cp_yt_need_seq(seq, "operations", x->err) < 0)
         return -1;
     for (size_t i = 0; i < seq->n; i++) {
-        const struct cp_ynode *op = seq->items[i], *scopes;
+        const struct cp_ynode *op = seq->items[i];
         const char *target, *verb;
         json_t *o;
 
@@ -67,18 +67,13 @@ static int xl_operations(struct xlate *x, const struct cp_ynode *seq, json_t *ap
             cp_yt_str(op, "target", 1, &target, x->err) < 0 ||
             cp_yt_str(op, "verb", 1, &verb, x->err) < 0)
             return -1;
-        scopes = cp_yt_get(op, "scopes");
-        if (scopes && cp_yt_need_seq(scopes, "scopes", x->err) < 0)
-            return -1;
-        if (scopes && scopes->n > 0)
-            return cp_yt_fail(x->err, scopes->line, scopes->col,
-                              "scopes are not supported by modelmux (use an empty list)");
         o = json_object();
         if (json_array_append_new(ops, o) != 0)
             return cp_yt_nomem(x->err);
         if (cp_im_put_str(o, "target", target, x->err) < 0 ||
             cp_im_put_str(o, "verb", verb, x->err) < 0 ||
-            cp_im_copy_bool(op, "secured", o, "secured", x->err) < 0)
+            cp_im_copy_bool(op, "secured", o, "secured", x->err) < 0 ||
+            cp_im_copy_strs(op, "scopes", o, "scopes", x->err) < 0)
             return -1;
     }
     return 0;

@@ -15,7 +15,7 @@
  *   routing policy fields    inside the extensions above, or APIPolicy
  *   (retries, timeouts, ...)  spec.override.x-modelmux-routing beside
  *                            modelBasedRoundRobin
- *   secured: false           HTTPRoute rule x-modelmux {secured: false}
+ *   secured: false, scopes   HTTPRoute rule x-modelmux {secured, scopes}
  * Secrets: Backends name their Secret and key; no Secret document and no
  * value is ever written (see controlplane/README-apkconf.md).
  *
@@ -149,6 +149,22 @@ static int emit_api(struct crx *x)
 }
 
 /* One rule per operation, each sending to every endpoint of env. */
+/* A rule's x-modelmux {secured: false, scopes: [...]}, when the operation
+ * says either. */
+static int emit_rule_ext(struct cp_yemit *e, const json_t *op)
+{
+    const json_t *scopes = json_object_get(op, "scopes");
+    int open = json_is_false(json_object_get(op, "secured")), has_scopes = json_array_size(scopes);
+
+    if (!open && !has_scopes)
+        return 0;
+    if (cp_ye_key(e, "x-modelmux") < 0 || cp_ye_map_start(e) < 0 ||
+        (open && cp_ye_kv_bool(e, "secured", 0) < 0) ||
+        (has_scopes && cp_ye_kv_strs(e, "scopes", scopes) < 0))
+        return -1;
+    return cp_ye_map_end(e);
+}
+
 static int emit_route(struct crx *x, int env)
 {
     struct cp_yemit *e = &x->e;
@@ -176,9 +192,7 @@ static int emit_route(struct crx *x, int env)
             cp_ye_kv_str(e, "type", "ReplaceFullPath") < 0 ||
             cp_ye_kv_str(e, "replaceFullPath", path) < 0 || cp_ye_map_end(e) < 0 ||
             cp_ye_map_end(e) < 0 || cp_ye_map_end(e) < 0 || cp_ye_seq_end(e) < 0 ||
-            (json_is_false(json_object_get(op, "secured")) &&
-             (cp_ye_key(e, "x-modelmux") < 0 || cp_ye_map_start(e) < 0 ||
-              cp_ye_kv_bool(e, "secured", 0) < 0 || cp_ye_map_end(e) < 0)) ||
+            emit_rule_ext(e, op) < 0 ||
             cp_ye_key(e, "backendRefs") < 0 || cp_ye_seq_start(e, YAML_BLOCK_SEQUENCE_STYLE) < 0)
             return -1;
         json_array_foreach (x->endpoints, j, ep) {

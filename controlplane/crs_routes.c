@@ -208,8 +208,10 @@ static int xl_filter(const struct cp_ynode *f, const char *path, struct gw_err *
 }
 
 /* Adds the operation (target, verb) unless the API has it already;
- * secured: 0 or 1 from the rule's x-modelmux, -1 when not given. */
-static int add_operation(struct crs *c, const char *target, const char *verb, int secured)
+ * secured: 0 or 1 from the rule's x-modelmux, -1 when not given; ext: the
+ * rule's x-modelmux (its scopes), or NULL. */
+static int add_operation(struct crs *c, const char *target, const char *verb, int secured,
+                         const struct cp_ynode *ext)
 {
     json_t *api = json_object_get(c->desc, "api"), *ops = json_object_get(api, "operations"), *op;
     size_t i;
@@ -227,14 +229,17 @@ static int add_operation(struct crs *c, const char *target, const char *verb, in
     op = json_pack("{s:s, s:s}", "target", target, "verb", verb);
     if (!op || json_array_append_new(ops, op) != 0)
         return cp_yt_nomem(c->err);
-    return secured < 0 ? 0 : cp_im_put(op, "secured", json_boolean(secured), c->err);
+    if (secured >= 0 && cp_im_put(op, "secured", json_boolean(secured), c->err) < 0)
+        return -1;
+    return ext ? cp_im_copy_strs(ext, "scopes", op, "scopes", c->err) : 0;
 }
 
-/* A rule's x-modelmux {secured}: what an HTTPRoute cannot say. *secured -1
- * when not given. */
-static int xl_rule_ext(struct crs *c, const struct cp_ynode *rule, int *secured)
+/* A rule's x-modelmux {secured, scopes}: what an HTTPRoute cannot say.
+ * *secured -1 when not given; *ext the extension or NULL. */
+static int xl_rule_ext(struct crs *c, const struct cp_ynode *rule, int *secured,
+                       const struct cp_ynode **ext_out)
 {
-    static const char *const keys[] = {"secured", NULL};
+    static const char *const keys[] = {"secured", "scopes", NULL};
     const struct cp_ynode *ext;
     int present = 0;
 
@@ -245,6 +250,7 @@ static int xl_rule_ext(struct crs *c, const struct cp_ynode *rule, int *secured)
         return -1;
     if (!present)
         *secured = -1;
+    *ext_out = ext;
     return 0;
 }
 
@@ -254,12 +260,13 @@ static int xl_matches(struct crs *c, const struct cp_ynode *rule)
 {
     static const char *const match_keys[] = {"path", "method", NULL};
     static const char *const path_keys[] = {"type", "value", NULL};
-    const struct cp_ynode *matches, *filters, *m, *p;
+    const struct cp_ynode *matches, *filters, *m, *p, *ext;
     const char *value, *method;
     int secured;
 
     if (cp_crs_seq(rule, "matches", &matches, c->err) < 0 ||
-        cp_crs_seq(rule, "filters", &filters, c->err) < 0 || xl_rule_ext(c, rule, &secured) < 0)
+        cp_crs_seq(rule, "filters", &filters, c->err) < 0 ||
+        xl_rule_ext(c, rule, &secured, &ext) < 0)
         return -1;
     if (!matches || matches->n == 0)
         return cp_yt_fail(c->err, rule->line, rule->col,
@@ -279,7 +286,7 @@ static int xl_matches(struct crs *c, const struct cp_ynode *rule)
         for (size_t f = 0; filters && f < filters->n; f++)
             if (xl_filter(filters->items[f], value, c->err) < 0)
                 return -1;
-        if (add_operation(c, value, method, secured) < 0)
+        if (add_operation(c, value, method, secured, ext) < 0)
             return -1;
     }
     return 0;

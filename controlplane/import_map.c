@@ -75,6 +75,30 @@ int cp_im_copy_bool(const struct cp_ynode *map, const char *key, json_t *obj, co
     return present ? cp_im_put(obj, name, json_boolean(b), err) : 0;
 }
 
+int cp_im_copy_strs(const struct cp_ynode *map, const char *key, json_t *obj, const char *name,
+                    struct gw_err *err)
+{
+    const struct cp_ynode *seq = cp_yt_get(map, key);
+    json_t *arr;
+
+    if (!seq || cp_yt_is_null(seq))
+        return 0;
+    if (cp_yt_need_seq(seq, key, err) < 0)
+        return -1;
+    if (seq->n == 0)
+        return 0;
+    if (!(arr = json_array()) || cp_im_put(obj, name, arr, err) < 0)
+        return arr ? -1 : cp_yt_nomem(err);
+    for (size_t i = 0; i < seq->n; i++) {
+        const struct cp_ynode *s = seq->items[i];
+        if (s->kind != CP_YT_SCALAR)
+            return cp_yt_fail(err, s->line, s->col, "%s must be a list of strings", key);
+        if (json_array_append_new(arr, json_stringn(s->str, s->len)) != 0)
+            return cp_yt_nomem(err);
+    }
+    return 0;
+}
+
 int cp_im_put_pos(json_t *item, const struct cp_ynode *n, const char *doc, struct gw_err *err)
 {
     char at[300];

@@ -60,6 +60,11 @@ int cp_im_copy_int(const struct cp_ynode *map, const char *key, long long min, l
 int cp_im_copy_bool(const struct cp_ynode *map, const char *key, json_t *obj, const char *name,
                     struct gw_err *err);
 
+/* Copies an optional sequence of strings at key of map (e.g. an operation's
+ * scopes) to obj[name] when it has items; the REST rules check the values. */
+int cp_im_copy_strs(const struct cp_ynode *map, const char *key, json_t *obj, const char *name,
+                    struct gw_err *err);
+
 /* Sets "line", "column" and "at" (= doc, when not NULL, then "line L,
  * column C") of item from n. */
 int cp_im_put_pos(json_t *item, const struct cp_ynode *n, const char *doc, struct gw_err *err);

@@ -170,6 +170,21 @@ int cp_ye_kv_bool(struct cp_yemit *e, const char *k, int v)
     return cp_ye_scalar(e, v ? "true" : "false", YAML_PLAIN_SCALAR_STYLE);
 }
 
+int cp_ye_kv_strs(struct cp_yemit *e, const char *k, const json_t *arr)
+{
+    const json_t *s;
+    size_t i;
+
+    if (cp_ye_key(e, k) < 0 || cp_ye_seq_start(e, YAML_FLOW_SEQUENCE_STYLE) < 0)
+        return -1;
+    json_array_foreach (arr, i, s) {
+        if (json_is_string(s) &&
+            cp_ye_scalar(e, json_string_value(s), YAML_DOUBLE_QUOTED_SCALAR_STYLE) < 0)
+            return -1;
+    }
+    return cp_ye_seq_end(e);
+}
+
 int cp_ye_opt_str(struct cp_yemit *e, const char *k, const json_t *obj, const char *name)
 {
     const char *s = json_string_value(json_object_get(obj, name));

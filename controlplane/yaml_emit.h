@@ -47,6 +47,8 @@ int cp_ye_key(struct cp_yemit *e, const char *k);                   /* key: */
 int cp_ye_kv_str(struct cp_yemit *e, const char *k, const char *v); /* key: "v" */
 int cp_ye_kv_int(struct cp_yemit *e, const char *k, json_int_t v);  /* key: 12 */
 int cp_ye_kv_bool(struct cp_yemit *e, const char *k, int v);        /* key: true */
+/* key: ["a", "b"]: the strings of arr (anything else: key: []). */
+int cp_ye_kv_strs(struct cp_yemit *e, const char *k, const json_t *arr);
 /* key: value when obj[name] is a string / an integer / a boolean. */
 int cp_ye_opt_str(struct cp_yemit *e, const char *k, const json_t *obj, const char *name);
 int cp_ye_opt_int(struct cp_yemit *e, const char *k, const json_t *obj, const char *name);

@@ -70,12 +70,31 @@ static int looks_like_jwt(const char *s)
     return dots == 2 && *s == '\0';
 }
 
+/* Room for an operation's scopes in a refusal message (cut at the end). */
+#define DP_SCOPE_LIST_MAX 256
+
+/* The operation's scopes, space-separated as a scope claim lists them,
+ * truncated to fit out. */
+static const char *scope_list(const struct dp_operation *op, char *out, size_t outsz)
+{
+    size_t at = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < op->nscopes && at + 1 < outsz; i++) {
+        int n = snprintf(out + at, outsz - at, "%s%s", i ? " " : "", op->scopes[i]);
+        if (n < 0)
+            break;
+        at += (size_t)n < outsz - at ? (size_t)n : outsz - at - 1;
+    }
+    return out;
+}
+
 /* Step 2 for a JWT access token (SPEC 3.1): the verdict of the worker's
  * cache or of a full check; the OAuth client's application and type. The
  * 401 message is the check's fixed sentence (never the token). */
 static int authenticate_jwt(const struct dp_admit_in *in, const char *token,
                             struct dp_admission *a, struct dp_refusal *why)
 {
+    char list[DP_SCOPE_LIST_MAX];
     const struct gw_jwt_claims *claims = NULL;
     struct gw_err err;
     gw_err_clear(&err);
@@ -88,6 +107,11 @@ static int authenticate_jwt(const struct dp_admit_in *in, const char *token,
         return refuse(why, st == GW_JWT_NOMEM ? 503 : 401, gw_jwt_status_code(st), "%s",
                       err.message);
     const struct dp_key *client = claims->client;
+    if (!gw_jwt_scopes_hold(claims->scope, a->op->scopes, a->op->nscopes))
+        return refuse(why, 403, "insufficient_scope",
+                      "the access token's scope claim lacks a scope this operation requires "
+                      "(%s %s needs: %s)",
+                      a->op->verb, a->op->target, scope_list(a->op, list, sizeof(list)));
     if (a->api->subscription_validation &&
         !dp_key_subscribed(client, a->api->id))
         return refuse(why, 403, "not_subscribed", "the application is not subscribed to API '%s'",
@@ -110,6 +134,13 @@ static int authenticate(const struct dp_admit_in *in, struct dp_admission *a,
                       "an API key is required (Authorization: Bearer <key> or apikey: <key>)");
     if (looks_like_jwt(key) && in->jwt)
         return authenticate_jwt(in, key, a, why);
+    if (a->op->nscopes > 0) {
+        char list[DP_SCOPE_LIST_MAX];
+        return refuse(why, 403, "insufficient_scope",
+                      "%s %s requires OAuth scopes (%s): call it with a JWT access token, not an "
+                      "API key",
+                      a->op->verb, a->op->target, scope_list(a->op, list, sizeof(list)));
+    }
     const struct dp_key *k = NULL;
     switch (dp_config_check_key(in->cfg, a->api, key, in->now_s, &k)) {
     case DP_KEY_OK:

@@ -284,6 +284,8 @@ static int compile_api(struct dp_config *cfg, struct gw_cfg_api *m, struct dp_ap
         a->operations[i].verb = m->operations[i].verb;
         a->operations[i].target = m->operations[i].target;
         a->operations[i].secured = m->operations[i].secured;
+        a->operations[i].scopes = (const char *const *)m->operations[i].scopes;
+        a->operations[i].nscopes = m->operations[i].nscopes;
     }
     a->nendpoints = m->nendpoints;
     for (size_t i = 0; i < m->nendpoints; i++) {

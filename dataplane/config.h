@@ -133,6 +133,10 @@ struct dp_operation {
     char *verb;   /* "POST" */
     char *target; /* "/chat/completions" */
     int secured;
+    /* OAuth scopes a JWT must hold (borrowed from the model); an API key
+     * never holds them. */
+    const char *const *scopes;
+    size_t nscopes;
 };
 
 struct dp_api {

@@ -6,7 +6,7 @@ import os
 import pytest
 
 import mm
-from cp_util import RecordingCP, err_of, make_api, make_endpoint, revision
+from cp_util import RecordingCP, err_of, make_api, make_endpoint, revision, snapshot
 
 SECRET_VALUE = "sk-TOPSECRET-0123456789-never-in-a-response"
 
@@ -346,6 +346,35 @@ def test_apis(cp):
     assert cp.api("GET", "/apis/nope").status == 404
     assert cp.api("DELETE", "/apis/" + a["id"]).status == 204
     assert cp.api("DELETE", "/apis/" + a["id"]).status == 404
+
+
+def test_operation_scopes_are_checked_and_kept(cp):
+    a = make_api(cp, base="/scoped", version="1.0")
+    ops = [{"target": "/chat/completions", "verb": "POST", "secured": True,
+            "scopes": ["chat:write", "urn:example:models"]},
+           {"target": "/embeddings", "verb": "POST", "secured": True}]
+    assert cp.ok("PATCH", "/apis/" + a["id"], {"operations": ops})["operations"] == ops
+    snap = [x for x in snapshot(cp)["apis"] if x["id"] == a["id"]][0]
+    assert snap["operations"] == ops  # what the data plane enforces
+    # an empty list is the same as none
+    p = cp.ok("PATCH", "/apis/" + a["id"], {"operations": [dict(ops[1], scopes=[])]})
+    assert p["operations"] == [ops[1]]
+    bad = [
+        ({"scopes": "chat"}, "operations[0].scopes must be an array"),
+        ({"scopes": ["chat write"]}, "operations[0].scopes[0] must be 1 to 128"),
+        ({"scopes": ["a", 'b"']}, "operations[0].scopes[1] must be 1 to 128"),
+        ({"scopes": ["x" * 129]}, "operations[0].scopes[0] must be 1 to 128"),
+        ({"scopes": ["a\u0001"]}, "operations[0].scopes[0] must be 1 to 128"),
+        ({"scopes": [7]}, "operations[0].scopes[0] must be a string"),
+        ({"scopes": ["a", "a"]}, "listed twice"),
+        ({"scopes": ["s%d" % i for i in range(17)]}, "at most 16 scopes"),
+        ({"scopes": ["a"], "secured": False}, "scopes need a secured operation"),
+    ]
+    for extra, text in bad:
+        op = dict({"target": "/chat/completions", "verb": "POST"}, **extra)
+        r = cp.api("PATCH", "/apis/" + a["id"], {"operations": [op]})
+        assert r.status == 400 and text in err_of(r)["message"], (extra, r)
+    assert cp.ok("GET", "/apis/" + a["id"])["operations"] == [ops[1]]
 
 
 def test_endpoints(cp):

@@ -139,8 +139,8 @@ ERRORS = [
     (HEAD + "colour: blue\n", "line 9, column 1:", 'unknown key "colour"'),
     (HEAD + "rateLimit: {requestsPerUnit: 5, unit: Minute}\n", "line 9, column 1:",
      '"rateLimit" is not supported'),
-    (HEAD + "operations:\n- {target: /x, verb: POST, scopes: [admin]}\n", "line 10, column 36:",
-     "scopes are not supported"),
+    (HEAD + "operations:\n- {target: /x, verb: POST, scopes: admin}\n", "line 10, column 36:",
+     "scopes must be a list"),
     (HEAD + "apiPolicies:\n  request:\n  - policyName: ModelBasedRoundRobin\n    parameters:\n"
      "      productionModels:\n      - {model: gpt-4o, endpoint: \"https://p.example.com\", weight: 0}\n",
      "line 14, column 68:", "weight must be an integer 1–1000"),

@@ -406,7 +406,8 @@ def test_routing_fields_and_unsecured_operations_round_trip(cp):
                                   "vendor": vendor_id(cp, "OpenAI"),
                                   "operations": [{"target": "/chat/completions", "verb": "POST",
                                                   "secured": False},
-                                                 {"target": "/embeddings", "verb": "POST"}]})
+                                                 {"target": "/embeddings", "verb": "POST",
+                                                  "scopes": ["embed", "read:models"]}]})
     e = cp.ok("POST", "/apis/%s/endpoints" % api["id"],
               {"name": "b", "environment": "production", "url": "http://b.example.com:8080"})
     cp.ok("POST", "/apis/%s/policies" % api["id"],
@@ -416,6 +417,7 @@ def test_routing_fields_and_unsecured_operations_round_trip(cp):
            "production": [{"model": "gpt-4o", "endpoint": e["id"], "weight": 2}]})
     text = assert_round_trip(cp, api["id"])
     assert b"x-modelmux-routing:" in text and b"secured: false" in text
+    assert b'scopes: ["embed", "read:models"]' in text
 
     api2 = cp.ok("POST", "/apis", {"name": "fo-fields", "basePath": "/fof", "version": "v1",
                                    "vendor": vendor_id(cp, "OpenAI")})

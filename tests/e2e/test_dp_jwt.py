@@ -30,11 +30,12 @@ def client(cid, app="app-1", kind="production", subs=()):
     return {"clientId": cid, "application": app, "type": kind, "subscriptions": list(subs)}
 
 
-def start(mock, keys, subscription=False, audiences=(), policies=None):
+def start(mock, keys, subscription=False, audiences=(), policies=None, operations=None):
     eps = [du.endpoint("e1", mock.url + "/v1"), du.endpoint("e2", mock.url + "/v1", env="sandbox")]
     pol = policies if policies is not None else [
         du.wrr("p1", [du.target("gpt-4o-mini", "e1")], sandbox=[du.target("gpt-4o", "e2")])]
-    doc = du.snapshot([du.api("a1", "/api", eps, pol, subscription=subscription)],
+    doc = du.snapshot([du.api("a1", "/api", eps, pol, subscription=subscription,
+                              operations=operations)],
                       [du.key("k1", "plain-api-key-0123456789")])
     doc["issuers"] = [issuer(keys, [client("prod-client", subs=["a1"]),
                                     client("sbx-client", app="app-2", kind="sandbox"),
@@ -131,3 +132,36 @@ def test_application_rate_limit_for_jwt_callers(mock, keys):
         assert r.status == 429, r
         # another application has its own
         assert call(dp, sign(keys["rsa"], claims(azp="sbx-client"))).status == 200
+
+
+def test_operation_scopes(mock, keys):
+    """An operation with scopes needs a JWT whose scope claim holds every one
+    (403 naming them otherwise), and always refuses an API key; an operation
+    without scopes takes both."""
+    ops = [{"target": du.CHAT, "verb": "POST", "secured": True,
+            "scopes": ["chat:write", "models:gpt"]},
+           {"target": "/completions", "verb": "POST", "secured": True}]
+    with start(mock, keys, operations=ops) as dp:
+        dp.wait_ready()
+        before = len(du.mock_requests(mock))
+        for scope in ["chat:write models:gpt", "  models:gpt  openid chat:write "]:
+            r = call(dp, sign(keys["rsa"], claims(scope=scope)))
+            assert r.status == 200, (scope, r)
+        for scope in [None, "", "chat:write", "chat:writes models:gpt", "chat:write,models:gpt"]:
+            r = call(dp, sign(keys["rsa"], claims(scope=scope)))
+            assert r.status == 403, (scope, r)
+            err = r.json()["error"]
+            assert err["code"] == "insufficient_scope", r
+            assert "chat:write models:gpt" in err["message"], r
+        r = call(dp, "plain-api-key-0123456789")
+        assert r.status == 403 and r.json()["error"]["code"] == "insufficient_scope", r
+        assert "not an API key" in r.json()["error"]["message"], r
+        # a good token is still checked before its scopes: expired is 401
+        r = call(dp, sign(keys["rsa"], claims(scope="chat:write models:gpt",
+                                             exp=int(time.time()) - 3600)))
+        assert r.status == 401, r
+        assert len(du.mock_requests(mock)) == before + 2  # only the two good calls went on
+        # the operation without scopes: API key and scope-less token
+        path = "/api/1.0/completions"
+        assert du.chat(dp, "plain-api-key-0123456789", path=path).status == 200
+        assert du.chat(dp, sign(keys["rsa"], claims()), path=path).status == 200

@@ -192,6 +192,61 @@ TEST("model: routing fields default off, are read, and are range-checked")
     }
 }
 
+TEST("operation scopes: RFC 6749 scope-tokens, at most 16, only on a secured operation")
+{
+    static char big[GW_SCOPE_MAX_BYTES + 2];
+    struct gw_err err;
+    CHECK_INT(gw_rule_scope("chat:write", "s", &err), 0);
+    CHECK_INT(gw_rule_scope("urn:x!#$%&'()*+,-./[]^_`{|}~", "s", &err), 0);
+    static const char *const bad[] = {"", "a b", "a\"b", "a\\b", "a\x01", "a\x7f", "\xc3\xa9"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK_INT(gw_rule_scope(bad[i], "s", &err), -1);
+    memset(big, 'x', GW_SCOPE_MAX_BYTES + 1);
+    CHECK_INT(gw_rule_scope(big, "s", &err), -1);
+    big[GW_SCOPE_MAX_BYTES] = '\0';
+    CHECK_INT(gw_rule_scope(big, "s", &err), 0);
+
+    struct gw_cfg *cfg = read_edited("apis[0].operations[0].scopes", "[\"a\", \"b:c\"]", &err);
+    CHECK(cfg != NULL);
+    if (cfg) {
+        CHECK_INT((int)cfg->apis[0].operations[0].nscopes, 2);
+        CHECK_STR(cfg->apis[0].operations[0].scopes[1], "b:c");
+        CHECK_INT((int)cfg->apis[0].operations[1].nscopes, 0);
+        json_t *back = gw_cfg_to_json(cfg), *want = json_pack("[ss]", "a", "b:c");
+        json_t *ops = json_object_get(json_array_get(json_object_get(back, "apis"), 0),
+                                      "operations");
+        CHECK(json_equal(json_object_get(json_array_get(ops, 0), "scopes"), want));
+        CHECK(json_object_get(json_array_get(ops, 1), "scopes") == NULL);
+        json_decref(want);
+        json_decref(back);
+    }
+    gw_cfg_free(cfg);
+    static const struct {
+        const char *value, *field;
+    } refused[] = {
+        {"[\"a b\"]", "apis[0].operations[0].scopes[0]"},
+        {"[1]", "apis[0].operations[0].scopes[0]"},
+        {"\"a\"", "apis[0].operations[0].scopes"},
+        {"[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\",\"13\","
+         "\"14\",\"15\",\"16\",\"17\"]",
+         "apis[0].operations[0].scopes"},
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        cfg = read_edited("apis[0].operations[0].scopes", refused[i].value, &err);
+        CHECK(cfg == NULL);
+        CHECK_STR(err.field, refused[i].field);
+        gw_cfg_free(cfg);
+    }
+    json_t *doc = snap_load("basic.json");
+    snap_edit(doc, "apis[0].operations[0].secured", json_false());
+    snap_edit(doc, "apis[0].operations[0].scopes", json_pack("[s]", "a"));
+    cfg = gw_cfg_from_json(doc, &err);
+    json_decref(doc);
+    CHECK(cfg == NULL);
+    CHECK(strstr(err.message, "scopes need a secured operation") != NULL);
+    gw_cfg_free(cfg);
+}
+
 TEST("model: an auth value of the largest secret plus the longest prefix is read")
 {
     static char v[GW_AUTH_VALUE_MAX_BYTES + 2];

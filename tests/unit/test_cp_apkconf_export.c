@@ -228,6 +228,8 @@ TEST("failover, aiRatelimit, timeouts and names round-trip")
         CHECK(strstr(yaml, "name: \"backup\"") != NULL);
         CHECK(strstr(yaml, "timeoutMs: 2500") != NULL);
         CHECK(strstr(yaml, "defaultVersion: true") != NULL);
+        CHECK(strstr(yaml, "scopes: [\"chat:write\", \"models\"]") != NULL);
+        CHECK(strstr(yaml, "scopes: []") != NULL);
         gw_free(yaml);
     }
     json_decref(rest);

@@ -139,6 +139,8 @@ TEST("aiRatelimit, resiliency, x-modelmux and the failover extension")
     CHECK(json_is_true(jget(d, "api.subscriptionValidation")));
     CHECK(json_is_false(jget(d, "api.operations.#1.secured")));
     CHECK(jget(d, "api.operations.#1.scopes") == NULL);
+    CHECK_STR(sget(d, "api.operations.#0.scopes.#0"), "chat:write");
+    CHECK_STR(sget(d, "api.operations.#0.scopes.#1"), "models");
     CHECK_INT(iget(d, "endpoints.#0.body.timeoutMs"), 30000);
     CHECK_STR(sget(d, "endpoints.#1.body.name"), "backup");
     CHECK_INT(iget(d, "endpoints.#1.body.timeoutMs"), 2500);
@@ -246,8 +248,10 @@ TEST("errors name line and column")
     expect_error(HEAD "colour: blue\n", 6, 1, "unknown key \"colour\"");
     expect_error(HEAD "rateLimit: {requestsPerUnit: 5, unit: Minute}\n", 6, 1,
                  "\"rateLimit\" is not supported");
-    expect_error(HEAD "operations:\n- target: /x\n  verb: POST\n  scopes: [admin]\n", 9, 11,
-                 "scopes are not supported");
+    expect_error(HEAD "operations:\n- target: /x\n  verb: POST\n  scopes: admin\n", 9, 11,
+                 "scopes must be a list");
+    expect_error(HEAD "operations:\n- target: /x\n  verb: POST\n  scopes: [[admin]]\n", 9, 12,
+                 "scopes must be a list of strings");
     expect_error(HEAD "operations:\n- target: /x\n", 7, 3, "verb is required");
     expect_error(HEAD "operations: {target: /x}\n", 6, 13, "operations must be a list");
     expect_error(HEAD_EP "      endpointSecurity:\n        securityType:\n"
