@@ -9,7 +9,12 @@
  * jwt_fixture.h). One thread, the way one data-plane worker runs; times
  * are the thread's CPU time (what a worker spends), not the wall clock.
  *
- *   build/bench/bench_jwt [-n NEW_TOKENS] [-r REUSES]     (bench/jwt.sh) */
+ *   build/bench/bench_jwt [-n NEW_TOKENS] [-r REUSES]     (bench/jwt.sh)
+ *
+ * With -g N it measures nothing and prints, for the through-the-gateway
+ * benchmark (bench/jwt_gateway.py), one JSON document: the issuer FX_ISS,
+ * its public keys as JWKs, and N distinct RS256 and N ES256 tokens of
+ * client-a, valid for an hour. */
 #include "common/jwt.h"
 #include "dataplane/jwt_cache.h"
 #include "tests/unit/jwt_fixture.h"
@@ -82,22 +87,50 @@ static int bench_alg(struct gw_jwt_issuers *t, EVP_PKEY *key, const char *alg, c
     return bad ? -1 : 0;
 }
 
+/* -g: {"issuer", "keys": [JWK...], "tokens": {"RS256": [...], "ES256": [...]}}. */
+static int emit_gateway_tokens(int n)
+{
+    struct fx_keys *fk = fx_keys();
+    int64_t now = (int64_t)time(NULL);
+    json_t *rs = json_array(), *es = json_array();
+    for (int i = 0; i < n; i++) {
+        char extra[64], cl[1024];
+        snprintf(extra, sizeof extra, ",\"jti\":\"gw-%d\"", i);
+        char *r = fx_token(fk->rsa, "RS256", "rsa-1", fx_claims(cl, sizeof cl, now, 3600, extra));
+        char *e = fx_token(fk->ec256, "ES256", "ec-256", fx_claims(cl, sizeof cl, now, 3600, extra));
+        json_array_append_new(rs, json_string(r));
+        json_array_append_new(es, json_string(e));
+        free(r);
+        free(e);
+    }
+    json_t *doc = json_pack("{s:s, s:[o,o], s:{s:o, s:o}}", "issuer", FX_ISS, "keys",
+                            fx_jwk(fk->rsa, "rsa-1", NULL), fx_jwk(fk->ec256, "ec-256", NULL),
+                            "tokens", "RS256", rs, "ES256", es);
+    int rc = doc && json_dumpf(doc, stdout, JSON_COMPACT) == 0 ? 0 : 1;
+    json_decref(doc);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    int ntokens = 2000, reuses = 200000, opt;
-    while ((opt = getopt(argc, argv, "n:r:")) != -1) {
+    int ntokens = 2000, reuses = 200000, gateway = 0, opt;
+    while ((opt = getopt(argc, argv, "n:r:g:")) != -1) {
         long v = strtol(optarg, NULL, 10);
         if (v < 1 || v > 10000000) {
-            fprintf(stderr, "usage: bench_jwt [-n NEW_TOKENS] [-r REUSES]\n");
+            fprintf(stderr, "usage: bench_jwt [-n NEW_TOKENS] [-r REUSES] | -g TOKENS\n");
             return 2;
         }
         if (opt == 'n')
             ntokens = (int)v;
         else if (opt == 'r')
             reuses = (int)v;
+        else if (opt == 'g')
+            gateway = (int)v;
         else
             return 2;
     }
+    if (gateway)
+        return emit_gateway_tokens(gateway);
     struct fx_keys *fk = fx_keys();
     struct gw_jwt_issuers *t = fx_table(NULL, NULL);
     printf("JWT verification, one thread, %s\n", OpenSSL_version(OPENSSL_VERSION));

@@ -9,14 +9,16 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 
 import jsonschema
 import pytest
 
 import mm
-from cp_util import RecordingCP, dp_config, make_api, revision, snapshot as cp_snapshot
+from cp_util import (RecordingCP, dp_config, make_api, make_endpoint, revision,
+                     snapshot as cp_snapshot)
 from dp_util import seal, snapshot, write_snapshot
-from jwt_util import JwksServer, Key
+from jwt_util import JwksServer, Key, sign
 
 SCHEMA = json.load(open(os.path.join(mm.SOURCE_DIR, "schema", "config.schema.json")))
 
@@ -141,3 +143,59 @@ def test_two_issuers_with_one_iss_refused(keys):
         assert "issuers[1]" in run.stderr, run.stderr
     finally:
         os.unlink(path)
+
+
+def applied(cp, rev):
+    return any(d["revision"] >= rev for d in cp.ok("GET", "/dataplanes")["items"])
+
+
+def test_key_rotation_through_jwks_at_the_gateway(mock, keys):
+    """A key manager rotates its signing key: the JWKS now holds only the
+    new key. After the control plane's refresh reaches the data plane, a
+    token signed with the old key (even one the worker had cached as good)
+    is refused naming the check, and tokens of the new key are accepted."""
+    def call(dp, token):
+        return mm.request(dp.port, "POST", "/rot/v1/chat/completions",
+                          body={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
+                          headers={"Authorization": "Bearer " + token})
+
+    def claims():
+        now = int(time.time())
+        return {"iss": "https://km/rot", "azp": "c-rot", "exp": now + 600, "iat": now}
+
+    with JwksServer({"keys": [keys["ec"].jwk()]}) as srv:
+        cp = RecordingCP()
+        try:
+            api = make_api(cp, base="/rot")
+            make_endpoint(cp, api["id"], "p", url=mock.url + "/v1")
+            iss = cp.ok("POST", "/issuers", {"name": "km-rot", "issuer": "https://km/rot",
+                                             "jwksUri": srv.url}, expect=201)
+            app = cp.ok("POST", "/applications", {"name": "rot"}, expect=201)
+            cp.ok("POST", "/applications/%s/oauth-clients" % app["id"],
+                  {"issuer": iss["id"], "clientId": "c-rot", "type": "production"}, expect=201)
+            mm.wait_until(lambda: cp.ok("GET", "/issuers/" + iss["id"])["jwksKeyIds"] == ["e1"],
+                          what="JWKS fetched")
+            with mm.DataPlane(cp=cp) as dp:
+                dp.wait_ready()
+                rev = revision(cp)
+                mm.wait_until(lambda: applied(cp, rev), what="data plane at the revision")
+                old = sign(keys["ec"], claims(), alg="ES256", kid="e1")
+                assert call(dp, old).status == 200
+                assert call(dp, old).status == 200  # now from the worker's cache
+                new = sign(keys["rsa2"], claims(), kid="r2")
+                r = call(dp, new)
+                assert r.status == 401 and r.json()["error"]["code"] == "token_key_unknown", r
+
+                srv.set({"keys": [keys["rsa2"].jwk()]})
+                cp.ok("POST", "/issuers/%s/refresh" % iss["id"], expect=202)
+                mm.wait_until(lambda: revision(cp) > rev, what="a revision with the new key")
+                rev = revision(cp)
+                mm.wait_until(lambda: applied(cp, rev), what="data plane applied the rotation")
+                r = call(dp, old)
+                assert r.status == 401 and r.json()["error"]["code"] == "token_key_unknown", r
+                assert "kid" in r.json()["error"]["message"] and old not in r.body.decode()
+                assert call(dp, new).status == 200
+                assert call(dp, sign(keys["rsa2"], claims(), kid="r2")).status == 200
+                assert dp.poll() is None
+        finally:
+            assert cp.stop() == 0
