@@ -94,7 +94,7 @@ int dp_json_str(struct gw_buf *out, const char *s)
  * fits, so no bounds are checked while writing. */
 
 #define LINE_STACK 2048
-#define FIXED_MAX 512 /* names, punctuation, timestamp and six integers */
+#define FIXED_MAX 640 /* names, punctuation, timestamp, six integers and flags */
 
 static char *put_opt_str(char *o, const char *s)
 {
@@ -127,11 +127,48 @@ static size_t worst_len(const char *s)
     return s ? ESC_MAX(strlen(s)) : 4;
 }
 
+#define TRY_FIXED_MAX 96 /* one try's names, punctuation, outcome and integer */
+
+static size_t tries_worst_len(const struct dp_trylog *l)
+{
+    size_t n = 64;
+    for (int i = 0; l && i < l->n; i++)
+        n += TRY_FIXED_MAX + worst_len(l->rec[i].model) + worst_len(l->rec[i].endpoint);
+    return n;
+}
+
+/* ,"tries":[{"model":..,"endpoint":..,"outcome":..,"ms":N},...] */
+static char *put_tries(char *o, const struct dp_trylog *l)
+{
+    o = PUT_LIT(o, ",\"tries\":[");
+    for (int i = 0; l && i < l->n; i++) {
+        const struct dp_try_rec *t = &l->rec[i];
+        if (i)
+            *o++ = ',';
+        o = PUT_LIT(o, "{\"model\":");
+        o = put_opt_str(o, t->model);
+        o = PUT_LIT(o, ",\"endpoint\":");
+        o = put_opt_str(o, t->endpoint);
+        o = PUT_LIT(o, ",\"outcome\":");
+        o = put_str(o, dp_try_outcome_names[t->outcome]);
+        o = PUT_LIT(o, ",\"ms\":");
+        o = put_int(o, t->ms);
+        *o++ = '}';
+    }
+    *o++ = ']';
+    if (l && l->total > l->n) {
+        o = PUT_LIT(o, ",\"triesNotListed\":");
+        o = put_int(o, l->total - l->n);
+    }
+    return o;
+}
+
 void dp_accesslog_write(const struct dp_access *a)
 {
     char stack[LINE_STACK];
     size_t need = FIXED_MAX + worst_len(a->id) + worst_len(a->method) + worst_len(a->path) +
-                  worst_len(a->api) + worst_len(a->model) + worst_len(a->endpoint);
+                  worst_len(a->api) + worst_len(a->requested_model) + worst_len(a->model) +
+                  worst_len(a->endpoint) + tries_worst_len(a->tries);
     char *line = need <= sizeof(stack) ? stack : gw_malloc(need);
     if (!line)
         return;
@@ -146,6 +183,8 @@ void dp_accesslog_write(const struct dp_access *a)
     o = put_opt_str(o, a->path);
     o = PUT_LIT(o, ",\"api\":");
     o = put_opt_str(o, a->api);
+    o = PUT_LIT(o, ",\"requestedModel\":");
+    o = put_opt_str(o, a->requested_model);
     o = PUT_LIT(o, ",\"model\":");
     o = put_opt_str(o, a->model);
     o = PUT_LIT(o, ",\"endpoint\":");
@@ -154,6 +193,7 @@ void dp_accesslog_write(const struct dp_access *a)
     o = put_int(o, a->status);
     o = PUT_LIT(o, ",\"attempts\":");
     o = put_int(o, a->attempts);
+    o = put_tries(o, a->tries);
     o = PUT_LIT(o, ",\"durationMs\":");
     o = put_int(o, a->duration_ms);
     o = PUT_LIT(o, ",\"promptTokens\":");
@@ -162,8 +202,12 @@ void dp_accesslog_write(const struct dp_access *a)
     o = put_int(o, a->completion_tokens);
     o = PUT_LIT(o, ",\"totalTokens\":");
     o = put_int(o, a->total_tokens);
+    if (a->tokens_estimated)
+        o = PUT_LIT(o, ",\"tokensEstimated\":true");
     if (a->client_aborted)
         o = PUT_LIT(o, ",\"clientAborted\":true");
+    if (a->stream_error)
+        o = PUT_LIT(o, ",\"streamError\":true");
     *o++ = '}';
     gw_log_raw(line, (unsigned long)(o - line));
     if (line != stack)

@@ -1,11 +1,16 @@
 /* The access log: one JSON line per request on stderr (SPEC 3.2).
  *
- * {"time","id","method","path","api","model","endpoint","status","attempts",
+ * {"time","id","method","path","api","requestedModel","model","endpoint",
+ *  "status","attempts","tries":[{"model","endpoint","outcome","ms"}...],
  *  "durationMs","promptTokens","completionTokens","totalTokens"}
+ * plus "triesNotListed" (tries past DP_TRYLOG_MAX), "tokensEstimated",
+ * "clientAborted" and "streamError" when they hold.
  * Never an API key, a secret or a header value. One write(2) per line
  * (gw_log_raw), so lines of several workers never interleave. Any thread. */
 #ifndef DP_ACCESSLOG_H
 #define DP_ACCESSLOG_H
+
+#include "trylog.h"
 
 #include <stdint.h>
 
@@ -15,7 +20,8 @@ struct dp_access {
     const char *method;
     const char *path;     /* no query string */
     const char *api;      /* API name or NULL */
-    const char *model;    /* model sent upstream (or requested), or NULL */
+    const char *requested_model; /* the caller's model, or NULL */
+    const char *model;    /* model served (sent upstream), or the requested one, or NULL */
     const char *endpoint; /* endpoint name or NULL */
     int status;
     int attempts;
@@ -24,6 +30,9 @@ struct dp_access {
     int64_t completion_tokens;
     int64_t total_tokens;
     int client_aborted; /* the client went away before the end */
+    int stream_error;   /* the upstream broke the stream */
+    int tokens_estimated; /* token counts are the estimate of an abandoned stream */
+    const struct dp_trylog *tries; /* may be NULL */
 };
 
 /* Writes the line. Silently drops it when out of memory. */

@@ -127,6 +127,19 @@ struct dp_sse_scan {
     int passthrough;        /* an oversized event: forwarding raw until its end */
     size_t scan_pos;        /* bytes of pending already scanned for line ends */
     int line_empty;         /* the current line has no character yet */
+    /* What a broken stream needs (SPEC 3.1 step 6), read from each JSON event: */
+    int error_event;        /* an upstream error event ({"error": ...}) came: it is
+                               not passed on, and nothing after it is */
+    char error_msg[256];    /* its message, or "" */
+    int64_t content_bytes;  /* bytes of answer text passed on (usage estimate) */
+    int not_text;           /* a tool-call delta, several choices, or no chat chunk */
+    struct gw_buf *text;    /* when set: the chat answer text passed on (continuation) */
+    char id[128];           /* the first chunk's "id", or "" */
+    /* When set, every JSON event passed on goes through edit (the doc is
+     * borrowed, may be changed): 1 appended by edit to out, 0 drop the event,
+     * -1 pass it on unchanged, -2 out of memory. */
+    int (*edit)(void *arg, json_t *doc, struct gw_buf *out);
+    void *edit_arg;
 };
 
 void dp_sse_scan_init(struct dp_sse_scan *s, const struct dp_vendor *v, int drop_usage_only);

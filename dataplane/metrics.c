@@ -48,7 +48,16 @@ struct table {
     size_t cap, n;
 };
 
-enum family { FAM_REQUESTS, FAM_DURATION, FAM_TOKENS, FAM_RATELIMITED, FAM_COUNT };
+enum family {
+    FAM_REQUESTS,
+    FAM_DURATION,
+    FAM_TOKENS,
+    FAM_RATELIMITED,
+    FAM_TTFT,   /* time to first token (histogram) */
+    FAM_TRIES,  /* tries by outcome */
+    FAM_BREAKS, /* broken streams */
+    FAM_COUNT
+};
 
 /* Where each family has its config-bound labels (-1: none). Coupled with
  * the label names of the update functions below. */
@@ -59,6 +68,9 @@ static const struct {
     [FAM_DURATION] = {-1, -1, 0},
     [FAM_TOKENS] = {0, 1, -1},
     [FAM_RATELIMITED] = {0, -1, -1},
+    [FAM_TTFT] = {0, 1, -1},
+    [FAM_TRIES] = {0, 1, 2},
+    [FAM_BREAKS] = {0, -1, 1},
 };
 
 #define OTHER_MODEL "other"
@@ -276,14 +288,17 @@ void dp_metrics_request(struct dp_metrics_shard *s, const char *api, const char 
     count(s, FAM_REQUESTS, names, vals, 4, 1);
 }
 
-void dp_metrics_upstream(struct dp_metrics_shard *s, const char *endpoint, int64_t ms)
+/* One observation of ms in histogram family f. */
+static void observe(struct dp_metrics_shard *s, enum family f, const char *const names[],
+                    const char *const in[], int n, int64_t ms)
 {
-    static const char *const names[] = {"endpoint"};
-    const char *const vals[] = {endpoint};
+    const char *vals[4];
     double sec = (double)(ms < 0 ? 0 : ms) / 1000.0;
     struct series *e;
     pthread_mutex_lock(&s->mu);
-    if (series_of(s, FAM_DURATION, names, vals, 1, &e) == 0) { /* else: too long, ignored */
+    for (int i = 0; i < n && i < 4; i++)
+        vals[i] = i == roles[f].model ? bounded_model(s, in[i]) : in[i];
+    if (series_of(s, f, names, vals, n, &e) == 0) { /* else: too long, ignored */
         if (e) {
             e->count++;
             e->sum += sec;
@@ -297,6 +312,35 @@ void dp_metrics_upstream(struct dp_metrics_shard *s, const char *endpoint, int64
         }
     }
     pthread_mutex_unlock(&s->mu);
+}
+
+void dp_metrics_upstream(struct dp_metrics_shard *s, const char *endpoint, int64_t ms)
+{
+    static const char *const names[] = {"endpoint"};
+    const char *const vals[] = {endpoint};
+    observe(s, FAM_DURATION, names, vals, 1, ms);
+}
+
+void dp_metrics_ttft(struct dp_metrics_shard *s, const char *api, const char *model, int64_t ms)
+{
+    static const char *const names[] = {"api", "model"};
+    const char *const vals[] = {api, model};
+    observe(s, FAM_TTFT, names, vals, 2, ms);
+}
+
+void dp_metrics_try(struct dp_metrics_shard *s, const char *api, const char *model,
+                    const char *endpoint, const char *outcome)
+{
+    static const char *const names[] = {"api", "model", "endpoint", "outcome"};
+    const char *const vals[] = {api, model, endpoint, outcome};
+    count(s, FAM_TRIES, names, vals, 4, 1);
+}
+
+void dp_metrics_stream_break(struct dp_metrics_shard *s, const char *api, const char *endpoint)
+{
+    static const char *const names[] = {"api", "endpoint"};
+    const char *const vals[] = {api, endpoint};
+    count(s, FAM_BREAKS, names, vals, 2, 1);
 }
 
 void dp_metrics_tokens(struct dp_metrics_shard *s, const char *api, const char *model,
@@ -468,6 +512,21 @@ int dp_metrics_render(struct dp_metrics *m, struct dp_suspensions *state, const 
         rc = render_counter(out, "modelmux_ratelimited_total",
                             "Requests refused by the aiRateLimit policy, by API.",
                             &agg[FAM_RATELIMITED]);
+    if (rc == 0)
+        rc = render_histogram(out, "modelmux_time_to_first_token_seconds",
+                              "Streams: from the request's arrival to the first event sent, by "
+                              "API and served model.",
+                              &agg[FAM_TTFT]);
+    if (rc == 0)
+        rc = render_counter(out, "modelmux_tries_total",
+                            "Upstream tries, by API, model, endpoint and outcome "
+                            "(ok|retried|failed|timeout|continued).",
+                            &agg[FAM_TRIES]);
+    if (rc == 0)
+        rc = render_counter(out, "modelmux_stream_breaks_total",
+                            "Streams the upstream broke after their first event, by API and "
+                            "endpoint.",
+                            &agg[FAM_BREAKS]);
     if (rc == 0)
         rc = ok(gw_buf_printf(out,
                               "# HELP modelmux_target_suspended 1 while a routing target is "

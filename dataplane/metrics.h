@@ -39,6 +39,17 @@ void dp_metrics_request(struct dp_metrics_shard *s, const char *api, const char 
 /* modelmux_upstream_duration_seconds{endpoint} (histogram). */
 void dp_metrics_upstream(struct dp_metrics_shard *s, const char *endpoint, int64_t ms);
 
+/* modelmux_time_to_first_token_seconds{api,model} (histogram): a stream's
+ * first event, ms after the request arrived. */
+void dp_metrics_ttft(struct dp_metrics_shard *s, const char *api, const char *model, int64_t ms);
+
+/* modelmux_tries_total{api,model,endpoint,outcome}: one try ended. */
+void dp_metrics_try(struct dp_metrics_shard *s, const char *api, const char *model,
+                    const char *endpoint, const char *outcome);
+
+/* modelmux_stream_breaks_total{api,endpoint}. */
+void dp_metrics_stream_break(struct dp_metrics_shard *s, const char *api, const char *endpoint);
+
 /* modelmux_tokens_total{api,model,kind} for kind prompt and completion
  * (values < 0 ignored). */
 void dp_metrics_tokens(struct dp_metrics_shard *s, const char *api, const char *model,

@@ -7,6 +7,8 @@
  * work to the loop. */
 #include "relay.h"
 
+#include "accesslog.h"
+
 #include <curl/curl.h>
 #include <microhttpd.h>
 #include <string.h>
@@ -56,8 +58,33 @@ size_t dp_relay_data(struct dp_relay *rl, const char *data, size_t n)
                           : (gw_buf_append(&rl->buf, data, n) == GW_BUF_OK ? 0 : -1);
     if (rc != 0)
         return 0; /* out of memory or over the cap: abort the transfer */
+    if (rl->buf.len > 0 && !rl->committed) {
+        rl->committed = 1;
+        if (rl->cb->first)
+            rl->cb->first(rl->arg);
+    }
     wake_reader(rl);
     return n;
+}
+
+int dp_relay_break(struct dp_relay *rl, const char *message)
+{
+    struct gw_buf ev;
+    gw_buf_init(&ev, 4096);
+    int rc = -1;
+    if (gw_buf_append_str(&ev, "data: {\"error\": {\"message\": ") == GW_BUF_OK &&
+        dp_json_str(&ev, message && *message ? message
+                                             : "the upstream stream was interrupted") == 0 &&
+        gw_buf_append_str(&ev, ", \"type\": \"upstream_error\", \"code\": "
+                               "\"stream_interrupted\"}}\n\n") == GW_BUF_OK)
+        rc = gw_buf_append(&rl->buf, ev.data, ev.len) == GW_BUF_OK ? 0 : -1;
+    gw_buf_cleanup(&ev);
+    if (rl->use_scan)
+        gw_buf_reset(&rl->scan.pending); /* an unfinished event is not passed on */
+    rl->broken = 1;
+    rl->committed = 1;
+    dp_relay_upstream_done(rl, 1);
+    return rc;
 }
 
 void dp_relay_upstream_done(struct dp_relay *rl, int failed)

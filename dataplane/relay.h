@@ -14,7 +14,9 @@
  *
  * Server-sent events pass through the SSE scanner (body.h) so the usage of
  * the final chunk is seen, and the usage-only chunk we asked for on the
- * caller's behalf is dropped.
+ * caller's behalf is dropped. An upstream error event is not relayed; the
+ * owner sees it (scan.error_event) and breaks the stream (dp_relay_break):
+ * the caller gets the `stream_interrupted` event and an unterminated body.
  *
  * The relay knows nothing of requests: it calls up only through struct
  * dp_relay_cb, and none of those calls may call back into the relay
@@ -46,6 +48,10 @@ struct dp_relay_cb {
     /* The stream's end reached the reader (before the client has it):
      * usage is the final usage seen, or NULL when none was. */
     void (*end)(void *arg, const struct dp_usage *usage);
+    /* The first bytes for the client are ready (a stream commits late:
+     * its headers go out with its first event, SPEC 3.1 step 6). Called
+     * once, inside the upstream's write callback. May be NULL. */
+    void (*first)(void *arg);
 };
 
 struct dp_relay {
@@ -60,6 +66,8 @@ struct dp_relay {
     int finished;           /* scanner tail flushed */
     int reader_waiting;     /* the reader parked the connection for data */
     int upstream_paused;    /* dp_relay_data answered PAUSE */
+    int committed;          /* bytes for the client came: the stream is the answer */
+    int broken;             /* ended with the stream_interrupted event (dp_relay_break) */
 };
 
 /* Prepares a relay (scanner when sse) reporting to cb with arg. */
@@ -75,6 +83,14 @@ size_t dp_relay_data(struct dp_relay *rl, const char *data, size_t n);
 
 /* The transfer ended (failed: with an error); wakes the reader. */
 void dp_relay_upstream_done(struct dp_relay *rl, int failed);
+
+/* Ends a broken stream: drops an unfinished event, appends the
+ * `stream_interrupted` error event (message: the upstream's, or a default
+ * when NULL or empty) and ends the client side with an error once it is
+ * sent, so MHD closes the connection without the chunked terminator.
+ * Returns 0, or -1 when the event could not be queued (out of memory; the
+ * stream still ends with the error). */
+int dp_relay_break(struct dp_relay *rl, const char *message);
 
 /* The usage the scanner saw so far: 1 and *out set, or 0. */
 int dp_relay_usage(const struct dp_relay *rl, struct dp_usage *out);

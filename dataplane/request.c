@@ -24,6 +24,7 @@
 #include "models.h"
 #include "reqid.h"
 #include "respond.h"
+#include "stream_break.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@ static void pump_run(struct dp_loop *loop, void *arg);
 static void pump(struct dp_request *r, unsigned bits);
 static void start_stream(struct dp_request *r);
 static void client_left(struct dp_request *r);
+static void try_again(void *arg);
 
 /* How the try reports (upstream.h): see "the upstream's reports" below. */
 static int on_headers(void *arg, const struct dp_upstream_xfer *x);
@@ -108,10 +110,11 @@ static void enter_client_done(struct dp_request *r)
     pump(r, DP_PUMP_REAP);
 }
 
-/* Entering upstream DONE: stop the transfer and its timers, if any. */
+/* Entering upstream DONE: stop the transfer, its deadline and a pending
+ * pause before a repeat, if any. */
 static void enter_upstream_done(struct dp_request *r)
 {
-    dp_upstream_cancel(&r->try.xfer);
+    dp_try_stop(&r->try);
 }
 
 static void (*const client_enter[DP_CLIENT_STATES])(struct dp_request *) = {
@@ -173,7 +176,7 @@ struct dp_request *dp_request_new(struct dp_req_env *env, const struct dp_client
     r->client = DP_CLIENT_READING;
     r->upstream = DP_UPSTREAM_IDLE;
     r->start_ms = dp_loop_now_ms(env->loop);
-    dp_try_init(&r->try, &upstream_cb, r);
+    dp_try_init(&r->try, &upstream_cb, r, env->loop, try_again);
     r->usage.prompt = r->usage.completion = r->usage.total = -1;
     size_t mn = strnlen(method ? method : "", sizeof(r->method) - 1);
     memcpy(r->method, method ? method : "", mn);
@@ -220,10 +223,59 @@ static int final_status(const struct dp_request *r)
     return r->client_gone || !r->status ? 499 : r->status;
 }
 
+/* ==== tries ================================================================== */
+
+static void log_try(struct dp_request *r, enum dp_try_outcome o, int64_t ms)
+{
+    const struct dp_target *t = r->try.target;
+    const char *model = t->model ? t->model : r->adm.model;
+    dp_trylog_add(&r->tries, model, t->endpoint->name, o, ms);
+    dp_metrics_try(r->env->metrics, r->adm.api ? r->adm.api->name : NULL, model,
+                   t->endpoint->name, dp_try_outcome_names[o]);
+}
+
+/* The current try ended with outcome o: the access log's tries and
+ * modelmux_tries_total. */
+static void record_try(struct dp_request *r, enum dp_try_outcome o)
+{
+    if (!r->try_open || !r->try.target)
+        return;
+    r->try_open = 0;
+    log_try(r, o, now_ms(r) - r->try.began_ms);
+}
+
+/* curl re-sent the request on a fresh connection after a reused one was
+ * reset (upstream.h, sends): every send is a try, counted in the attempts
+ * header and listed as repeated. */
+static void count_resends(struct dp_request *r)
+{
+    for (int n = dp_try_resends(&r->try); n > 0; n--) {
+        r->route.attempts++;
+        log_try(r, DP_TRYO_RETRIED, 0);
+    }
+}
+
+/* A stream the client left or the upstream broke before its usage came:
+ * the usage seen so far, else the estimate, so token limits are charged. */
+static void abandoned_usage(struct dp_request *r)
+{
+    if (r->usage_settled || !r->relay.active || !r->relay.committed)
+        return;
+    if (!(r->client_error || r->stream_broken) || r->usage.prompt >= 0 ||
+        r->usage.completion >= 0)
+        return;
+    if (dp_relay_usage(&r->relay, &r->usage))
+        return;
+    dp_stream_usage_estimate(r->body.len, r->relay.scan.content_bytes, &r->usage);
+    r->usage_estimated = 1;
+}
+
 static void finish_accounting(struct dp_request *r)
 {
     if (!r->status) /* not counted when answered: the client left first */
         count_request(r, final_status(r));
+    record_try(r, r->relay.committed ? DP_TRYO_OK : DP_TRYO_FAILED); /* cut short */
+    abandoned_usage(r);
     usage_final(r);
     const struct dp_target *t = r->try.target;
     struct dp_access a = {
@@ -232,6 +284,7 @@ static void finish_accounting(struct dp_request *r)
         .method = r->method,
         .path = r->path,
         .api = r->adm.api ? r->adm.api->name : NULL,
+        .requested_model = r->adm.model,
         .model = metric_model(r),
         .endpoint = t ? t->endpoint->name : NULL,
         .status = final_status(r),
@@ -240,7 +293,10 @@ static void finish_accounting(struct dp_request *r)
         .prompt_tokens = r->usage.prompt,
         .completion_tokens = r->usage.completion,
         .total_tokens = usage_total(r),
-        .client_aborted = r->client_error,
+        .client_aborted = r->client_error && !r->stream_broken,
+        .stream_error = r->stream_broken,
+        .tokens_estimated = r->usage_estimated,
+        .tries = &r->tries,
     };
     dp_accesslog_write(&a);
 }
@@ -278,7 +334,7 @@ static void maybe_free(struct dp_request *r)
 
 void dp_request_drop(struct dp_request *r)
 {
-    dp_upstream_cancel(&r->try.xfer);
+    dp_try_stop(&r->try);
     unlink_request(r);
 }
 
@@ -513,6 +569,7 @@ static int capture_forwarding(struct dp_request *r)
 
 static void start_try(struct dp_request *r, const struct dp_target *t)
 {
+    const struct gw_cfg_routing *rt = dp_route_routing(&r->route);
     struct dp_try_req q = {
         .method = r->method,
         .op = r->adm.op,
@@ -532,12 +589,15 @@ static void start_try(struct dp_request *r, const struct dp_target *t)
                 .vendor = r->adm.api->vendor,
             },
         .send = &r->send,
-        .first_byte_ms =
+        .header_ms =
             r->route.kind == DP_ROUTE_KIND_FAILOVER ? r->route.failover->request_timeout_ms : 0,
+        .first_token_ms = rt->first_token_timeout_ms,
+        .stream_idle_ms = rt->stream_idle_timeout_ms,
     };
     const struct dp_endpoint *ep = t->endpoint;
     switch (dp_try_start(&r->try, r->env->up, t, &q)) {
     case DP_TRY_STARTED:
+        r->try_open = 1;
         set_upstream(r, DP_UPSTREAM_WAITING);
         return;
     case DP_TRY_MISSING_SECRET:
@@ -597,6 +657,23 @@ static void next_try(struct dp_request *r)
         return;
     }
     start_try(r, t);
+}
+
+/* The pause before a same-target repeat is over (a loop timer). */
+static void try_again(void *arg)
+{
+    struct dp_request *r = arg;
+    if (r->upstream != DP_UPSTREAM_PAUSED)
+        return;
+    r->route.attempts++; /* every try before the headers went out counts */
+    start_try(r, r->try.target);
+}
+
+/* A failed try is repeated on the same target after the pause armed. */
+static void pause_try(struct dp_request *r)
+{
+    record_try(r, DP_TRYO_RETRIED);
+    set_upstream(r, DP_UPSTREAM_PAUSED);
 }
 
 static void route_start(struct dp_request *r)
@@ -700,10 +777,23 @@ static void relay_end(void *arg, const struct dp_usage *u)
     struct dp_request *r = arg;
     if (u)
         r->usage = *u;
+    else
+        abandoned_usage(r); /* a broken stream is charged too */
     usage_final(r); /* before the client has the end of the stream */
 }
 
-static const struct dp_relay_cb relay_cb = {relay_wake, relay_unpause, relay_park, relay_end};
+/* The stream's first event is ready: it is the answer now (headers go out
+ * with it, from the pump). Inside curl's write callback. */
+static void relay_first(void *arg)
+{
+    struct dp_request *r = arg;
+    dp_try_first_event(&r->try);
+    dp_metrics_ttft(r->env->metrics, r->adm.api->name, metric_model(r), now_ms(r) - r->start_ms);
+    pump(r, DP_PUMP_STREAM);
+}
+
+static const struct dp_relay_cb relay_cb = {relay_wake, relay_unpause, relay_park, relay_end,
+                                            relay_first};
 
 /* Inside curl's header callback: no multi calls. */
 static int on_headers(void *arg, const struct dp_upstream_xfer *x)
@@ -712,6 +802,7 @@ static int on_headers(void *arg, const struct dp_upstream_xfer *x)
     if (r->client == DP_CLIENT_DONE || r->upstream != DP_UPSTREAM_WAITING)
         return -1;
     int may_stream = r->adm.has_json && r->adm.json.stream;
+    count_resends(r);
     switch (dp_try_headers(&r->try, x, &r->route, now_ms(r), may_stream)) {
     case DP_TRY_DISCARD:
         set_upstream(r, DP_UPSTREAM_DISCARDING);
@@ -719,8 +810,7 @@ static int on_headers(void *arg, const struct dp_upstream_xfer *x)
     case DP_TRY_STREAM: {
         int sse = strncasecmp(x->content_type, "text/event-stream", 17) == 0;
         dp_relay_init(&r->relay, &relay_cb, r, r->adm.api->vendor, sse, r->adm.force_usage);
-        set_upstream(r, DP_UPSTREAM_STREAMING);
-        pump(r, DP_PUMP_STREAM);
+        set_upstream(r, DP_UPSTREAM_STREAMING); /* queued with the first event */
         return 0;
     }
     case DP_TRY_BUFFER:
@@ -736,9 +826,12 @@ static size_t on_data(void *arg, const char *data, size_t n)
     struct dp_request *r = arg;
     if (r->client == DP_CLIENT_DONE)
         return 0;
+    dp_try_read(&r->try, now_ms(r));
     switch (r->upstream) {
-    case DP_UPSTREAM_STREAMING:
-        return dp_relay_data(&r->relay, data, n);
+    case DP_UPSTREAM_STREAMING: {
+        size_t k = dp_relay_data(&r->relay, data, n);
+        return r->relay.scan.error_event ? 0 : k; /* an error event ends the transfer */
+    }
     case DP_UPSTREAM_BUFFERING:
         return dp_try_keep(&r->try, 0, data, n);
     case DP_UPSTREAM_DISCARDING:
@@ -764,15 +857,36 @@ static void start_stream(struct dp_request *r)
     }
 }
 
-/* A try without response headers failed (refused, reset, timed out). */
+/* A try without response headers, or a stream before its first event,
+ * failed (refused, reset, timed out). */
 static void try_failed(struct dp_request *r, int result)
 {
     gw_debug("request %s: try on %s failed: %s", r->id, r->try.target->endpoint->name,
              curl_easy_strerror((CURLcode)result));
-    if (dp_try_failed(&r->try, result, &r->route, now_ms(r)))
+    count_resends(r);
+    enum dp_try_next n = dp_try_failed(&r->try, result, &r->route, now_ms(r));
+    if (n == DP_TRY_AGAIN) {
+        pause_try(r);
+        return;
+    }
+    record_try(r, r->try.last.fail == DP_OUTCOME_TIMEOUT ? DP_TRYO_TIMEOUT : DP_TRYO_FAILED);
+    if (n == DP_TRY_NEXT)
         next_try(r);
     else
         answer_exhausted(r, DP_ROUTE_EXHAUSTED);
+}
+
+/* A failed response was read whole (DISCARDING): the same target again
+ * after a pause, or the next one. */
+static void discarded_done(struct dp_request *r)
+{
+    r->try.last.complete = 1;
+    if (r->try.again_ms >= 0 && dp_try_pause(&r->try, r->try.again_ms) == 0) {
+        pause_try(r);
+        return;
+    }
+    record_try(r, DP_TRYO_FAILED);
+    next_try(r);
 }
 
 /* The whole response was read (BUFFERING). */
@@ -780,21 +894,67 @@ static void buffered_done(struct dp_request *r, int result)
 {
     if (result != CURLE_OK) {
         int timeout = result == CURLE_OPERATION_TIMEDOUT;
+        record_try(r, timeout ? DP_TRYO_TIMEOUT : DP_TRYO_FAILED);
         gw_buf_cleanup(&r->try.last.body);
         respond_error(r, timeout ? 504 : 502, timeout ? "upstream_timeout" : "upstream_error",
                       "the upstream response failed: %s", curl_easy_strerror((CURLcode)result));
         return;
     }
+    if (dp_try_context_length(&r->try, &r->route, now_ms(r))) {
+        record_try(r, DP_TRYO_FAILED); /* a larger model may take it */
+        next_try(r);
+        return;
+    }
+    record_try(r, DP_TRYO_OK);
     if (r->try.last.status >= 200 && r->try.last.status < 300 && r->try.last.body.len > 0)
         dp_usage_from_json(r->try.last.body.data, r->try.last.body.len, r->adm.api->vendor, &r->usage);
     usage_final(r);
     respond_upstream(r);
 }
 
+/* The stream broke after its first event (cut, idle, upstream error
+ * event): the caller gets the stream_interrupted event and an unterminated
+ * body (SPEC 3.1 step 6). */
+static void stream_broke(struct dp_request *r, int result)
+{
+    int timeout = r->try.timed_out || result == CURLE_OPERATION_TIMEDOUT;
+    gw_debug("request %s: the stream from %s broke: %s", r->id, r->try.target->endpoint->name,
+             r->relay.scan.error_event ? "error event" : curl_easy_strerror((CURLcode)result));
+    r->stream_broken = 1;
+    dp_metrics_stream_break(r->env->metrics, r->adm.api->name, r->try.target->endpoint->name);
+    record_try(r, timeout ? DP_TRYO_TIMEOUT : DP_TRYO_FAILED);
+    dp_relay_usage(&r->relay, &r->usage);
+    dp_relay_break(&r->relay, dp_stream_break_message(&r->relay.scan, timeout));
+    set_upstream(r, DP_UPSTREAM_DONE);
+    start_stream(r); /* if the pump has not queued it yet */
+}
+
+/* The streamed transfer ended. Before its first event it is a failed try
+ * like any other (the client has nothing yet); after it, an error is a
+ * break. */
+static void stream_done(struct dp_request *r, int result)
+{
+    if (!r->relay.committed && result != CURLE_OK) {
+        dp_relay_cleanup(&r->relay);
+        try_failed(r, result);
+        return;
+    }
+    if (result != CURLE_OK || r->relay.scan.error_event) {
+        stream_broke(r, result);
+        return;
+    }
+    record_try(r, DP_TRYO_OK);
+    dp_relay_usage(&r->relay, &r->usage);
+    dp_relay_upstream_done(&r->relay, 0);
+    set_upstream(r, DP_UPSTREAM_DONE);
+    start_stream(r); /* if the pump has not queued it yet */
+}
+
 /* After curl_multi_info_read (not a curl callback). */
 static void on_done(void *arg, int result)
 {
     struct dp_request *r = arg;
+    dp_try_ended(&r->try);
     int64_t took = now_ms(r) - r->try.xfer.started_ms;
     r->upstream_ms += took;
     if (r->try.target)
@@ -804,17 +964,13 @@ static void on_done(void *arg, int result)
         try_failed(r, result);
         return;
     case DP_UPSTREAM_DISCARDING:
-        r->try.last.complete = 1;
-        next_try(r);
+        discarded_done(r);
         return;
     case DP_UPSTREAM_BUFFERING:
         buffered_done(r, result);
         return;
     case DP_UPSTREAM_STREAMING:
-        dp_relay_usage(&r->relay, &r->usage);
-        dp_relay_upstream_done(&r->relay, result != CURLE_OK);
-        set_upstream(r, DP_UPSTREAM_DONE);
-        start_stream(r); /* if the pump has not queued it yet */
+        stream_done(r, result);
         return;
     default:
         return;
@@ -842,21 +998,14 @@ void dp_request_abort(struct dp_request *r)
 {
     if (r->client == DP_CLIENT_DONE)
         return;
-    switch (r->upstream) {
-    case DP_UPSTREAM_ADMITTING:
-    case DP_UPSTREAM_WAITING:
-    case DP_UPSTREAM_BUFFERING:
-    case DP_UPSTREAM_DISCARDING:
-        dp_upstream_cancel(&r->try.xfer);
-        respond_error(r, 503, "shutting_down", "the data plane is shutting down");
-        break;
-    case DP_UPSTREAM_STREAMING:
+    if (r->upstream == DP_UPSTREAM_STREAMING && r->relay.committed) {
         if (!r->relay.upstream_done)
             dp_relay_upstream_done(&r->relay, 1);
         set_upstream(r, DP_UPSTREAM_DONE);
-        break;
-    default:
-        break;
+    } else if (r->upstream != DP_UPSTREAM_IDLE && r->upstream != DP_UPSTREAM_DONE) {
+        /* a try in flight, a pause, the limiter, or a stream with nothing sent */
+        dp_try_stop(&r->try);
+        respond_error(r, 503, "shutting_down", "the data plane is shutting down");
     }
     start_stream(r); /* a stream decided but not queued yet */
     resume_client(r);

@@ -13,8 +13,14 @@
  *   IDLE --limiter--> ADMITTING --decision--> IDLE --try--> WAITING --final headers--> BUFFERING
  *     \--no limiter: try----------------------------------^   |  \--failed try--> DISCARDING
  *                                         next target (before |  \--2xx stream--> STREAMING
- *                                      the 1st byte) <---------+------------------------+
+ *                                   the first event) <---------+------------------------+
+ *                 same target after a pause:  PAUSED --timer--> WAITING
  *   any state --answer decided (response, 404, 401, 429, 5xx...), stream ended--> DONE
+ *
+ * A stream commits late: its response headers go to the client with its
+ * first event, so any failure before that is a failed try that moves on.
+ * After it, a break (cut, idle, upstream error event) ends the stream with
+ * the stream_interrupted event (stream_break.h).
  *
  * ADMITTING means "the limiter's callback is still due": a request is
  * never freed, and the upstream side never enters DONE, before it ran.
@@ -50,6 +56,7 @@
 #include "reqid.h"
 #include "router.h"
 #include "try.h"
+#include "trylog.h"
 #include "upstream.h"
 
 #include <stdint.h>
@@ -86,10 +93,13 @@ enum dp_upstream_state {
     DP_UPSTREAM_BUFFERING,  /* a final response: reading its body whole */
     DP_UPSTREAM_DISCARDING, /* a failed try's response: reading its body (kept as
                                the last response), then the next target */
-    DP_UPSTREAM_STREAMING,  /* relaying a 2xx stream as it arrives */
+    DP_UPSTREAM_STREAMING,  /* relaying a 2xx stream as it arrives (its headers go
+                               to the client with its first event) */
+    DP_UPSTREAM_PAUSED,     /* a failed try waits (loop timer) before its repeat on
+                               the same target */
     DP_UPSTREAM_DONE        /* no transfer and no callback pending */
 };
-#define DP_UPSTREAM_STATES 7
+#define DP_UPSTREAM_STATES 8
 static const char *const dp_upstream_state_names[DP_UPSTREAM_STATES] = {
     [DP_UPSTREAM_IDLE] = "IDLE",
     [DP_UPSTREAM_ADMITTING] = "ADMITTING",
@@ -97,6 +107,7 @@ static const char *const dp_upstream_state_names[DP_UPSTREAM_STATES] = {
     [DP_UPSTREAM_BUFFERING] = "BUFFERING",
     [DP_UPSTREAM_DISCARDING] = "DISCARDING",
     [DP_UPSTREAM_STREAMING] = "STREAMING",
+    [DP_UPSTREAM_PAUSED] = "PAUSED",
     [DP_UPSTREAM_DONE] = "DONE",
 };
 
@@ -185,6 +196,10 @@ struct dp_request {
 
     int status; /* what the client got (0: nothing yet), for metrics and log */
     int64_t upstream_ms;
+    struct dp_trylog tries; /* every try, for the access log */
+    int try_open;           /* the current try is not in tries yet */
+    int stream_broken;      /* the upstream broke the stream after its first event */
+    int usage_estimated;    /* usage is the estimate of an abandoned stream */
 };
 
 /* Creates the request for a new MHD request (first access-handler call) on

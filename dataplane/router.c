@@ -150,39 +150,40 @@ const struct dp_target *dp_route_next(struct dp_route *r, int64_t now_ms, enum d
     return &r->direct;
 }
 
-/* Whether a failover try failed: a connection error, a timeout, or any
- * status except 2xx and the caller's own mistakes (400, 405, 413, 422),
- * which are final. */
-static int failover_failed(const struct dp_outcome *o)
+const struct gw_cfg_routing *dp_route_routing(const struct dp_route *r)
 {
-    if (o->kind != DP_OUTCOME_RESPONSE)
-        return 1;
-    int s = o->status;
-    return !(s >= 200 && s < 300) && s != 400 && s != 405 && s != 413 && s != 422;
+    static const struct gw_cfg_routing defaults; /* all zero: WSO2's behaviour */
+    switch (r->kind) {
+    case DP_ROUTE_KIND_LB:
+        return &r->lb->routing;
+    case DP_ROUTE_KIND_FAILOVER:
+        return &r->failover->routing;
+    case DP_ROUTE_KIND_DIRECT:
+        break;
+    }
+    return &defaults;
 }
 
 enum dp_verdict dp_route_report(struct dp_route *r, const struct dp_target *t,
                                 const struct dp_outcome *o, int64_t now_ms)
 {
     int64_t susp;
-    int fail;
     switch (r->kind) {
     case DP_ROUTE_KIND_LB:
         susp = r->lb->suspend_ms;
-        fail = o->kind == DP_OUTCOME_RESPONSE && o->status == 429;
         break;
     case DP_ROUTE_KIND_FAILOVER:
         susp = r->failover->suspend_ms;
-        fail = failover_failed(o);
         break;
     default:
         return DP_VERDICT_DONE; /* no policy: nothing to suspend or retry */
     }
+    enum dp_fail f = dp_fail_of(o);
     int ok2xx = o->kind == DP_OUTCOME_RESPONSE && o->status >= 200 && o->status < 300;
-    if (!t->state || !(fail || (ok2xx && o->remaining_zero)))
-        return DP_VERDICT_DONE;
-    if (o->retry_after_ms > susp)
-        susp = o->retry_after_ms;
-    dp_target_suspend(t->state, now_ms, susp);
-    return fail ? DP_VERDICT_RETRY : DP_VERDICT_DONE;
+    if (t->state && (dp_fail_suspends(f) || (ok2xx && o->remaining_zero))) {
+        if (o->retry_after_ms > susp)
+            susp = o->retry_after_ms;
+        dp_target_suspend(t->state, now_ms, susp);
+    }
+    return dp_fail_failed(f) ? DP_VERDICT_RETRY : DP_VERDICT_DONE;
 }

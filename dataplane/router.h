@@ -15,12 +15,15 @@
  * - load balancing (round robin / weighted): the policy's shared sequence is
  *   advanced atomically (one fetch_add per request), the schedule entry it
  *   lands on is taken unless suspended or already tried, else the following
- *   entries. 429 suspends the target and retries the next one (each target
- *   at most once); every target suspended -> NULL with DP_ROUTE_ALL_SUSPENDED.
+ *   entries. Any failed try moves on to the next one (each target at most
+ *   once); every target suspended -> NULL with DP_ROUTE_ALL_SUSPENDED.
  * - failover: the chain whose target model equals the request's model; try
- *   the target then the fallbacks in order, skipping suspended ones. A try
- *   fails on a connection error, a timeout, or a status other than 2xx, 400,
- *   405, 413, 422; a failed target is suspended.
+ *   the target then the fallbacks in order, skipping suspended ones.
+ * Which outcomes fail a try and which suspend its target is try_policy.h's
+ * rule (429, 5xx, connection errors and timeouts suspend; 401/403/404 and
+ * other 4xx move on without suspending). Same-target repeats happen before
+ * a try is reported here (try.c): a reported failure is final for the
+ * target.
  * - no policy (or a failover policy whose models don't match the request):
  *   the environment's first endpoint, model unchanged.
  * Any 2xx whose x-ratelimit-remaining-requests/tokens is 0 suspends its
@@ -31,6 +34,7 @@
 #define DP_ROUTER_H
 
 #include "config.h"
+#include "try_policy.h"
 
 #include <stdint.h>
 
@@ -42,19 +46,6 @@ enum dp_route_end {
     DP_ROUTE_ALL_SUSPENDED,  /* every target is suspended (503) */
     DP_ROUTE_EXHAUSTED       /* every target was tried: answer with the last
                                 upstream response, or 502/504 */
-};
-
-enum dp_outcome_kind {
-    DP_OUTCOME_RESPONSE,      /* response headers arrived: see status */
-    DP_OUTCOME_CONNECT_ERROR, /* refused, reset, DNS, TLS... before headers */
-    DP_OUTCOME_TIMEOUT        /* no response headers in time */
-};
-
-struct dp_outcome {
-    enum dp_outcome_kind kind;
-    int status;             /* HTTP status when kind == RESPONSE */
-    int64_t retry_after_ms; /* from Retry-After, -1 when absent */
-    int remaining_zero;     /* x-ratelimit-remaining-requests/tokens == 0 */
 };
 
 enum dp_verdict {
@@ -92,6 +83,10 @@ int dp_route_begin(struct dp_route *r, const struct dp_api *api, enum dp_env env
 
 /* The next target to try, or NULL with *why set. */
 const struct dp_target *dp_route_next(struct dp_route *r, int64_t now_ms, enum dp_route_end *why);
+
+/* The policy's SPEC revision 2 options (retries, deadlines, continuation);
+ * the defaults (all off) when no routing policy applies. */
+const struct gw_cfg_routing *dp_route_routing(const struct dp_route *r);
 
 /* Records the outcome of a try of t (suspending it as the rules say) and
  * says whether to return it or try the next target. */

@@ -10,6 +10,7 @@
  * as it arrives (unparsed) until its end. Owned by one request; one thread. */
 #include "body.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define DP_SSE_EVENT_MAX (1024 * 1024)
@@ -45,14 +46,63 @@ static size_t line_len(const char *p, size_t n, size_t *eol)
     return i;
 }
 
-/* Reads the usage of the JSON in data; returns 1 when the event is a
- * usage-only chunk to drop. */
-static int inspect_json(struct dp_sse_scan *s, const char *data, size_t n)
+/* An upstream error event: remembered (with its message) and dropped. */
+static int error_event(struct dp_sse_scan *s, json_t *doc)
+{
+    json_t *e = json_object_get(doc, "error");
+    if (!e || json_is_null(e))
+        return 0;
+    s->error_event = 1;
+    json_t *m = json_is_object(e) ? json_object_get(e, "message") : e;
+    snprintf(s->error_msg, sizeof(s->error_msg), "%s", json_is_string(m) ? json_string_value(m) : "");
+    return 1;
+}
+
+/* The answer text of one event: a chat chunk's choices[0].delta.content, a
+ * completion chunk's choices[0].text, a Responses API text delta's delta.
+ * Notes what a continuation cannot carry on (tool calls, several choices). */
+static void read_text(struct dp_sse_scan *s, json_t *doc)
+{
+    json_t *t = NULL;
+    json_t *choices = json_object_get(doc, "choices");
+    if (json_is_array(choices)) {
+        if (json_array_size(choices) > 1)
+            s->not_text = 1;
+        json_t *c0 = json_array_get(choices, 0);
+        json_t *delta = json_object_get(c0, "delta");
+        if (json_integer_value(json_object_get(c0, "index")) != 0 ||
+            json_object_get(delta, "tool_calls") || json_object_get(delta, "function_call"))
+            s->not_text = 1;
+        t = delta ? json_object_get(delta, "content") : json_object_get(c0, "text");
+        if (!s->id[0] && json_is_string(json_object_get(doc, "id")))
+            snprintf(s->id, sizeof(s->id), "%s", json_string_value(json_object_get(doc, "id")));
+    } else {
+        s->not_text = 1;
+        json_t *type = json_object_get(doc, "type");
+        if (json_is_string(type) && strcmp(json_string_value(type), "response.output_text.delta") == 0)
+            t = json_object_get(doc, "delta");
+    }
+    if (!json_is_string(t))
+        return;
+    size_t n = json_string_length(t);
+    s->content_bytes += (int64_t)n;
+    if (s->text && gw_buf_append(s->text, json_string_value(t), n) != GW_BUF_OK)
+        s->not_text = 1; /* too long to carry on */
+}
+
+/* Reads the usage of the JSON in data; returns 1 when the event is dropped
+ * (a usage-only chunk the caller did not ask for, an error event), 2 when
+ * edit appended it, -1 when out of memory. */
+static int inspect_json(struct dp_sse_scan *s, const char *data, size_t n, struct gw_buf *out)
 {
     json_t *doc = json_loadb(data, n, 0, NULL);
     if (!doc)
         return 0;
     int drop = 0;
+    if (json_is_object(doc) && error_event(s, doc)) {
+        json_decref(doc);
+        return 1;
+    }
     if (json_is_object(doc)) {
         struct dp_usage u;
         if (dp_usage_from_event(doc, s->vendor, &u)) {
@@ -63,6 +113,12 @@ static int inspect_json(struct dp_sse_scan *s, const char *data, size_t n)
         json_t *choices = json_object_get(doc, "choices");
         drop = s->drop_usage_only && usage && !json_is_null(usage) && json_is_array(choices) &&
                json_array_size(choices) == 0;
+        if (!drop && s->edit) {
+            int e = s->edit(s->edit_arg, doc, out);
+            drop = e == 1 ? 2 : e == 0 ? 1 : e == -2 ? -1 : 0;
+        }
+        if (drop != 1 && drop != -1 && !(choices && json_array_size(choices) == 0))
+            read_text(s, doc);
     }
     json_decref(doc);
     return drop;
@@ -105,9 +161,15 @@ static int handle_event(struct dp_sse_scan *s, const char *ev, size_t n, int may
         data = joined.data;
         dlen = joined.len;
     }
-    if (ndata && dlen && data[0] == '{')
-        drop = inspect_json(s, data, dlen) && may_drop;
-    if (!drop)
+    if (s->error_event)
+        drop = 1; /* nothing after an upstream error event is passed on */
+    else if (ndata && dlen && data[0] == '{')
+        drop = inspect_json(s, data, dlen, out);
+    if (drop == 1 && !may_drop && !s->error_event)
+        drop = 0;
+    if (drop < 0)
+        rc = -1;
+    else if (!drop)
         rc = out_append(out, ev, n);
     gw_buf_cleanup(&joined);
     return rc;

@@ -1,32 +1,146 @@
 /* One try of a request (see try.h). Owns the try's transfer (through
- * upstream.c) and the last response's buffer. Worker thread. */
+ * upstream.c), its deadline and pause timers, and the last response's
+ * buffer. Worker thread. */
 #include "try.h"
 
 #include "common/rules.h"
+#include "loop.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-void dp_try_init(struct dp_try *t, const struct dp_upstream_cb *cb, void *arg)
+void dp_try_init(struct dp_try *t, const struct dp_upstream_cb *cb, void *arg,
+                 struct dp_loop *loop, void (*again)(void *arg))
 {
     memset(t, 0, sizeof(*t));
     dp_upstream_xfer_init(&t->xfer, cb, arg);
     gw_buf_init(&t->last.body, DP_TRY_RESP_MAX);
     t->last.fail = -1;
+    t->loop = loop;
+    t->again = again;
+    t->arg = arg;
+    t->again_ms = -1;
+}
+
+static void cancel_timer(struct dp_try *t, struct dp_timer **tm)
+{
+    if (*tm) {
+        dp_loop_timer_cancel(t->loop, *tm);
+        *tm = NULL;
+    }
+}
+
+void dp_try_ended(struct dp_try *t)
+{
+    cancel_timer(t, &t->watch);
+}
+
+void dp_try_stop(struct dp_try *t)
+{
+    dp_upstream_cancel(&t->xfer);
+    cancel_timer(t, &t->watch);
+    cancel_timer(t, &t->pause);
 }
 
 void dp_try_cleanup(struct dp_try *t)
 {
-    dp_upstream_cancel(&t->xfer);
+    dp_try_stop(t);
     gw_buf_cleanup(&t->last.body);
+}
+
+/* ---- deadlines ---------------------------------------------------------------- */
+
+/* When the running transfer's current deadline is (monotonic ms). */
+static int64_t deadline(const struct dp_try *t)
+{
+    if (!t->xfer.headers_done)
+        return t->xfer.started_ms + t->header_ms;
+    if (t->streaming && !t->first_event && t->first_token_ms > 0)
+        return t->headers_at_ms + t->first_token_ms;
+    int64_t idle = t->streaming && t->first_event && t->stream_idle_ms > 0 ? t->stream_idle_ms
+                                                                          : t->idle_ms;
+    return t->last_read_ms + idle;
+}
+
+static void on_watch(struct dp_loop *loop, void *arg);
+
+static void arm_watch(struct dp_try *t, int64_t now_ms)
+{
+    int64_t d = deadline(t) - now_ms;
+    t->watch = dp_loop_timer_add(t->loop, d > 0 ? d : 0, on_watch, t);
+}
+
+/* Deadlines move with every read: rather than re-arm the timer per read,
+ * the timer looks again when it fires and sleeps on if bytes came. */
+static void on_watch(struct dp_loop *loop, void *arg)
+{
+    struct dp_try *t = arg;
+    t->watch = NULL;
+    if (!t->xfer.easy)
+        return;
+    int64_t now = dp_loop_now_ms(loop);
+    if (t->xfer.paused)
+        t->last_read_ms = now; /* we stopped reading (slow client): not idle */
+    if (now < deadline(t)) {
+        arm_watch(t, now);
+        return;
+    }
+    t->timed_out = 1;
+    /* Not a curl callback: the owner learns about it as an end of transfer. */
+    dp_upstream_finish(&t->xfer, (int)CURLE_OPERATION_TIMEDOUT);
+}
+
+int dp_try_resends(struct dp_try *t)
+{
+    int n = t->xfer.sends - 1 - t->resends_seen;
+    if (n <= 0)
+        return 0;
+    t->resends_seen += n;
+    return n;
+}
+
+void dp_try_read(struct dp_try *t, int64_t now_ms)
+{
+    t->last_read_ms = now_ms;
+}
+
+void dp_try_first_event(struct dp_try *t)
+{
+    t->first_event = 1;
+}
+
+static void on_pause_over(struct dp_loop *loop, void *arg)
+{
+    (void)loop;
+    struct dp_try *t = arg;
+    t->pause = NULL;
+    t->again(t->arg);
+}
+
+int dp_try_pause(struct dp_try *t, int64_t ms)
+{
+    cancel_timer(t, &t->pause);
+    t->pause = dp_loop_timer_add(t->loop, ms, on_pause_over, t);
+    return t->pause ? 0 : -1;
 }
 
 enum dp_try_start dp_try_start(struct dp_try *t, struct dp_upstream *up,
                                const struct dp_target *target, const struct dp_try_req *q)
 {
+    if (t->target != target)
+        memset(&t->again_st, 0, sizeof(t->again_st)); /* a new target: its own repeats */
     t->target = target;
     const struct dp_endpoint *ep = target->endpoint;
+    int64_t now = dp_loop_now_ms(t->loop);
+    t->idle_ms = ep->timeout_ms > 0 ? ep->timeout_ms : 600000;
+    t->header_ms = q->header_ms > 0 ? q->header_ms : t->idle_ms;
+    t->first_token_ms = q->first_token_ms;
+    t->stream_idle_ms = q->stream_idle_ms;
+    t->began_ms = now;
+    t->headers_at_ms = t->last_read_ms = now;
+    t->streaming = t->first_event = t->timed_out = t->resends_seen = 0;
+    t->again_ms = -1;
     if (ep->missing_secret)
         return DP_TRY_MISSING_SECRET;
     if (ep->url_has_model && !target->model)
@@ -53,12 +167,15 @@ enum dp_try_start dp_try_start(struct dp_try *t, struct dp_upstream *up,
         .body = with_body ? (body ? body : "") : NULL,
         .body_len = with_body ? len : 0,
         .headers = headers,
-        .total_timeout_ms = ep->timeout_ms,
-        .first_byte_ms = q->first_byte_ms,
+        .connect_timeout_ms = t->header_ms,
     };
     int rc = dp_upstream_start(up, &t->xfer, &req);
     gw_buf_cleanup(&url); /* curl copied the URL */
-    return rc == 0 ? DP_TRY_STARTED : DP_TRY_NOMEM;
+    if (rc != 0)
+        return DP_TRY_NOMEM;
+    cancel_timer(t, &t->watch);
+    arm_watch(t, now);
+    return DP_TRY_STARTED;
 }
 
 enum dp_try_verdict dp_try_headers(struct dp_try *t, const struct dp_upstream_xfer *x,
@@ -70,7 +187,10 @@ enum dp_try_verdict dp_try_headers(struct dp_try *t, const struct dp_upstream_xf
         .retry_after_ms = x->retry_after_ms,
         .remaining_zero = x->remaining_zero,
     };
-    enum dp_verdict v = dp_route_report(route, t->target, &o, now_ms);
+    t->headers_at_ms = t->last_read_ms = now_ms;
+    t->again_ms = dp_again_after(dp_route_routing(route), &t->again_st, &o);
+    enum dp_verdict v = t->again_ms >= 0 ? DP_VERDICT_RETRY
+                                         : dp_route_report(route, t->target, &o, now_ms);
     struct dp_last *l = &t->last;
     l->status = x->status;
     snprintf(l->ctype, sizeof(l->ctype), "%s", x->content_type);
@@ -83,9 +203,28 @@ enum dp_try_verdict dp_try_headers(struct dp_try *t, const struct dp_upstream_xf
         return DP_TRY_DISCARD;
     }
     l->body.max = DP_TRY_RESP_MAX;
-    if (may_stream && x->status >= 200 && x->status < 300)
+    if (may_stream && x->status >= 200 && x->status < 300) {
+        t->streaming = 1;
         return DP_TRY_STREAM;
+    }
     return DP_TRY_BUFFER;
+}
+
+int dp_try_context_length(struct dp_try *t, struct dp_route *route, int64_t now_ms)
+{
+    struct dp_last *l = &t->last;
+    if (l->status != 400 || !dp_body_context_length(l->body.data, l->body.len))
+        return 0;
+    struct dp_outcome o = {
+        .kind = DP_OUTCOME_RESPONSE,
+        .status = 400,
+        .retry_after_ms = -1,
+        .context_length = 1,
+    };
+    if (dp_route_report(route, t->target, &o, now_ms) != DP_VERDICT_RETRY)
+        return 0;
+    l->complete = 1; /* the answer if every other target fails too */
+    return 1;
 }
 
 size_t dp_try_keep(struct dp_try *t, int discard, const char *data, size_t n)
@@ -100,9 +239,10 @@ size_t dp_try_keep(struct dp_try *t, int discard, const char *data, size_t n)
     return n;
 }
 
-int dp_try_failed(struct dp_try *t, int result, struct dp_route *route, int64_t now_ms)
+enum dp_try_next dp_try_failed(struct dp_try *t, int result, struct dp_route *route,
+                               int64_t now_ms)
 {
-    int timeout = t->xfer.timed_out || result == CURLE_OPERATION_TIMEDOUT;
+    int timeout = t->timed_out || t->xfer.timed_out || result == CURLE_OPERATION_TIMEDOUT;
     struct dp_outcome o = {
         .kind = timeout ? DP_OUTCOME_TIMEOUT : DP_OUTCOME_CONNECT_ERROR,
         .status = 0,
@@ -110,5 +250,9 @@ int dp_try_failed(struct dp_try *t, int result, struct dp_route *route, int64_t 
         .remaining_zero = 0,
     };
     t->last.fail = o.kind;
-    return dp_route_report(route, t->target, &o, now_ms) == DP_VERDICT_RETRY;
+    int64_t wait = dp_again_after(dp_route_routing(route), &t->again_st, &o);
+    if (wait >= 0 && dp_try_pause(t, wait) == 0)
+        return DP_TRY_AGAIN;
+    return dp_route_report(route, t->target, &o, now_ms) == DP_VERDICT_RETRY ? DP_TRY_NEXT
+                                                                             : DP_TRY_END;
 }

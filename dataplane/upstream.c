@@ -345,6 +345,22 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+/* CURLOPT_PREREQFUNCTION: the request is about to be sent on a connection.
+ * Runs again when curl re-sends it on a fresh connection because a reused
+ * one was reset before any response: counted, so the owner reports every
+ * send as a try. */
+static int prereq_cb(void *userdata, char *conn_primary_ip, char *conn_local_ip,
+                     int conn_primary_port, int conn_local_port)
+{
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    struct dp_upstream_xfer *x = userdata;
+    x->sends++;
+    return CURL_PREREQFUNC_OK;
+}
+
 static void on_first_byte_timeout(struct dp_loop *loop, void *arg)
 {
     (void)loop;
@@ -406,9 +422,13 @@ int dp_upstream_start(struct dp_upstream *up, struct dp_upstream_xfer *x,
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    int64_t total = q->total_timeout_ms > 0 ? q->total_timeout_ms : 60000;
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)total);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(total < 10000 ? total : 10000));
+    /* No CURLOPT_TIMEOUT_MS: a long stream is never cut for its length. */
+    int64_t conn = q->connect_timeout_ms > 0 && q->connect_timeout_ms < 10000
+                       ? q->connect_timeout_ms
+                       : 10000;
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)conn);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
 
     if (strcmp(q->method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);

@@ -64,6 +64,9 @@ struct dp_upstream_xfer {
     int remaining_zero;         /* x-ratelimit-remaining-requests/tokens: 0 */
     char content_type[128];
     char retry_after[32];       /* the header as received, for passing on */
+    int sends;                  /* times curl sent the request: more than 1 when it
+                                   re-sent it on a fresh connection after a
+                                   reused one was reset (each one is a try) */
 };
 
 /* Creates the multi handle of a worker. NULL when out of memory. */
@@ -83,8 +86,9 @@ struct dp_upstream_req {
     const char *body; /* NULL: no body */
     size_t body_len;
     struct curl_slist *headers; /* taken over (freed with the transfer) */
-    int64_t total_timeout_ms;   /* the endpoint's timeoutMs */
-    int64_t first_byte_ms;      /* 0: none (no failover policy) */
+    int64_t connect_timeout_ms; /* 0: 10 s. There is no total limit: the
+                                   owner keeps its own deadlines (try.c) */
+    int64_t first_byte_ms;      /* 0: none */
 };
 
 /* Starts a try on x (which must be idle). On success the transfer runs

@@ -147,6 +147,12 @@ def test_failover_triggers(mock, trigger):
     assert r.headers["x-modelmux-attempts"] == "2"
     if trigger == "timeout":
         assert time.time() - t0 < 2.5 * mm.SLOW
+    if trigger == "404":
+        # SPEC rev 2: a 4xx moves the request on without suspending anything
+        r = du.chat(dp, KEY, model="gpt-4o")
+        assert r.status == 200 and r.headers["x-modelmux-attempts"] == "2"
+        assert du.metric_value(dp.metrics(), "modelmux_target_suspended", model="gpt-4o", endpoint="primary") == 0
+        return
     # the failed target is suspended: the next request starts at the fallback
     r = du.chat(dp, KEY, model="gpt-4o")
     assert r.status == 200 and r.headers["x-modelmux-attempts"] == "1"

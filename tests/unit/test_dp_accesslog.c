@@ -96,16 +96,36 @@ static void ref_line(const struct dp_access *a, struct gw_buf *b)
     ref_field_str(b, "method", a->method);
     ref_field_str(b, "path", a->path);
     ref_field_str(b, "api", a->api);
+    ref_field_str(b, "requestedModel", a->requested_model);
     ref_field_str(b, "model", a->model);
     ref_field_str(b, "endpoint", a->endpoint);
     ref_field_int(b, "status", a->status);
     ref_field_int(b, "attempts", a->attempts);
+    gw_buf_append_str(b, ",\"tries\":[");
+    for (int i = 0; a->tries && i < a->tries->n; i++) {
+        const struct dp_try_rec *t = &a->tries->rec[i];
+        gw_buf_append_str(b, i ? ",{" : "{");
+        ref_json_str(b, "model");
+        gw_buf_append_str(b, ":");
+        ref_json_str(b, t->model);
+        ref_field_str(b, "endpoint", t->endpoint);
+        ref_field_str(b, "outcome", dp_try_outcome_names[t->outcome]);
+        ref_field_int(b, "ms", t->ms);
+        gw_buf_append_str(b, "}");
+    }
+    gw_buf_append_str(b, "]");
+    if (a->tries && a->tries->total > a->tries->n)
+        ref_field_int(b, "triesNotListed", a->tries->total - a->tries->n);
     ref_field_int(b, "durationMs", a->duration_ms);
     ref_field_int(b, "promptTokens", a->prompt_tokens);
     ref_field_int(b, "completionTokens", a->completion_tokens);
     ref_field_int(b, "totalTokens", a->total_tokens);
+    if (a->tokens_estimated)
+        gw_buf_append_str(b, ",\"tokensEstimated\":true");
     if (a->client_aborted)
         gw_buf_append_str(b, ",\"clientAborted\":true");
+    if (a->stream_error)
+        gw_buf_append_str(b, ",\"streamError\":true");
     gw_buf_append(b, "}\n", 2);
 }
 
@@ -200,6 +220,46 @@ TEST("NULL fields, unknown counts, clientAborted")
     check_same(&a);
     a.status = -5;
     a.attempts = -1;
+    check_same(&a);
+}
+
+TEST("tries, requested and served model, estimated tokens, streamError (SPEC 3.2)")
+{
+    struct dp_trylog tries = {0};
+    dp_trylog_add(&tries, "gpt-4o", "primary", DP_TRYO_RETRIED, 12);
+    dp_trylog_add(&tries, "gpt-4o", "primary", DP_TRYO_TIMEOUT, 500);
+    dp_trylog_add(&tries, "gpt-\"mini", "fall\nback", DP_TRYO_CONTINUED, 3);
+    dp_trylog_add(&tries, "gpt-4o-mini", "last", DP_TRYO_OK, 7);
+    struct dp_access a = {
+        .wall_ms = 1795000000123LL,
+        .id = "t",
+        .method = "POST",
+        .path = "/x",
+        .api = "a",
+        .requested_model = "gpt-4o",
+        .model = "gpt-4o-mini",
+        .endpoint = "last",
+        .status = 200,
+        .attempts = 3,
+        .duration_ms = 520,
+        .prompt_tokens = 5,
+        .completion_tokens = 9,
+        .total_tokens = 14,
+        .tokens_estimated = 1,
+        .stream_error = 1,
+        .tries = &tries,
+    };
+    check_same(&a);
+    size_t n = 0;
+    char *got = written(&a, &n);
+    CHECK(got && strstr(got, "\"tries\":[{\"model\":\"gpt-4o\",\"endpoint\":\"primary\","
+                             "\"outcome\":\"retried\",\"ms\":12},") != NULL);
+    free(got);
+    /* more tries than listed: counted */
+    for (int i = 0; i < DP_TRYLOG_MAX + 3; i++)
+        dp_trylog_add(&tries, "m", "e", DP_TRYO_FAILED, i);
+    CHECK_INT(tries.n, DP_TRYLOG_MAX);
+    CHECK_INT(tries.total, DP_TRYLOG_MAX + 7);
     check_same(&a);
 }
 

@@ -41,7 +41,7 @@ static void o_end(void *arg, const struct dp_usage *u)
     }
 }
 
-static const struct dp_relay_cb cb = {o_wake, o_unpause, o_park, o_end};
+static const struct dp_relay_cb cb = {o_wake, o_unpause, o_park, o_end, NULL};
 
 static const struct dp_vendor openai = {
     .id = "v",

@@ -187,7 +187,7 @@ static ssize_t read_stream(struct fake_client *c, char *out, size_t max)
     return dp_relay_read(c->stream, 0, out, max);
 }
 
-TEST("stream: queued from the pump, reader parks and is woken, end of stream")
+TEST("stream: queued from the pump with its first event (late commit), reader parks and is woken, end of stream")
 {
     struct fixture f;
     fx_open(&f, fx_compile(NULL, 0));
@@ -196,6 +196,11 @@ TEST("stream: queued from the pump, reader parks and is woken, end of stream")
     struct dp_request *r = fx_request(&f, &c, "POST", FO, STREAM);
     CHECK_INT(fake_headers(r, 200, "text/event-stream"), 0);
     CHECK_INT(r->upstream, DP_UPSTREAM_STREAMING);
+    fx_run(&f);
+    CHECK_INT(c.answers, 0); /* SPEC 3.1 step 6: the headers go with the first event */
+    CHECK_INT(r->client, DP_CLIENT_PARKED);
+    const char *ev = "data: {\"x\":1}\n\n";
+    CHECK_INT(fake_data(r, ev), strlen(ev));
     CHECK_INT(c.answers, 0); /* not from inside curl's callback */
     fx_run(&f);
     CHECK_INT(c.answers, 1);
@@ -205,19 +210,62 @@ TEST("stream: queued from the pump, reader parks and is woken, end of stream")
     CHECK_INT(r->client, DP_CLIENT_ANSWERING);
     CHECK_INT(c.suspended, 0);
     char buf[256];
+    ssize_t n = read_stream(&c, buf, sizeof(buf));
+    CHECK_INT(n, strlen(ev));
     CHECK_INT(read_stream(&c, buf, sizeof(buf)), 0); /* nothing yet: parks */
     CHECK_INT(c.suspended, 1);
-    const char *ev = "data: {\"x\":1}\n\n";
     CHECK_INT(fake_data(r, ev), strlen(ev));
     CHECK_INT(c.suspended, 1); /* woken from the pump, not the callback */
     fx_run(&f);
     CHECK_INT(c.suspended, 0);
-    ssize_t n = read_stream(&c, buf, sizeof(buf));
+    n = read_stream(&c, buf, sizeof(buf));
     CHECK_INT(n, strlen(ev));
     fake_end(r, CURLE_OK);
     CHECK_INT(r->upstream, DP_UPSTREAM_DONE);
     CHECK_INT(read_stream(&c, buf, sizeof(buf)), MHD_CONTENT_READER_END_OF_STREAM);
     complete(&f, r, 0);
+    fx_close(&f);
+}
+
+TEST("stream: a failure before the first event is a failed try that moves on; after it, a break")
+{
+    struct fixture f;
+    fx_open(&f, fx_compile(NULL, 0));
+    struct fake_client c;
+    with_key(&c);
+    struct dp_request *r = fx_request(&f, &c, "POST", FO, STREAM);
+    fake_headers(r, 200, "text/event-stream");
+    fake_data(r, ": keep-alive comment, no event yet");
+    fake_end(r, CURLE_RECV_ERROR);
+    CHECK_INT(c.answers, 0);
+    CHECK_INT(r->upstream, DP_UPSTREAM_WAITING); /* the next target */
+    CHECK_STR(r->try.target->endpoint->name, "secondary");
+    fake_headers(r, 200, "text/event-stream");
+    const char *ev = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"abcdefgh\"}}]}\n\n";
+    fake_data(r, ev);
+    fx_run(&f);
+    CHECK_INT(c.answers, 1);
+    CHECK_STR(fake_got(&c, "x-modelmux-attempts"), "2");
+    /* an upstream error event: not relayed, ends the transfer, breaks the stream */
+    CHECK_INT(fake_data(r, "data: {\"error\": {\"message\": \"overloaded\"}}\n\n"), 0);
+    fake_end(r, CURLE_WRITE_ERROR);
+    CHECK_INT(r->stream_broken, 1);
+    char buf[512], want[512];
+    ssize_t n = read_stream(&c, buf, sizeof(buf) - 1);
+    CHECK(n > 0);
+    buf[n > 0 ? n : 0] = '\0';
+    snprintf(want, sizeof(want), "%sdata: {\"error\": {\"message\": \"overloaded\", \"type\": "
+             "\"upstream_error\", \"code\": \"stream_interrupted\"}}\n\n", ev);
+    CHECK_STR(buf, want);
+    CHECK_INT(read_stream(&c, buf, sizeof(buf)), MHD_CONTENT_READER_END_WITH_ERROR);
+    /* no usage came: the estimate (body / 4, text sent / 4) is charged */
+    CHECK_INT(r->usage_estimated, 1);
+    CHECK_INT(r->usage.completion, 2);
+    CHECK_INT(r->usage.prompt, (int64_t)(strlen(STREAM) / 4));
+    CHECK_INT(r->tries.n, 2);
+    CHECK_INT(r->tries.rec[0].outcome, DP_TRYO_FAILED);
+    CHECK_INT(r->tries.rec[1].outcome, DP_TRYO_FAILED);
+    complete(&f, r, 1);
     fx_close(&f);
 }
 

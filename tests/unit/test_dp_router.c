@@ -46,7 +46,7 @@ static void done(struct dp_config *cfg)
 
 static struct dp_outcome response(int status)
 {
-    return (struct dp_outcome){DP_OUTCOME_RESPONSE, status, -1, 0};
+    return (struct dp_outcome){DP_OUTCOME_RESPONSE, status, -1, 0, 0};
 }
 
 /* Routes one request and returns the index of the target it got in lb. */
@@ -257,21 +257,27 @@ TEST("429: suspend, retry the next target once each, then exhausted / all suspen
     done(cfg);
 }
 
-TEST("LB: only 429 retries; other failures are returned as they are")
+TEST("LB: every failed try moves on (SPEC rev 2); 429/5xx/connection/timeouts suspend, 4xx do not")
 {
     struct dp_config *cfg = compile_plain();
     const struct dp_api *api = &cfg->apis[0];
     struct dp_route r;
     enum dp_route_end why;
-    struct dp_outcome outs[4] = {response(500), response(503), response(200),
-                                 {DP_OUTCOME_CONNECT_ERROR, 0, -1, 0}};
-    struct dp_outcome timeout = {DP_OUTCOME_TIMEOUT, 0, 5000000, 1};
+    struct dp_outcome outs[7] = {response(500), response(503), response(429),
+                                 {DP_OUTCOME_CONNECT_ERROR, 0, -1, 0, 0},
+                                 {DP_OUTCOME_TIMEOUT, 0, -1, 0, 0}, response(404), response(200)};
+    static const int verdict[7] = {DP_VERDICT_RETRY, DP_VERDICT_RETRY, DP_VERDICT_RETRY,
+                                   DP_VERDICT_RETRY, DP_VERDICT_RETRY, DP_VERDICT_RETRY,
+                                   DP_VERDICT_DONE};
+    static const int suspends[7] = {1, 1, 1, 1, 1, 0, 0};
     struct gw_err err;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 7; i++) {
+        int64_t now = NOW + (int64_t)i * 1000000; /* past the previous suspensions */
         CHECK_INT(dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "m", &err), 0);
-        const struct dp_target *t = dp_route_next(&r, NOW, &why);
-        CHECK_INT(dp_route_report(&r, t, i < 4 ? &outs[i] : &timeout, NOW), DP_VERDICT_DONE);
-        CHECK(!dp_target_suspended(t->state, NOW));
+        const struct dp_target *t = dp_route_next(&r, now, &why);
+        CHECK(t != NULL);
+        CHECK_INT(dp_route_report(&r, t, &outs[i], now), verdict[i]);
+        CHECK_INT(dp_target_suspended(t->state, now), suspends[i]);
     }
     done(cfg);
 }
@@ -338,11 +344,11 @@ TEST("2xx with remaining 0: returned, and the target suspended for the next requ
     CHECK(dp_target_suspended(a->state, NOW));
     for (int i = 0; i < 20; i++)
         CHECK(pick(api, DP_ENV_PRODUCTION, NOW + 1, &r) != a - api->lb[0]->targets);
-    /* A 4xx/5xx with remaining 0 is not a 2xx: no suspension from LB. */
+    /* A 4xx with remaining 0 is not a 2xx: it moves on, suspending nothing. */
     const struct dp_target *b = &api->lb[0]->targets[(a - api->lb[0]->targets + 1) % 3];
-    o = response(500);
+    o = response(404);
     o.remaining_zero = 1;
-    CHECK_INT(dp_route_report(&r, b, &o, NOW), DP_VERDICT_DONE);
+    CHECK_INT(dp_route_report(&r, b, &o, NOW), DP_VERDICT_RETRY);
     CHECK(!dp_target_suspended(b->state, NOW));
     done(cfg);
 }
@@ -353,6 +359,8 @@ TEST("failover: the failure rule")
     const struct dp_api *api = &cfg->apis[1];
     static const int final[] = {200, 201, 204, 299, 400, 405, 413, 422};
     static const int failing[] = {401, 403, 404, 408, 409, 429, 500, 502, 503, 504, 301, 100};
+    /* SPEC rev 2: only 429 and 5xx suspend; 4xx and the rest move on */
+    static const int suspends[] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0};
     struct dp_route r;
     enum dp_route_end why;
     struct gw_err err;
@@ -371,7 +379,7 @@ TEST("failover: the failure rule")
         CHECK(t == &api->failovers[0][0].chain[0]);
         struct dp_outcome o = response(failing[i]);
         CHECK_INT(dp_route_report(&r, t, &o, NOW + (int64_t)i * 100000), DP_VERDICT_RETRY);
-        CHECK(dp_target_suspended(t->state, NOW + (int64_t)i * 100000 + 29999));
+        CHECK_INT(dp_target_suspended(t->state, NOW + (int64_t)i * 100000 + 29999), suspends[i]);
     }
     done(cfg);
 }
@@ -384,8 +392,8 @@ TEST("failover: chain order, suspended target start, exhausted, all suspended")
     struct dp_route r;
     enum dp_route_end why;
     struct gw_err err;
-    struct dp_outcome conn = {DP_OUTCOME_CONNECT_ERROR, 0, -1, 0};
-    struct dp_outcome tmo = {DP_OUTCOME_TIMEOUT, 0, -1, 0};
+    struct dp_outcome conn = {DP_OUTCOME_CONNECT_ERROR, 0, -1, 0, 0};
+    struct dp_outcome tmo = {DP_OUTCOME_TIMEOUT, 0, -1, 0, 0};
     struct dp_outcome ok = response(200);
 
     dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "gpt-4o", &err);
