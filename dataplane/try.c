@@ -105,9 +105,22 @@ void dp_try_read(struct dp_try *t, int64_t now_ms)
     t->last_read_ms = now_ms;
 }
 
+/* The deadline may have moved earlier (a first-token or stream idle
+ * deadline shorter than the one the watch sleeps on): arm it anew. Timer
+ * calls only: safe inside curl's callbacks. */
+static void rearm_watch(struct dp_try *t, int64_t now_ms)
+{
+    if (!t->xfer.easy)
+        return;
+    cancel_timer(t, &t->watch);
+    arm_watch(t, now_ms);
+}
+
 void dp_try_first_event(struct dp_try *t)
 {
     t->first_event = 1;
+    if (t->stream_idle_ms > 0)
+        rearm_watch(t, t->last_read_ms);
 }
 
 static void on_pause_over(struct dp_loop *loop, void *arg)
@@ -205,8 +218,10 @@ enum dp_try_verdict dp_try_headers(struct dp_try *t, const struct dp_upstream_xf
     l->body.max = DP_TRY_RESP_MAX;
     if (may_stream && x->status >= 200 && x->status < 300) {
         t->streaming = 1;
+        rearm_watch(t, now_ms); /* the first-token deadline */
         return DP_TRY_STREAM;
     }
+    rearm_watch(t, now_ms); /* from the header deadline to the idle one */
     return DP_TRY_BUFFER;
 }
 

@@ -7,9 +7,7 @@ import socket
 import time
 
 import mm
-
-CHAT = "/v1/chat/completions"
-TERMINATOR = b"0\r\n\r\n"
+from sse_util import CHAT, TERMINATOR, dechunk, events, raw, split, texts
 
 
 def faults(m, rules):
@@ -28,79 +26,10 @@ def stats(m):
     return mm.request(m.port, "GET", "/__mock/stats").json()
 
 
-def raw(port, body, path=CHAT, timeout=15.0):
-    """POSTs body and reads until the server ends the connection. Returns
-    (bytes, [(seconds since sent, bytes read)], error or None)."""
-    data = json.dumps(body).encode()
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    s.sendall(b"POST %s HTTP/1.1\r\nHost: mock\r\nContent-Type: application/json\r\n"
-              b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(data), data))
-    t0, out, reads, err = time.monotonic(), b"", [], None
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
-            reads.append((time.monotonic() - t0, b))
-            if out.endswith(TERMINATOR) or (b"Content-Length" in out and body_done(out)):
-                break
-    except OSError as e:
-        err = e
-    s.close()
-    return out, reads, err
-
-
-def body_done(out):
-    head, sep, rest = out.partition(b"\r\n\r\n")
-    if not sep:
-        return False
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            return len(rest) >= int(line.split(b":")[1])
-    return False
-
-
-def dechunk(payload):
-    """The body of a chunked payload and whether it ended with the
-    terminating chunk."""
-    body = b""
-    while payload:
-        size_line, sep, rest = payload.partition(b"\r\n")
-        if not sep:
-            return body, False
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            return body, rest.startswith(b"\r\n")
-        if len(rest) < size + 2:
-            return body + rest[:size], False
-        body += rest[:size]
-        payload = rest[size + 2:]
-    return body, False
-
-
-def split(out):
-    head, _, payload = out.partition(b"\r\n\r\n")
-    status = int(head.split(b" ")[1])
-    return status, head.decode(), payload
-
-
-def events(body):
-    return [e[len(b"data: "):] for e in body.split(b"\n\n") if e]
-
-
 def stream(model, **extra):
     body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     body.update(extra)
     return body
-
-
-def texts(evs):
-    out = ""
-    for e in evs:
-        if e != b"[DONE]":
-            out += json.loads(e)["choices"][0]["delta"].get("content") or ""
-    return out
 
 
 def test_status_once_first_n_and_retry_after(mock):
