@@ -67,6 +67,17 @@ size_t dp_relay_data(struct dp_relay *rl, const char *data, size_t n)
     return n;
 }
 
+void dp_relay_continue(struct dp_relay *rl)
+{
+    struct dp_sse_scan old = rl->scan;
+    gw_buf_cleanup(&old.pending);
+    dp_sse_scan_init(&rl->scan, old.vendor, old.drop_usage_only);
+    rl->scan.text = old.text;
+    rl->scan.content_bytes = old.content_bytes;
+    memcpy(rl->scan.id, old.id, sizeof(old.id));
+    rl->upstream_done = rl->upstream_failed = rl->upstream_paused = 0;
+}
+
 int dp_relay_break(struct dp_relay *rl, const char *message)
 {
     struct gw_buf ev;

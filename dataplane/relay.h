@@ -92,6 +92,12 @@ void dp_relay_upstream_done(struct dp_relay *rl, int failed);
  * stream still ends with the error). */
 int dp_relay_break(struct dp_relay *rl, const char *message);
 
+/* Another upstream carries the stream on (continuation.h): the bytes the
+ * client has not read yet stay, the scanner starts afresh (an unfinished
+ * event of the broken upstream is dropped) keeping its text, content count
+ * and id, and the upstream side is open again. */
+void dp_relay_continue(struct dp_relay *rl);
+
 /* The usage the scanner saw so far: 1 and *out set, or 0. */
 int dp_relay_usage(const struct dp_relay *rl, struct dp_usage *out);
 

@@ -177,6 +177,7 @@ struct dp_request *dp_request_new(struct dp_req_env *env, const struct dp_client
     r->upstream = DP_UPSTREAM_IDLE;
     r->start_ms = dp_loop_now_ms(env->loop);
     dp_try_init(&r->try, &upstream_cb, r, env->loop, try_again);
+    dp_cont_init(&r->cont);
     r->usage.prompt = r->usage.completion = r->usage.total = -1;
     size_t mn = strnlen(method ? method : "", sizeof(r->method) - 1);
     memcpy(r->method, method ? method : "", mn);
@@ -315,6 +316,7 @@ static void request_free(struct dp_request *r)
     gw_buf_cleanup(&r->body);
     gw_buf_cleanup(&r->send);
     dp_try_cleanup(&r->try);
+    dp_cont_cleanup(&r->cont);
     curl_slist_free_all(r->fwd_headers);
     gw_free(r->query);
     gw_free(r->path);
@@ -344,13 +346,19 @@ void dp_request_drop(struct dp_request *r)
  * or -1 when the response could not be built (nothing queued). A request
  * that answered already or whose client is gone drops rep. Never called
  * from inside a curl callback. */
+static void end_broken(struct dp_request *r, const char *message);
+
 static int answer(struct dp_request *r, struct dp_reply *rep)
 {
     if (r->client == DP_CLIENT_ANSWERING || r->client == DP_CLIENT_DONE || !r->cctx) {
         dp_reply_cleanup(rep);
+        if (r->cont.phase != DP_CONT_OFF && !r->relay.upstream_done)
+            end_broken(r, r->cont.reason); /* a continuation's own answer never goes out */
         return 0;
     }
-    dp_reply_common(rep, r->id, r->try.target, r->route.attempts, r->has_rl ? &r->rl : NULL);
+    dp_reply_common(rep, r->id, r->commit_target ? r->commit_target : r->try.target,
+                    r->commit_target ? r->commit_attempts : r->route.attempts,
+                    r->has_rl ? &r->rl : NULL);
     if (r->cops->answer(r->cctx, rep) != 0) {
         dp_reply_cleanup(rep);
         return -1;
@@ -578,10 +586,11 @@ static void start_try(struct dp_request *r, const struct dp_target *t)
         .id = r->id,
         .body =
             {
-                .data = r->body.data,
-                .len = r->body.len,
+                .data = r->cont.has_json ? r->cont.body.data : r->body.data,
+                .len = r->cont.has_json ? r->cont.body.len : r->body.len,
                 .model = r->adm.model,
-                .json = r->adm.has_json ? &r->adm.json : NULL,
+                .json = r->cont.has_json ? &r->cont.json
+                                         : r->adm.has_json ? &r->adm.json : NULL,
                 .multipart = r->adm.multipart,
                 .content_type =
                     r->adm.multipart ? r->cops->header(r->cctx, "Content-Type") : NULL,
@@ -627,6 +636,10 @@ static void start_try(struct dp_request *r, const struct dp_target *t)
 static void answer_exhausted(struct dp_request *r, enum dp_route_end why)
 {
     const struct dp_api *api = r->adm.api;
+    if (r->cont.phase != DP_CONT_OFF) {
+        end_broken(r, r->cont.reason); /* no target continued the stream */
+        return;
+    }
     switch (why) {
     case DP_ROUTE_ALL_SUSPENDED:
         respond_error(r, 503, "all_targets_suspended",
@@ -787,6 +800,8 @@ static void relay_end(void *arg, const struct dp_usage *u)
 static void relay_first(void *arg)
 {
     struct dp_request *r = arg;
+    r->commit_target = r->try.target;
+    r->commit_attempts = r->route.attempts;
     dp_try_first_event(&r->try);
     dp_metrics_ttft(r->env->metrics, r->adm.api->name, metric_model(r), now_ms(r) - r->start_ms);
     pump(r, DP_PUMP_STREAM);
@@ -809,13 +824,23 @@ static int on_headers(void *arg, const struct dp_upstream_xfer *x)
         return 0;
     case DP_TRY_STREAM: {
         int sse = strncasecmp(x->content_type, "text/event-stream", 17) == 0;
-        dp_relay_init(&r->relay, &relay_cb, r, r->adm.api->vendor, sse, r->adm.force_usage);
+        if (r->cont.phase != DP_CONT_OFF) {
+            dp_relay_continue(&r->relay); /* the same stream for the client */
+            dp_cont_attach(&r->cont, &r->relay.scan);
+            dp_try_first_event(&r->try);
+        } else {
+            dp_relay_init(&r->relay, &relay_cb, r, r->adm.api->vendor, sse, r->adm.force_usage);
+            dp_cont_watch(&r->cont, &r->relay.scan, dp_route_routing(&r->route)->midstream,
+                          r->adm.op->target, sse);
+        }
         set_upstream(r, DP_UPSTREAM_STREAMING); /* queued with the first event */
         return 0;
     }
     case DP_TRY_BUFFER:
     default:
-        set_upstream(r, DP_UPSTREAM_BUFFERING);
+        /* A continuation's own answer (a 400, say) never goes to the caller. */
+        set_upstream(r, r->cont.phase != DP_CONT_OFF ? DP_UPSTREAM_DISCARDING
+                                                     : DP_UPSTREAM_BUFFERING);
         return 0;
     }
 }
@@ -830,7 +855,8 @@ static size_t on_data(void *arg, const char *data, size_t n)
     switch (r->upstream) {
     case DP_UPSTREAM_STREAMING: {
         size_t k = dp_relay_data(&r->relay, data, n);
-        return r->relay.scan.error_event ? 0 : k; /* an error event ends the transfer */
+        /* an error event, or a continuation not repeating the text, ends it */
+        return r->relay.scan.error_event || r->cont.mismatch ? 0 : k;
     }
     case DP_UPSTREAM_BUFFERING:
         return dp_try_keep(&r->try, 0, data, n);
@@ -876,6 +902,28 @@ static void try_failed(struct dp_request *r, int result)
         answer_exhausted(r, DP_ROUTE_EXHAUSTED);
 }
 
+/* A continuation's try was refused: a 400 to the message holding the text
+ * is asked again without it; anything else moves to the next target. */
+static void continuation_refused(struct dp_request *r)
+{
+    record_try(r, DP_TRYO_FAILED);
+    if (r->try.last.status == 400 && r->cont.phase == DP_CONT_WITH_TEXT) {
+        dp_cont_without_text(&r->cont);
+        r->route.attempts++;
+        start_try(r, r->try.target);
+        return;
+    }
+    const struct dp_target *t = NULL;
+    enum dp_route_end why;
+    if (!(t = dp_route_next(&r->route, now_ms(r), &why)) ||
+        dp_cont_begin(&r->cont, &r->relay.scan, r->cont.reason, r->body.data, r->body.len,
+                      r->adm.api->vendor->model_field) != 0) {
+        end_broken(r, r->cont.reason);
+        return;
+    }
+    start_try(r, t);
+}
+
 /* A failed response was read whole (DISCARDING): the same target again
  * after a pause, or the next one. */
 static void discarded_done(struct dp_request *r)
@@ -883,6 +931,10 @@ static void discarded_done(struct dp_request *r)
     r->try.last.complete = 1;
     if (r->try.again_ms >= 0 && dp_try_pause(&r->try, r->try.again_ms) == 0) {
         pause_try(r);
+        return;
+    }
+    if (r->cont.phase != DP_CONT_OFF) {
+        continuation_refused(r);
         return;
     }
     record_try(r, DP_TRYO_FAILED);
@@ -912,21 +964,49 @@ static void buffered_done(struct dp_request *r, int result)
     respond_upstream(r);
 }
 
-/* The stream broke after its first event (cut, idle, upstream error
- * event): the caller gets the stream_interrupted event and an unterminated
+/* The stream ends with the stream_interrupted event and an unterminated
  * body (SPEC 3.1 step 6). */
+static void end_broken(struct dp_request *r, const char *message)
+{
+    r->stream_broken = 1;
+    dp_relay_usage(&r->relay, &r->usage);
+    dp_relay_break(&r->relay, message);
+    set_upstream(r, DP_UPSTREAM_DONE);
+    start_stream(r); /* if the pump has not queued it yet */
+}
+
+/* midStreamFailover "continue": the next target that would have been
+ * tried carries the stream on (continuation.h). Returns 1 when its try
+ * started. */
+static int continue_stream(struct dp_request *r, const char *why)
+{
+    if (!dp_cont_eligible(&r->cont, &r->relay.scan))
+        return 0;
+    enum dp_route_end end;
+    const struct dp_target *t = dp_route_next(&r->route, now_ms(r), &end);
+    if (!t || dp_cont_begin(&r->cont, &r->relay.scan, why, r->body.data, r->body.len,
+                            r->adm.api->vendor->model_field) != 0)
+        return 0;
+    record_try(r, DP_TRYO_CONTINUED);
+    start_try(r, t);
+    return 1;
+}
+
+/* The stream broke after its first event (cut, idle, upstream error
+ * event): continued, or ended with the stream_interrupted event. */
 static void stream_broke(struct dp_request *r, int result)
 {
     int timeout = r->try.timed_out || result == CURLE_OPERATION_TIMEDOUT;
+    const char *why = dp_stream_break_message(&r->relay.scan, timeout);
     gw_debug("request %s: the stream from %s broke: %s", r->id, r->try.target->endpoint->name,
-             r->relay.scan.error_event ? "error event" : curl_easy_strerror((CURLcode)result));
-    r->stream_broken = 1;
+             why);
     dp_metrics_stream_break(r->env->metrics, r->adm.api->name, r->try.target->endpoint->name);
+    if (r->cont.mismatch)
+        why = r->cont.reason; /* the refusal's answer did not repeat the text */
+    else if (continue_stream(r, why))
+        return;
     record_try(r, timeout ? DP_TRYO_TIMEOUT : DP_TRYO_FAILED);
-    dp_relay_usage(&r->relay, &r->usage);
-    dp_relay_break(&r->relay, dp_stream_break_message(&r->relay.scan, timeout));
-    set_upstream(r, DP_UPSTREAM_DONE);
-    start_stream(r); /* if the pump has not queued it yet */
+    end_broken(r, r->cont.phase != DP_CONT_OFF ? r->cont.reason : why);
 }
 
 /* The streamed transfer ended. Before its first event it is a failed try

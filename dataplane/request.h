@@ -20,7 +20,10 @@
  * A stream commits late: its response headers go to the client with its
  * first event, so any failure before that is a failed try that moves on.
  * After it, a break (cut, idle, upstream error event) ends the stream with
- * the stream_interrupted event (stream_break.h).
+ * the stream_interrupted event (stream_break.h), unless the policy
+ * continues it (continuation.h): then the next target's try runs
+ * (WAITING...) while the client side stays ANSWERING, and its events go
+ * into the same relay.
  *
  * ADMITTING means "the limiter's callback is still due": a request is
  * never freed, and the upstream side never enters DONE, before it ran.
@@ -50,6 +53,7 @@
 #include "common/buf.h"
 #include "common/list.h"
 #include "config.h"
+#include "continuation.h"
 #include "forward.h"
 #include "ratelimit.h"
 #include "relay.h"
@@ -200,6 +204,12 @@ struct dp_request {
     int try_open;           /* the current try is not in tries yet */
     int stream_broken;      /* the upstream broke the stream after its first event */
     int usage_estimated;    /* usage is the estimate of an abandoned stream */
+    struct dp_cont cont;    /* mid-stream continuation (continuation.h) */
+    /* The try whose first event committed the stream, and the tries up to
+     * it: what the stream's headers say even when they go out after a
+     * continuation began. */
+    const struct dp_target *commit_target;
+    int commit_attempts;
 };
 
 /* Creates the request for a new MHD request (first access-handler call) on

@@ -334,3 +334,82 @@ def test_a_client_leaving_early_is_charged_the_estimate(mock):
     assert a["promptTokens"] >= 150 and a["completionTokens"] >= 1, a
     r = du.chat(dp, KEY)
     assert r.status == 429, r.text  # the limit was charged
+
+
+# --- mid-stream continuation (midStreamFailover "continue") ----------------------------
+
+TEXT = "The quick brown fox jumps over the lazy dog, and then it runs far away."
+
+
+def continued(dp, body=None, path=P):
+    out, _, _ = raw(dp.port, body or stream_body(), path=path, headers=AUTH)
+    status, head, payload = split(out)
+    body, terminated = dechunk(payload)
+    return status, head.lower(), events(body), terminated
+
+
+def test_broken_stream_continues_on_the_next_target_as_one_stream(mock):
+    du.mock_faults(mock, [{"model": "gpt-4o", "text": TEXT, "chunks": 6, "resetAfterChunks": 2},
+                          {"model": "gpt-4o-mini", "text": TEXT, "continuation": True, "chunks": 3}])
+    dp = start(mock, [fo(midStreamFailover="continue")])
+    status, head, evs, terminated = continued(dp)
+    assert status == 200 and terminated
+    assert evs[-1] == b"[DONE]"
+    assert texts(evs) == TEXT
+    ids = {json.loads(e)["id"] for e in evs if e != b"[DONE]"}
+    assert len(ids) == 1, ids  # one stream, the original id
+    assert "x-modelmux-attempts: 1" in head
+    reqs = du.mock_requests(mock)
+    assert [i["model"] for i in reqs] == ["gpt-4o", "gpt-4o-mini"]
+    sent = texts(evs[:2])
+    assert reqs[1]["json"]["messages"][-1] == {"role": "assistant", "content": sent}
+    assert reqs[1]["json"]["messages"][:-1] == reqs[0]["json"]["messages"]
+    rid = [l.split(":", 1)[1].strip() for l in head.split("\r\n") if l.startswith("x-request-id")][0]
+    a = entry(dp, rid)
+    assert tries(a) == [("gpt-4o", "primary", "continued"), ("gpt-4o-mini", "fallback", "ok")]
+    assert "streamError" not in a and a["requestedModel"] == "gpt-4o" and a["model"] == "gpt-4o-mini"
+    assert tries_metric(dp, "continued", model="gpt-4o") == 1
+    assert du.metric_value(dp.metrics(), "modelmux_stream_breaks_total", endpoint="primary") == 1
+
+
+def test_a_target_refusing_the_assistant_message_is_asked_without_it(mock):
+    du.mock_faults(mock, [{"model": "gpt-4o", "text": TEXT, "chunks": 5, "errorAfterChunks": 3},
+                          {"model": "gpt-4o-mini", "text": TEXT, "refuseTrailingAssistant": True,
+                           "chunks": 7}])
+    dp = start(mock, [fo(midStreamFailover="continue")])
+    status, _, evs, terminated = continued(dp)
+    assert status == 200 and terminated and evs[-1] == b"[DONE]"
+    assert texts(evs) == TEXT  # the repeated beginning is not relayed twice
+    reqs = du.mock_requests(mock)
+    assert [i["model"] for i in reqs] == ["gpt-4o", "gpt-4o-mini", "gpt-4o-mini"]
+    assert reqs[1]["json"]["messages"][-1]["role"] == "assistant"
+    assert reqs[2]["json"]["messages"] == reqs[0]["json"]["messages"]
+    assert not any(b"invalid_request_error" in e for e in evs)  # its 400 never reaches the caller
+
+
+def test_an_answer_not_repeating_the_text_ends_with_stream_interrupted(mock):
+    du.mock_faults(mock, [{"model": "gpt-4o", "text": TEXT, "chunks": 5, "resetAfterChunks": 2},
+                          {"model": "gpt-4o-mini", "text": "Something else entirely.",
+                           "refuseTrailingAssistant": True}])
+    dp = start(mock, [fo(midStreamFailover="continue")])
+    status, _, evs, terminated = continued(dp)
+    assert status == 200 and not terminated
+    err = json.loads(evs[-1])["error"]
+    assert err["code"] == "stream_interrupted" and "closed the stream" in err["message"]
+    assert "Something" not in texts(evs[:-1])
+
+
+def test_no_continuation_outside_chat_or_without_the_option(mock):
+    du.mock_faults(mock, [{"model": "gpt-4o", "chunks": 5, "resetAfterChunks": 2}])
+    dp = start(mock, [fo(midStreamFailover="continue")])
+    body = {"model": "gpt-4o", "stream": True, "prompt": "hello"}
+    status, _, evs, terminated = continued(dp, body, path="/api/1.0/completions")
+    assert status == 200 and not terminated
+    assert json.loads(evs[-1])["error"]["code"] == "stream_interrupted"
+    assert [i["model"] for i in du.mock_requests(mock)] == ["gpt-4o"]
+    dp.stop()
+    du.mock_clear(mock)
+    dp = start(mock, [fo()])
+    status, _, evs, terminated = continued(dp)
+    assert not terminated and json.loads(evs[-1])["error"]["code"] == "stream_interrupted"
+    assert [i["model"] for i in du.mock_requests(mock)] == ["gpt-4o"]
