@@ -382,11 +382,24 @@ TEST("shutdown: waiting > 503 shutting_down; streaming > the stream ends with an
     CHECK_INT(c.suspended, 0);
     complete(&f, r, 0);
 
+    /* a stream with no event yet has sent nothing: 503 too (late commit) */
     with_key(&d);
     r = fx_request(&f, &d, "POST", FO, STREAM);
     fake_headers(r, 200, "text/event-stream");
     fx_run(&f);
+    dp_request_abort(r);
+    CHECK_INT(d.status, 503);
+    CHECK_INT(r->upstream, DP_UPSTREAM_DONE);
+    complete(&f, r, 0);
+
+    with_key(&d);
+    r = fx_request(&f, &d, "POST", FO, STREAM);
+    fake_headers(r, 200, "text/event-stream");
+    const char *ev = "data: {}\n\n";
+    fake_data(r, ev);
+    fx_run(&f);
     char buf[64];
+    CHECK_INT(dp_relay_read(d.stream, 0, buf, sizeof(buf)), strlen(ev));
     CHECK_INT(dp_relay_read(d.stream, 0, buf, sizeof(buf)), 0);
     dp_request_abort(r);
     CHECK_INT(r->upstream, DP_UPSTREAM_DONE);
