@@ -7,6 +7,8 @@ first-token deadline, broken streams (raw socket: the stream_interrupted
 event and no chunked terminator), abandoned streams charged, and what the
 access log and the metrics say about every try."""
 import json
+import socket
+import struct
 import time
 
 import dp_util as du
@@ -413,3 +415,77 @@ def test_no_continuation_outside_chat_or_without_the_option(mock):
     status, _, evs, terminated = continued(dp)
     assert not terminated and json.loads(evs[-1])["error"]["code"] == "stream_interrupted"
     assert [i["model"] for i in du.mock_requests(mock)] == ["gpt-4o"]
+
+
+# --- curl's silent re-send on a reset reused connection --------------------------------
+
+class ResetOnReuse:
+    """An upstream that answers the first request of each connection and,
+    when a second one comes on the same (kept-alive) connection, resets it
+    without answering: libcurl then sends the request again on a fresh
+    connection by itself."""
+
+    def __init__(self):
+        import threading
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = "http://127.0.0.1:%d/v1" % self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
+
+    def _read_request(self, c):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            b = c.recv(65536)
+            if not b:
+                return False
+            data += b
+        head, _, body = data.partition(b"\r\n\r\n")
+        n = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")]
+        while n and len(body) < n[0]:
+            body += c.recv(65536)
+        with self.lock:
+            self.requests += 1
+        return True
+
+    def _conn(self, c):
+        out = json.dumps({"object": "chat.completion", "model": "gpt-4o", "choices": [],
+                          "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}).encode()
+        with c:
+            if not self._read_request(c):
+                return
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                      % (len(out), out))
+            if self._read_request(c):  # the reused connection: reset it, no answer
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def close(self):
+        self.sock.close()
+
+
+def test_curl_resend_on_a_reset_reused_connection_counts_as_a_try(mock):
+    up = ResetOnReuse()
+    try:
+        eps = [du.endpoint("e1", up.url, name="resetting")]
+        dp = start(mock, [], endpoints=eps)
+        r = du.chat(dp, KEY)
+        assert r.status == 200 and r.headers["x-modelmux-attempts"] == "1"
+        r = du.chat(dp, KEY)  # curl reuses the connection, is reset, sends again
+        assert r.status == 200, r.text
+        assert up.requests == 3
+        assert r.headers["x-modelmux-attempts"] == "2"  # every request the upstream saw
+        a = entry(dp, r.headers["x-request-id"])
+        assert [t[2] for t in tries(a)] == ["retried", "ok"] and a["attempts"] == 2
+    finally:
+        up.close()
