@@ -50,6 +50,31 @@ TEST("histogram buckets are cumulative and labels escaped")
     dp_metrics_free(m);
 }
 
+TEST("issue 12: time to first token, tries by outcome, stream breaks")
+{
+    struct dp_metrics *m = dp_metrics_new(2);
+    dp_metrics_ttft(dp_metrics_shard(m, 0), "api", "gpt-4o-mini", 40);
+    dp_metrics_ttft(dp_metrics_shard(m, 1), "api", "gpt-4o-mini", 1500);
+    dp_metrics_try(dp_metrics_shard(m, 0), "api", "gpt-4o", "ep", "retried");
+    dp_metrics_try(dp_metrics_shard(m, 1), "api", "gpt-4o", "ep", "retried");
+    dp_metrics_try(dp_metrics_shard(m, 1), "api", "gpt-4o", "ep", "continued");
+    dp_metrics_stream_break(dp_metrics_shard(m, 0), "api", "ep");
+    struct gw_buf out;
+    gw_buf_init(&out, 1 << 20);
+    CHECK_INT(dp_metrics_render(m, NULL, NULL, 1, &out), 0);
+    CHECK(strstr(out.data, "# TYPE modelmux_time_to_first_token_seconds histogram\n") != NULL);
+    CHECK(strstr(out.data, "modelmux_time_to_first_token_seconds_bucket{api=\"api\",model=\"gpt-4o-"
+                           "mini\",le=\"0.05\"} 1\n") != NULL);
+    CHECK(strstr(out.data, "modelmux_time_to_first_token_seconds_count{api=\"api\",model=\"gpt-4o-"
+                           "mini\"} 2\n") != NULL);
+    CHECK(strstr(out.data, "modelmux_tries_total{api=\"api\",model=\"gpt-4o\",endpoint=\"ep\","
+                           "outcome=\"retried\"} 2\n") != NULL);
+    CHECK(strstr(out.data, "outcome=\"continued\"} 1\n") != NULL);
+    CHECK(strstr(out.data, "modelmux_stream_breaks_total{api=\"api\",endpoint=\"ep\"} 1\n") != NULL);
+    gw_buf_cleanup(&out);
+    dp_metrics_free(m);
+}
+
 /* Each update under an allocation failure is either counted or dropped (and
  * counted as dropped): never lost, never both. A render that runs out of
  * memory answers -1 (the scrape gets 503) and leaves the registry intact:
