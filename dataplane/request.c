@@ -4,12 +4,15 @@
  * See request.h for the states and lifetime rules.
  *
  * Owns everything in struct dp_request: its config reference, bodies,
- * header lists, its try (through try.c) and its relay.
+ * header lists, its try (through try.c), its relay and its continuation.
  *
- * Why one file of ~800 lines: it is the two state machines and every
+ * Why one file of ~1100 lines: it is the two state machines and every
  * transition between them, which read best side by side (a transition of
- * one side often enters a state of the other). The mechanics each step
- * needs live below it: admit.c, try.c, forward.c, relay.c, respond.c.
+ * one side often enters a state of the other; a stream's break enters a
+ * continuation's try while the client side keeps answering). The
+ * mechanics and rules each step needs live below it: admit.c, try.c and
+ * try_policy.c (which failures do what), forward.c, relay.c,
+ * stream_break.c, continuation.c, trylog.c, respond.c.
  * Runs on the request's worker thread only. */
 #include "request.h"
 
