@@ -67,7 +67,8 @@ static void on_watch(struct dp_loop *loop, void *arg);
 
 static void arm_watch(struct dp_try *t, int64_t now_ms)
 {
-    int64_t d = deadline(t) - now_ms;
+    t->watch_due = deadline(t);
+    int64_t d = t->watch_due - now_ms;
     t->watch = dp_loop_timer_add(t->loop, d > 0 ? d : 0, on_watch, t);
 }
 
@@ -106,12 +107,12 @@ void dp_try_read(struct dp_try *t, int64_t now_ms)
 }
 
 /* The deadline may have moved earlier (a first-token or stream idle
- * deadline shorter than the one the watch sleeps on): arm it anew. Timer
- * calls only: safe inside curl's callbacks. */
+ * deadline shorter than the one the watch sleeps on): arm it anew, else
+ * leave it. Timer calls only: safe inside curl's callbacks. */
 static void rearm_watch(struct dp_try *t, int64_t now_ms)
 {
-    if (!t->xfer.easy)
-        return;
+    if (!t->xfer.easy || (t->watch && deadline(t) >= t->watch_due))
+        return; /* a later deadline: the watch looks again when it fires */
     cancel_timer(t, &t->watch);
     arm_watch(t, now_ms);
 }

@@ -57,6 +57,7 @@ struct dp_try {
     void (*again)(void *arg); /* the pause before a repeat is over */
     void *arg;
     struct dp_timer *watch;   /* the running transfer's deadline, or NULL */
+    int64_t watch_due;        /* ... when it fires */
     struct dp_timer *pause;   /* the pause before a same-target repeat, or NULL */
     struct dp_again_state again_st; /* repeats on target so far */
     int64_t again_ms;         /* >= 0: the failed response being read is repeated after this */
