@@ -8,7 +8,7 @@
  *     ... send to t->endpoint with model t->model ...
  *     v = dp_route_report(&r, t, &outcome, now)
  *     DP_VERDICT_DONE: return this upstream response to the caller
- *     DP_VERDICT_RETRY: try dp_route_next again (only before the first byte
+ *     DP_VERDICT_RETRY: try dp_route_next again (only before the first event
  *                       was sent to the caller)
  *
  * Policies:

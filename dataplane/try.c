@@ -258,7 +258,7 @@ size_t dp_try_keep(struct dp_try *t, int discard, const char *data, size_t n)
 enum dp_try_next dp_try_failed(struct dp_try *t, int result, struct dp_route *route,
                                int64_t now_ms)
 {
-    int timeout = t->timed_out || t->xfer.timed_out || result == CURLE_OPERATION_TIMEDOUT;
+    int timeout = t->timed_out || result == CURLE_OPERATION_TIMEDOUT;
     struct dp_outcome o = {
         .kind = timeout ? DP_OUTCOME_TIMEOUT : DP_OUTCOME_CONNECT_ERROR,
         .status = 0,

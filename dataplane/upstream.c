@@ -1,8 +1,8 @@
 /* Upstream transfers over one curl multi handle per worker (see upstream.h).
  *
- * Owns the multi handle, the loop timer curl asked for, and the easy handle,
- * header list and first-byte timer of every active try (struct
- * dp_upstream_xfer). Reports only through the xfer's callback struct; never
+ * Owns the multi handle, the loop timer curl asked for, and the easy handle
+ * and header list of every active try (struct dp_upstream_xfer); a try's
+ * deadlines are its owner's (try.c). Reports only through the xfer's callback struct; never
  * sees the object that embeds the xfer. Runs on the worker's thread only.
  *
  * Why the indirections: curl forbids multi calls from its own callbacks
@@ -67,14 +67,6 @@ static void easy_put(struct dp_upstream *up, CURL *e, int reusable)
     up->idle[up->nidle++] = e;
 }
 
-static void stop_timer(struct dp_upstream_xfer *x)
-{
-    if (x->first_byte_timer) {
-        dp_loop_timer_cancel(x->up->loop, x->first_byte_timer);
-        x->first_byte_timer = NULL;
-    }
-}
-
 /* ---- driving the multi ---------------------------------------------------- */
 
 static void drain_done(struct dp_upstream *up)
@@ -96,7 +88,6 @@ static void drain_done(struct dp_upstream *up)
         x->easy = NULL;
         curl_slist_free_all(x->headers);
         x->headers = NULL;
-        stop_timer(x);
         x->cb->on_done(x->arg, (int)result);
     }
 }
@@ -320,7 +311,6 @@ static size_t header_cb(char *line, size_t size, size_t nitems, void *userdata)
             return n; /* interim response: the real one follows */
         x->status = (int)status;
         x->headers_done = 1;
-        stop_timer(x);
         return x->cb->on_headers(x->arg, x) == 0 ? n : 0;
     }
     if (header_is(line, n, "content-type", &v, &vn)) {
@@ -359,19 +349,6 @@ static int prereq_cb(void *userdata, char *conn_primary_ip, char *conn_local_ip,
     struct dp_upstream_xfer *x = userdata;
     x->sends++;
     return CURL_PREREQFUNC_OK;
-}
-
-static void on_first_byte_timeout(struct dp_loop *loop, void *arg)
-{
-    (void)loop;
-    struct dp_upstream_xfer *x = arg;
-    x->first_byte_timer = NULL;
-    if (!x->easy || x->headers_done)
-        return;
-    x->timed_out = 1;
-    /* Not a curl callback: removing the handle here is allowed. The owner
-     * learns about it like any other end of transfer. */
-    dp_upstream_finish(x, (int)CURLE_OPERATION_TIMEDOUT);
 }
 
 void dp_upstream_xfer_init(struct dp_upstream_xfer *x, const struct dp_upstream_cb *cb, void *arg)
@@ -448,9 +425,6 @@ int dp_upstream_start(struct dp_upstream *up, struct dp_upstream_xfer *x,
         return -1;
     }
     up->active++;
-    if (q->first_byte_ms > 0)
-        x->first_byte_timer = dp_loop_timer_add(up->loop, q->first_byte_ms,
-                                                on_first_byte_timeout, x);
     return 0;
 }
 
@@ -459,7 +433,6 @@ void dp_upstream_cancel(struct dp_upstream_xfer *x)
     if (!x->up)
         return;
     struct dp_upstream *up = x->up;
-    stop_timer(x);
     if (!x->easy)
         return;
     curl_multi_remove_handle(up->multi, x->easy);

@@ -33,13 +33,13 @@ struct dp_upstream_xfer;
  * dp_upstream_* functions (curl forbids multi calls there). */
 struct dp_upstream_cb {
     /* A final (non-1xx) header block is complete: x->status, content_type,
-     * retry_after... are set, the first-byte timer is stopped. Returns 0 to
-     * go on reading, -1 to abort the transfer. */
+     * retry_after... are set. Returns 0 to go on reading, -1 to abort the
+     * transfer. */
     int (*on_headers)(void *arg, const struct dp_upstream_xfer *x);
     /* Body bytes: returns n, 0 (abort) or CURL_WRITEFUNC_PAUSE. */
     size_t (*on_data)(void *arg, const char *data, size_t n);
-    /* The transfer ended; result is its CURLcode (CURLE_OK, or
-     * CURLE_OPERATION_TIMEDOUT also when the first-byte timer fired). The
+    /* The transfer ended; result is its CURLcode (CURLE_OK, or the one the
+     * owner gave dp_upstream_finish, e.g. a deadline's timeout). The
      * easy handle is already released: the owner may start the next try.
      * Not a curl callback. Not called after dp_upstream_cancel. */
     void (*on_done)(void *arg, int result);
@@ -55,8 +55,6 @@ struct dp_upstream_xfer {
     CURL *easy;                 /* NULL when no transfer is active */
     struct curl_slist *headers; /* request headers of this try */
     int64_t started_ms;
-    struct dp_timer *first_byte_timer; /* requestTimeoutMs of failover, or NULL */
-    int timed_out;              /* the first-byte timer fired */
     int headers_done;           /* a final (non-1xx) header block arrived */
     int paused;                 /* the write callback returned PAUSE */
     int status;
@@ -88,7 +86,6 @@ struct dp_upstream_req {
     struct curl_slist *headers; /* taken over (freed with the transfer) */
     int64_t connect_timeout_ms; /* 0: 10 s. There is no total limit: the
                                    owner keeps its own deadlines (try.c) */
-    int64_t first_byte_ms;      /* 0: none */
 };
 
 /* Starts a try on x (which must be idle). On success the transfer runs
@@ -97,13 +94,13 @@ struct dp_upstream_req {
 int dp_upstream_start(struct dp_upstream *up, struct dp_upstream_xfer *x,
                       const struct dp_upstream_req *q);
 
-/* Stops x's transfer (and its first-byte timer) without reporting it
+/* Stops x's transfer without reporting it
  * (client gone, shutdown). No-op when none is active. Not from inside a
  * curl callback. */
 void dp_upstream_cancel(struct dp_upstream_xfer *x);
 
-/* Ends x's transfer now and reports it as ended with result (the
- * first-byte timeout; a test's fake end of transfer). No-op when idle. Not
+/* Ends x's transfer now and reports it as ended with result (the owner's
+ * deadline, try.c; a test's fake end of transfer). No-op when idle. Not
  * from inside a curl callback. */
 void dp_upstream_finish(struct dp_upstream_xfer *x, int result);
 

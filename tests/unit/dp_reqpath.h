@@ -7,7 +7,7 @@
  * No socket is ever opened: the curl multi runs on a loop of its own that
  * the tests never run, so a started transfer only sits in the multi until
  * the fake upstream reports headers, data and its end (the end goes
- * through dp_upstream_finish, as the first-byte timeout does). */
+ * through dp_upstream_finish, as the try's deadline does). */
 #ifndef MM_DP_REQPATH_H
 #define MM_DP_REQPATH_H
 
