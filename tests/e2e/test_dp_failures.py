@@ -211,19 +211,20 @@ def stream_body(model="gpt-4o", **extra):
 
 
 def test_endpoint_timeout_is_between_reads_not_a_total(mock):
-    # 8 chunks 300 ms apart: 2.4 s in all, with a 1 s endpoint timeout
-    du.mock_faults(mock, [{"chunks": 8, "chunkDelayMs": 300}])
-    dp = start(mock, [], timeout_ms=1000)
+    # 8 chunks 300 ms apart: 2.4 s in all, with a 1.5 s endpoint timeout
+    # (both scaled for sanitizer builds: the margin between reads stays wide)
+    du.mock_faults(mock, [{"chunks": 8, "chunkDelayMs": int(300 * mm.SLOW)}])
+    dp = start(mock, [], timeout_ms=int(1500 * mm.SLOW))
     out, _, _ = raw(dp.port, stream_body(), path=P, headers=AUTH)
     status, _, payload = split(out)
     body, terminated = dechunk(payload)
     assert status == 200 and terminated
     assert events(body)[-1] == b"[DONE]"
     # a gap longer than the timeout breaks the stream
-    du.mock_faults(mock, [{"chunks": 4, "stallAfterChunks": 2, "stallMs": 3000}])
+    du.mock_faults(mock, [{"chunks": 4, "stallAfterChunks": 2, "stallMs": int(6000 * mm.SLOW)}])
     t0 = time.time()
     out, _, _ = raw(dp.port, stream_body(), path=P, headers=AUTH)
-    assert time.time() - t0 < 2.5 * mm.SLOW
+    assert time.time() - t0 < 4.5 * mm.SLOW
     status, _, payload = split(out)
     body, terminated = dechunk(payload)
     assert status == 200 and not terminated
