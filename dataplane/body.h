@@ -136,8 +136,9 @@ struct dp_sse_scan {
     struct gw_buf *text;    /* when set: the chat answer text passed on (continuation) */
     char id[128];           /* the first chunk's "id", or "" */
     /* When set, every JSON event passed on goes through edit (the doc is
-     * borrowed, may be changed): 1 appended by edit to out, 0 drop the event,
-     * -1 pass it on unchanged, -2 out of memory. */
+     * borrowed, may be changed; NULL for the "[DONE]" marker): 1 appended by
+     * edit to out, 0 drop the event, -1 pass it on unchanged, -2 out of
+     * memory. */
     int (*edit)(void *arg, json_t *doc, struct gw_buf *out);
     void *edit_arg;
 };

@@ -110,6 +110,12 @@ static int skip_prefix(struct dp_cont *c, json_t *delta, const char *s, size_t n
 int dp_cont_edit(void *arg, json_t *doc, struct gw_buf *out)
 {
     struct dp_cont *c = arg;
+    if (!doc) { /* [DONE] */
+        if (c->skip == 0)
+            return -1;
+        c->mismatch = 1; /* the answer ended before repeating the whole text */
+        return 0;
+    }
     json_t *c0 = json_array_get(json_object_get(doc, "choices"), 0);
     json_t *delta = json_object_get(c0, "delta");
     json_t *content = json_object_get(delta, "content");

@@ -165,6 +165,8 @@ static int handle_event(struct dp_sse_scan *s, const char *ev, size_t n, int may
         drop = 1; /* nothing after an upstream error event is passed on */
     else if (ndata && dlen && data[0] == '{')
         drop = inspect_json(s, data, dlen, out);
+    else if (s->edit && ndata && dlen == 6 && memcmp(data, "[DONE]", 6) == 0)
+        drop = s->edit(s->edit_arg, NULL, out) == 0; /* the end marker: may be held back */
     if (drop == 1 && !may_drop && !s->error_event)
         drop = 0;
     if (drop < 0)

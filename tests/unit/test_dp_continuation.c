@@ -164,6 +164,15 @@ TEST("a continuation's events: the original id, no second role, the repeated tex
     feed(&sc, chunk(b, sizeof(b), "n4", "{}", "\"stop\""));
     CHECK(c.mismatch);
     dp_sse_scan_cleanup(&sc);
+    /* ... or sends [DONE] (no finish_reason) first: held back, a mismatch */
+    c.mismatch = 0;
+    dp_cont_without_text(&c);
+    dp_sse_scan_init(&sc, NULL, 0);
+    dp_cont_attach(&c, &sc);
+    feed(&sc, chunk(b, sizeof(b), "n5", "{\"content\":\"Hello\"}", NULL));
+    CHECK_STR(feed(&sc, "data: [DONE]\n\n"), "");
+    CHECK(c.mismatch);
+    dp_sse_scan_cleanup(&sc);
     dp_cont_cleanup(&c);
 }
 
