@@ -886,6 +886,23 @@ static void start_stream(struct dp_request *r)
     }
 }
 
+/* The next target that would have been tried carries a broken stream on
+ * (continuation.h) with the text sent so far; why: the first break's
+ * reason. The current try, if still open, is logged as continued. Returns
+ * 1 when the next try started (or was answered), 0 when there is no
+ * target left or no continuation body could be built. */
+static int continuation_next(struct dp_request *r, const char *why)
+{
+    enum dp_route_end end;
+    const struct dp_target *t = dp_route_next(&r->route, now_ms(r), &end);
+    if (!t || dp_cont_begin(&r->cont, &r->relay.scan, why, r->body.data, r->body.len,
+                            r->adm.api->vendor->model_field) != 0)
+        return 0;
+    record_try(r, DP_TRYO_CONTINUED);
+    start_try(r, t);
+    return 1;
+}
+
 /* A try without response headers, or a stream before its first event,
  * failed (refused, reset, timed out). */
 static void try_failed(struct dp_request *r, int result)
@@ -899,10 +916,14 @@ static void try_failed(struct dp_request *r, int result)
         return;
     }
     record_try(r, r->try.last.fail == DP_OUTCOME_TIMEOUT ? DP_TRYO_TIMEOUT : DP_TRYO_FAILED);
-    if (n == DP_TRY_NEXT)
+    if (n == DP_TRY_NEXT && r->cont.phase != DP_CONT_OFF) {
+        if (!continuation_next(r, r->cont.reason)) /* with the text again */
+            end_broken(r, r->cont.reason);
+    } else if (n == DP_TRY_NEXT) {
         next_try(r);
-    else
+    } else {
         answer_exhausted(r, DP_ROUTE_EXHAUSTED);
+    }
 }
 
 /* A continuation's try was refused: a 400 to the message holding the text
@@ -916,15 +937,8 @@ static void continuation_refused(struct dp_request *r)
         start_try(r, r->try.target);
         return;
     }
-    const struct dp_target *t = NULL;
-    enum dp_route_end why;
-    if (!(t = dp_route_next(&r->route, now_ms(r), &why)) ||
-        dp_cont_begin(&r->cont, &r->relay.scan, r->cont.reason, r->body.data, r->body.len,
-                      r->adm.api->vendor->model_field) != 0) {
+    if (!continuation_next(r, r->cont.reason))
         end_broken(r, r->cont.reason);
-        return;
-    }
-    start_try(r, t);
 }
 
 /* A failed response was read whole (DISCARDING): the same target again
@@ -983,16 +997,7 @@ static void end_broken(struct dp_request *r, const char *message)
  * started. */
 static int continue_stream(struct dp_request *r, const char *why)
 {
-    if (!dp_cont_eligible(&r->cont, &r->relay.scan))
-        return 0;
-    enum dp_route_end end;
-    const struct dp_target *t = dp_route_next(&r->route, now_ms(r), &end);
-    if (!t || dp_cont_begin(&r->cont, &r->relay.scan, why, r->body.data, r->body.len,
-                            r->adm.api->vendor->model_field) != 0)
-        return 0;
-    record_try(r, DP_TRYO_CONTINUED);
-    start_try(r, t);
-    return 1;
+    return dp_cont_eligible(&r->cont, &r->relay.scan) && continuation_next(r, why);
 }
 
 /* The stream broke after its first event (cut, idle, upstream error

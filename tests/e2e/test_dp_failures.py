@@ -490,3 +490,23 @@ def test_curl_resend_on_a_reset_reused_connection_counts_as_a_try(mock):
         assert [t[2] for t in tries(a)] == ["retried", "ok"] and a["attempts"] == 2
     finally:
         up.close()
+
+
+def test_a_continuation_that_cannot_connect_moves_to_the_next_target_with_the_text(mock):
+    du.mock_faults(mock, [{"model": "gpt-4o", "text": TEXT, "chunks": 6, "resetAfterChunks": 2},
+                          {"model": "o1-mini", "text": TEXT, "continuation": True, "chunks": 3}])
+    eps = [du.endpoint("e1", mock.url + "/v1", name="primary"),
+           du.endpoint("e2", "http://127.0.0.1:%d/v1" % mm.free_port(), name="down"),
+           du.endpoint("e3", mock.url + "/v1", name="third")]
+    pol = du.failover("f1", du.target("gpt-4o", "e1"),
+                      [du.target("gpt-4o-mini", "e2"), du.target("o1-mini", "e3")])
+    pol["midStreamFailover"] = "continue"
+    dp = start(mock, [pol], endpoints=eps)
+    status, head, evs, terminated = continued(dp)
+    assert status == 200 and terminated and evs[-1] == b"[DONE]"
+    assert texts(evs) == TEXT
+    reqs = du.mock_requests(mock)
+    assert [i["model"] for i in reqs] == ["gpt-4o", "o1-mini"]
+    assert reqs[1]["json"]["messages"][-1] == {"role": "assistant", "content": texts(evs[:2])}
+    rid = [l.split(":", 1)[1].strip() for l in head.split("\r\n") if l.startswith("x-request-id")][0]
+    assert [t[2] for t in tries(entry(dp, rid))] == ["continued", "failed", "ok"]
