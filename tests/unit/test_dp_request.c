@@ -408,6 +408,48 @@ TEST("shutdown: waiting > 503 shutting_down; streaming > the stream ends with an
     fx_close(&f);
 }
 
+TEST("a 503 with retries: PAUSED on a loop timer, then the same target again; a hang-up while paused")
+{
+    static const char *const edits[] = {"apis[1].policies[0].retries", "1"};
+    struct fixture f;
+    fx_open(&f, fx_compile(edits, 2));
+    struct fake_client c;
+    with_key(&c);
+    struct dp_request *r = fx_request(&f, &c, "POST", FO, CHAT);
+    const struct dp_target *first = r->try.target;
+    fake_headers(r, 503, "application/json");
+    fake_data(r, "{}");
+    fake_end(r, CURLE_OK);
+    CHECK_INT(r->upstream, DP_UPSTREAM_PAUSED);
+    CHECK_INT(dp_upstream_active(f.env.up), 0);
+    CHECK(r->try.again_ms >= 100 && r->try.again_ms <= 400);
+    /* the pause is a loop timer: the worker's loop runs meanwhile */
+    for (int i = 0; i < 20 && r->upstream == DP_UPSTREAM_PAUSED; i++)
+        dp_loop_run_once(f.loop, 50);
+    CHECK_INT(r->upstream, DP_UPSTREAM_WAITING);
+    CHECK(r->try.target == first); /* the same target */
+    CHECK_INT(r->route.attempts, 2);
+    CHECK_INT(r->tries.n, 1);
+    CHECK_INT(r->tries.rec[0].outcome, DP_TRYO_RETRIED);
+    CHECK(!dp_target_suspended(first->state, dp_loop_now_ms(f.loop)));
+    /* it fails again: the budget is used up, the next target, suspended */
+    fake_headers(r, 503, "application/json");
+    fake_end(r, CURLE_OK);
+    CHECK_INT(r->upstream, DP_UPSTREAM_WAITING);
+    CHECK(r->try.target != first);
+    CHECK(dp_target_suspended(first->state, dp_loop_now_ms(f.loop)));
+    /* a connection error on the next target: paused; the client hangs up */
+    fake_end(r, CURLE_COULDNT_CONNECT);
+    CHECK_INT(r->upstream, DP_UPSTREAM_PAUSED);
+    dp_request_hangup(r);
+    fx_run(&f);
+    CHECK_INT(r->upstream, DP_UPSTREAM_DONE);
+    CHECK(r->try.pause == NULL);
+    CHECK_INT(r->client_gone, 1);
+    complete(&f, r, 1);
+    fx_close(&f);
+}
+
 TEST("GET .../models: answered from the snapshot, no try, upstream side DONE")
 {
     struct fixture f;
