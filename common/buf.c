@@ -29,18 +29,26 @@ static enum gw_buf_result fail(struct gw_buf *b, enum gw_buf_result r)
     return r;
 }
 
+size_t gw_buf_cap_for(const struct gw_buf *b, size_t extra)
+{
+    if (extra > b->max || b->len > b->max - extra)
+        return b->cap;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return b->cap;
+    size_t ncap = b->cap ? b->cap : 64;
+    while (ncap < need)
+        ncap = ncap > ((size_t)-1) / 2 ? need : ncap * 2;
+    return ncap > b->max + 1 ? b->max + 1 : ncap;
+}
+
 static enum gw_buf_result reserve(struct gw_buf *b, size_t extra)
 {
     if (extra > b->max || b->len > b->max - extra)
         return fail(b, GW_BUF_TOOBIG);
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
+    size_t ncap = gw_buf_cap_for(b, extra);
+    if (ncap == b->cap)
         return GW_BUF_OK;
-    size_t ncap = b->cap ? b->cap : 64;
-    while (ncap < need)
-        ncap = ncap > ((size_t)-1) / 2 ? need : ncap * 2;
-    if (ncap > b->max + 1)
-        ncap = b->max + 1;
     char *p = gw_realloc(b->data, ncap);
     if (!p)
         return fail(b, GW_BUF_NOMEM);

@@ -28,6 +28,10 @@ void gw_buf_init(struct gw_buf *b, size_t max);
 /* Appends n bytes. See enum gw_buf_result. */
 enum gw_buf_result gw_buf_append(struct gw_buf *b, const void *p, size_t n);
 
+/* The bytes b will have allocated after appending extra bytes (its
+ * current capacity when they fit, or when they would go over max). */
+size_t gw_buf_cap_for(const struct gw_buf *b, size_t extra);
+
 /* Appends a NUL-terminated string. */
 enum gw_buf_result gw_buf_append_str(struct gw_buf *b, const char *s);
 

@@ -93,4 +93,16 @@
  * kept). */
 #define GW_SNAPSHOT_MAX_BYTES ((size_t)256 * 1024 * 1024)
 
+/* Upstream responses the data plane reads whole (non-streamed: it reads
+ * their usage, or keeps a failed one as the last answer). One response
+ * holds at most the per-response cap (modelmux-dp --max-response-bytes;
+ * over it: 502), and all responses a worker holds at once share the
+ * per-worker budget (--buffer-budget; spent: 503), counted until the
+ * client has the body (SPEC 5). Bytes. */
+#define GW_UPSTREAM_BODY_DEFAULT_BYTES ((size_t)64 * 1024 * 1024)
+#define GW_UPSTREAM_BODY_MIN_BYTES ((size_t)64 * 1024)
+#define GW_UPSTREAM_BODY_MAX_BYTES ((size_t)1024 * 1024 * 1024)
+#define GW_BUFFER_BUDGET_DEFAULT_BYTES ((size_t)256 * 1024 * 1024)
+#define GW_BUFFER_BUDGET_MAX_BYTES ((size_t)64 * 1024 * 1024 * 1024)
+
 #endif

@@ -5,6 +5,7 @@
  * their mutexes, the routing state under its mutex). */
 #include "admin.h"
 
+#include "bufbudget.h"
 #include "common/alloc.h"
 #include "common/fdlimit.h"
 #include "metrics.h"
@@ -88,7 +89,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     struct gw_buf out;
     gw_buf_init(&out, 64 * 1024 * 1024);
-    if (dp_metrics_render(a->sh->metrics, a->sh->state, a->sh->rl, rev, &out) != 0) {
+    if (dp_metrics_render(a->sh->metrics, a->sh->state, a->sh->rl, rev, &out) != 0 ||
+        dp_bufbudget_metrics(&out) != 0) {
         gw_buf_cleanup(&out);
         return reply(conn, 503, "text/plain", STATIC("out of memory\n"));
     }

@@ -9,6 +9,7 @@
  * callback. Thread: the worker's. */
 #include "listener.h"
 
+#include "bufbudget.h"
 #include "common/alloc.h"
 #include "common/http_framing_mhd.h"
 #include "common/limits.h"
@@ -174,6 +175,19 @@ static struct MHD_Response *make_response(struct dp_reply *rep)
     if (rep->stream)
         return MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, dp_relay_read,
                                                  rep->stream, NULL);
+    if (rep->body && rep->held) { /* given back when MHD is done with it */
+        struct dp_bufhold *h = dp_bufbudget_hold(rep->body, rep->held);
+        struct MHD_Response *resp = h ? MHD_create_response_from_buffer_with_free_callback_cls(
+                                            rep->len, rep->body, dp_bufbudget_hold_free, h)
+                                      : NULL;
+        if (!resp) {
+            gw_free(h); /* the reply keeps its body and budget */
+            return NULL;
+        }
+        rep->body = NULL; /* MHD frees both */
+        rep->held = 0;
+        return resp;
+    }
     if (rep->body) {
         struct MHD_Response *resp =
             MHD_create_response_from_buffer_with_free_callback(rep->len, rep->body, gw_free);

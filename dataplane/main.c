@@ -7,10 +7,12 @@
  * the workers (up to DP_DRAIN_MS) and exit 0. Exit codes: 2 for usage
  * errors, 1 for runtime errors, each with one line on stderr. */
 #include "admin.h"
+#include "bufbudget.h"
 #include "cfgsync.h"
 #include "common/addr.h"
 #include "common/alloc.h"
 #include "common/fdlimit.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "config.h"
 #include "listener.h"
@@ -40,6 +42,8 @@ struct opts {
     const char *id;
     const char *redis;
     int workers;
+    const char *response_max; /* --max-response-bytes, or NULL */
+    const char *budget;       /* --buffer-budget, or NULL */
 };
 
 static void usage(FILE *f)
@@ -48,6 +52,7 @@ static void usage(FILE *f)
             "usage: modelmux-dp [--listen HOST:PORT] [--admin-listen HOST:PORT]\n"
             "                   (--cp URL | --config FILE) [--cache FILE] [--id NAME]\n"
             "                   [--redis URL] [--workers N]\n"
+            "                   [--max-response-bytes N] [--buffer-budget N]\n"
             "\n"
             "  --listen HOST:PORT        where applications call (default 127.0.0.1:9095)\n"
             "  --admin-listen HOST:PORT  /metrics, /healthz, /readyz (default 127.0.0.1:9096)\n"
@@ -59,6 +64,11 @@ static void usage(FILE *f)
             "hostname)\n"
             "  --redis URL               redis://HOST:PORT, shared rate-limit counters\n"
             "  --workers N               worker threads (default: number of cores)\n"
+            "  --max-response-bytes N    largest upstream response read whole (not\n"
+            "                            streamed); larger ones answer 502 (default 64M)\n"
+            "  --buffer-budget N         memory per worker for the responses it holds\n"
+            "                            whole; when spent, callers get 503 (default 256M)\n"
+            "                            (sizes in bytes, or with a K, M or G suffix)\n"
             "\n"
             "environment: MODELMUX_DP_TOKEN  token for the control-plane channel\n");
 }
@@ -71,6 +81,51 @@ static int fail_usage(const char *fmt, const char *arg)
     return 2;
 }
 
+/* A size flag: bytes, or with a K, M or G (binary) suffix, in min..max.
+ * Returns 0, or -1 when it is not one. */
+static int parse_size(const char *s, size_t min, size_t max, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+    if (shift)
+        end++;
+    if (errno || end == s || *end || s[0] == '-' || v > (max >> shift))
+        return -1;
+    v <<= shift;
+    if (v < min)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+/* --max-response-bytes and --buffer-budget (common/limits.h bounds; a
+ * budget smaller than one response could never hold one). 0 or 2. */
+static int parse_sizes(const struct opts *o)
+{
+    size_t rmax = GW_UPSTREAM_BODY_DEFAULT_BYTES, budget = GW_BUFFER_BUDGET_DEFAULT_BYTES;
+    char why[160];
+    if (o->response_max && parse_size(o->response_max, GW_UPSTREAM_BODY_MIN_BYTES,
+                                      GW_UPSTREAM_BODY_MAX_BYTES, &rmax) != 0) {
+        snprintf(why, sizeof(why), "--max-response-bytes must be a size from %zuK to %zuM, not",
+                 GW_UPSTREAM_BODY_MIN_BYTES >> 10, GW_UPSTREAM_BODY_MAX_BYTES >> 20);
+        fprintf(stderr, "modelmux-dp: %s '%s' (see --help)\n", why, o->response_max);
+        return 2;
+    }
+    if (o->budget && parse_size(o->budget, rmax, GW_BUFFER_BUDGET_MAX_BYTES, &budget) != 0) {
+        fprintf(stderr,
+                "modelmux-dp: --buffer-budget must be a size from the response cap (%zu bytes) "
+                "to %zuG, not '%s' (see --help)\n",
+                rmax, GW_BUFFER_BUDGET_MAX_BYTES >> 30, o->budget);
+        return 2;
+    }
+    if (!o->budget && budget < rmax)
+        budget = rmax;
+    dp_bufbudget_configure(rmax, budget);
+    return 0;
+}
+
 /* Returns 0, 2 (usage error, reported), or 3 (--help printed). */
 static int parse_flags(int argc, char **argv, struct opts *o)
 {
@@ -80,9 +135,11 @@ static int parse_flags(int argc, char **argv, struct opts *o)
     o->cache = "./modelmux-dp.cache.json";
     o->workers = ncpu > 0 ? (int)(ncpu > MAX_WORKERS ? MAX_WORKERS : ncpu) : 1;
     static const char *const names[] = {"--listen", "--admin-listen", "--cp", "--config",
-                                        "--cache",  "--id",           "--redis", "--workers"};
+                                        "--cache",  "--id",           "--redis", "--workers",
+                                        "--max-response-bytes", "--buffer-budget"};
     const char **slots[] = {&o->listen, &o->admin_listen, &o->cp, &o->config,
-                            &o->cache,  &o->id,           &o->redis, NULL};
+                            &o->cache,  &o->id,           &o->redis, NULL,
+                            &o->response_max, &o->budget};
     const char *workers = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -121,6 +178,8 @@ static int parse_flags(int argc, char **argv, struct opts *o)
             return fail_usage("--workers must be a number from 1 to 256, not '%s'", workers);
         o->workers = (int)n;
     }
+    if (parse_sizes(o) != 0)
+        return 2;
     if (o->cp && o->config)
         return fail_usage("%s", "--cp and --config cannot be used together");
     if (!o->cp && !o->config)

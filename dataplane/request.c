@@ -17,6 +17,7 @@
 #include "request.h"
 
 #include "accesslog.h"
+#include "bufbudget.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -427,8 +428,7 @@ static void respond_upstream(struct dp_request *r)
 {
     struct dp_reply rep;
     dp_reply_init(&rep, r->try.last.status);
-    rep.len = r->try.last.body.len;
-    rep.body = gw_buf_take(&r->try.last.body);
+    rep.body = dp_try_body_take(&r->try, &rep.len, &rep.held);
     if (!rep.body)
         rep.len = 0;
     if (r->try.last.ctype[0])
@@ -958,13 +958,32 @@ static void discarded_done(struct dp_request *r)
     next_try(r);
 }
 
+/* A response read whole was cut: over its cap, or over the worker's
+ * budget (bufbudget.h). */
+static void respond_over(struct dp_request *r)
+{
+    if (r->try.last.over == DP_TRY_OVER_BUDGET)
+        respond_error(r, 503, "buffer_budget_exhausted",
+                      "the data plane is holding as many upstream responses as its memory budget "
+                      "allows (%zu bytes per worker, --buffer-budget); try again shortly",
+                      dp_bufbudget_worker_budget());
+    else
+        respond_error(r, 502, "upstream_response_too_large",
+                      "the upstream response is larger than %zu bytes (--max-response-bytes)",
+                      dp_bufbudget_response_max());
+}
+
 /* The whole response was read (BUFFERING). */
 static void buffered_done(struct dp_request *r, int result)
 {
     if (result != CURLE_OK) {
         int timeout = result == CURLE_OPERATION_TIMEDOUT;
         record_try(r, timeout ? DP_TRYO_TIMEOUT : DP_TRYO_FAILED);
-        gw_buf_cleanup(&r->try.last.body);
+        dp_try_body_drop(&r->try);
+        if (r->try.last.over != DP_TRY_OVER_NONE) {
+            respond_over(r);
+            return;
+        }
         respond_error(r, timeout ? 504 : 502, timeout ? "upstream_timeout" : "upstream_error",
                       "the upstream response failed: %s", curl_easy_strerror((CURLcode)result));
         return;

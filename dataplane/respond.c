@@ -3,6 +3,7 @@
 #include "respond.h"
 
 #include "accesslog.h"
+#include "bufbudget.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "config.h"
@@ -20,6 +21,7 @@ void dp_reply_cleanup(struct dp_reply *rep)
 {
     gw_free(rep->body);
     rep->body = NULL;
+    dp_bufbudget_give(&rep->held);
 }
 
 void dp_reply_header(struct dp_reply *rep, const char *name, const char *value)

@@ -30,6 +30,7 @@ struct dp_reply {
     char ints[DP_REPLY_INTS][GW_FMT_INT_MAX + 1];
     char *body;          /* owned (gw_malloc), or NULL: see fixed */
     size_t len;
+    size_t held;         /* budget bytes the body holds (bufbudget.h), given back with it */
     const char *fixed;   /* a static body when body is NULL (may be NULL: empty) */
     struct dp_relay *stream; /* non-NULL: the body is this relay's stream */
 };
@@ -37,7 +38,7 @@ struct dp_reply {
 /* An empty reply with status. */
 void dp_reply_init(struct dp_reply *rep, int status);
 
-/* Frees the body if it was not handed over. */
+/* Frees the body if it was not handed over (giving back its budget). */
 void dp_reply_cleanup(struct dp_reply *rep);
 
 /* Adds a header (name and value borrowed until sent). Headers past

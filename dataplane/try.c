@@ -3,6 +3,8 @@
  * buffer. Worker thread. */
 #include "try.h"
 
+#include "bufbudget.h"
+#include "common/alloc.h"
 #include "common/rules.h"
 #include "loop.h"
 
@@ -15,7 +17,7 @@ void dp_try_init(struct dp_try *t, const struct dp_upstream_cb *cb, void *arg,
 {
     memset(t, 0, sizeof(*t));
     dp_upstream_xfer_init(&t->xfer, cb, arg);
-    gw_buf_init(&t->last.body, DP_TRY_RESP_MAX);
+    gw_buf_init(&t->last.body, dp_bufbudget_response_max());
     t->last.fail = -1;
     t->loop = loop;
     t->again = again;
@@ -46,7 +48,21 @@ void dp_try_stop(struct dp_try *t)
 void dp_try_cleanup(struct dp_try *t)
 {
     dp_try_stop(t);
+    dp_try_body_drop(t);
+}
+
+void dp_try_body_drop(struct dp_try *t)
+{
     gw_buf_cleanup(&t->last.body);
+    dp_bufbudget_give(&t->held);
+}
+
+char *dp_try_body_take(struct dp_try *t, size_t *len, size_t *held)
+{
+    *len = t->last.body.len;
+    *held = t->held;
+    t->held = 0;
+    return gw_buf_take(&t->last.body);
 }
 
 /* ---- deadlines ---------------------------------------------------------------- */
@@ -209,14 +225,15 @@ enum dp_try_verdict dp_try_headers(struct dp_try *t, const struct dp_upstream_xf
     l->status = x->status;
     snprintf(l->ctype, sizeof(l->ctype), "%s", x->content_type);
     snprintf(l->retry_after, sizeof(l->retry_after), "%s", x->retry_after);
-    gw_buf_cleanup(&l->body);
+    dp_try_body_drop(t);
     l->complete = 0;
     l->fail = -1;
+    l->over = DP_TRY_OVER_NONE;
     if (v == DP_VERDICT_RETRY) {
         l->body.max = DP_TRY_LAST_MAX;
         return DP_TRY_DISCARD;
     }
-    l->body.max = DP_TRY_RESP_MAX;
+    l->body.max = dp_bufbudget_response_max();
     if (may_stream && x->status >= 200 && x->status < 300) {
         t->streaming = 1;
         rearm_watch(t, now_ms); /* the first-token deadline */
@@ -246,11 +263,21 @@ int dp_try_context_length(struct dp_try *t, struct dp_route *route, int64_t now_
 size_t dp_try_keep(struct dp_try *t, int discard, const char *data, size_t n)
 {
     struct gw_buf *b = &t->last.body;
-    if (!discard)
+    if (!discard) {
+        if (b->len + n > b->max) {
+            t->last.over = DP_TRY_OVER_CAP;
+            return 0;
+        }
+        if (dp_bufbudget_charge(b, n, &t->held) != 0) {
+            t->last.over = DP_TRY_OVER_BUDGET;
+            dp_bufbudget_refused();
+            return 0;
+        }
         return gw_buf_append(b, data, n) == GW_BUF_OK ? n : 0;
-    /* A failed try: keep what fits (the caller may get it as the last
-     * upstream response), drop the rest. */
-    if (b->len + n <= b->max)
+    }
+    /* A failed try: keep what fits in its cap and the budget (the caller
+     * may get it as the last upstream response), drop the rest. */
+    if (b->len + n <= b->max && dp_bufbudget_charge(b, n, &t->held) == 0)
         gw_buf_append(b, data, n);
     return n;
 }

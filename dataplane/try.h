@@ -35,7 +35,6 @@ struct dp_timer;
 
 #include <stdint.h>
 
-#define DP_TRY_RESP_MAX (64 * 1024 * 1024) /* largest non-streamed upstream body */
 #define DP_TRY_LAST_MAX (1024 * 1024)      /* failed tries: body kept up to this */
 
 /* The response being read whole, or the last failed one, and how the last
@@ -47,6 +46,13 @@ struct dp_last {
     struct gw_buf body;
     int complete; /* a failed response was read whole: answer it if all fail */
     int fail;     /* DP_OUTCOME_* of the last try without a response, or -1 */
+    int over;     /* DP_TRY_OVER_*: why a response read whole was cut */
+};
+
+enum dp_try_over {
+    DP_TRY_OVER_NONE,   /* not cut */
+    DP_TRY_OVER_CAP,    /* over the per-response cap (bufbudget.h): 502 */
+    DP_TRY_OVER_BUDGET  /* the worker's budget was spent: 503 */
 };
 
 struct dp_try {
@@ -72,6 +78,7 @@ struct dp_try {
     int first_event;          /* ... and its first event went to the relay */
     int timed_out;            /* the watch ended the transfer */
     int resends_seen;         /* curl's re-sends already reported (dp_try_resends) */
+    size_t held;              /* budget bytes last.body holds (bufbudget.h) */
 };
 
 /* Prepares t; its transfers report to cb with arg, its deadlines run on
@@ -154,6 +161,14 @@ int dp_try_context_length(struct dp_try *t, struct dp_route *route, int64_t now_
  * return is n or 0 to abort) or of a failed one (discard 1: what fits is
  * kept, the rest dropped; returns n). */
 size_t dp_try_keep(struct dp_try *t, int discard, const char *data, size_t n);
+
+/* Frees the body kept in t->last and gives its budget back. */
+void dp_try_body_drop(struct dp_try *t);
+
+/* The body kept in t->last, taken over by the caller (len bytes, NULL when
+ * empty; gw_free it), with *held the budget bytes it still holds (give them
+ * back with dp_bufbudget_give, or through dp_bufbudget_hold). */
+char *dp_try_body_take(struct dp_try *t, size_t *len, size_t *held);
 
 enum dp_try_next {
     DP_TRY_END,   /* no other try: answer with what the tries left */
