@@ -10,6 +10,7 @@
 #include "common/err.h"
 
 #include <pthread.h>
+#include <string.h>
 
 TEST("buf appends and stays NUL-terminated")
 {
@@ -33,6 +34,24 @@ TEST("buf refuses to grow past its cap and frees itself")
     CHECK(b.data == NULL);
     CHECK_INT(b.len, 0);
     CHECK_INT(gw_buf_append_str(&b, "ok"), GW_BUF_OK);
+    gw_buf_cleanup(&b);
+}
+
+TEST("buf predicts the capacity an append leaves it with (the data plane's budget)")
+{
+    struct gw_buf b;
+    gw_buf_init(&b, 1000);
+    CHECK_INT(gw_buf_cap_for(&b, 0), 64);
+    char src[200];
+    memset(src, 'x', sizeof(src));
+    for (size_t n = 1; n < sizeof(src); n += 37) {
+        size_t want = gw_buf_cap_for(&b, n);
+        CHECK_INT(gw_buf_append(&b, src, n), GW_BUF_OK);
+        CHECK_INT(b.cap, want);
+    }
+    gw_buf_reset(&b);
+    CHECK_INT(gw_buf_cap_for(&b, 1000), 1001); /* clamped to max + NUL */
+    CHECK_INT(gw_buf_cap_for(&b, 1001), b.cap); /* over max: nothing more */
     gw_buf_cleanup(&b);
 }
 
