@@ -253,6 +253,27 @@ void gw_cfg_free(struct gw_cfg *cfg);
  * Returns 0, or -1 on out of memory. */
 int gw_cfg_hash(json_t *doc, char out[65]);
 
+/* The same hash from the texts of those members (each already in the
+ * canonical form json_dumps(JSON_COMPACT | JSON_SORT_KEYS) writes), in
+ * gw_cfg_hashed_members order ("apis", "applications", "issuers", "keys",
+ * "vendors"); a part with text NULL is left out. For text that is not
+ * canonical the result differs from gw_cfg_hash of the parsed document. */
+#define GW_CFG_HASHED 5
+extern const char *const gw_cfg_hashed_members[GW_CFG_HASHED];
+struct gw_cfg_part {
+    const char *text;
+    size_t len;
+};
+void gw_cfg_hash_parts(const struct gw_cfg_part parts[GW_CFG_HASHED], char out[65]);
+
+/* gw_cfg_from_json for a document whose "applications" and "keys" are
+ * given as texts (config_apps.h gw_cfg_read_apps_keys_text) while rest
+ * (borrowed) holds everything else. NULL when rest is not valid or the
+ * texts are not in the fast subset (err then says little: read the whole
+ * document with gw_cfg_from_json for the reason). */
+struct gw_cfg *gw_cfg_from_json_bulk(json_t *rest, const char *apps, size_t alen,
+                                     const char *keys, size_t klen, struct gw_err *err);
+
 /* Recomputes doc's hash and compares it with its "sha256" member. Returns
  * 0, or -1 with err (GW_ERR_INVALID, field "sha256": missing, or does not
  * match the content; GW_ERR_NOMEM). */

@@ -11,6 +11,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/json_raw.h"
 #include "common/json_read.h"
 #include "common/limits.h"
 #include "common/rules.h"
@@ -76,18 +77,26 @@ static int read_subscriptions(json_t *j, const char *path, struct gw_cfg_applica
     return 0;
 }
 
+/* An application's id and name, whichever reader found them. */
+static int set_application(struct gw_cfg_application *a, const char *id, const char *name,
+                           const char *path, struct gw_err *err)
+{
+    char npath[PATH];
+    gw_jr_path(npath, sizeof(npath), path, "name");
+    if (gw_rule_name(name, npath, GW_NAME_MAX_CHARS, err) < 0 || dup_into(&a->id, id, err) < 0 ||
+        dup_into(&a->name, name, err) < 0)
+        return -1;
+    return 0;
+}
+
 static int read_application(json_t *j, const char *path, struct gw_cfg_application *a,
                             struct gw_err *err)
 {
     const char *id, *name;
-    char npath[PATH];
     if (gw_jr_is_object(j, path, err) < 0 ||
         gw_jr_string(j, path, "id", 0, 1, GW_ID_MAX_BYTES, &id, err) < 0 ||
-        gw_jr_string(j, path, "name", 0, 0, (size_t)-1, &name, err) < 0)
-        return -1;
-    gw_jr_path(npath, sizeof(npath), path, "name");
-    if (gw_rule_name(name, npath, GW_NAME_MAX_CHARS, err) < 0 || dup_into(&a->id, id, err) < 0 ||
-        dup_into(&a->name, name, err) < 0)
+        gw_jr_string(j, path, "name", 0, 0, (size_t)-1, &name, err) < 0 ||
+        set_application(a, id, name, path, err) < 0)
         return -1;
     return read_subscriptions(j, path, a, err);
 }
@@ -138,18 +147,32 @@ static int read_applications(json_t *doc, struct gw_cfg *cfg, struct gw_err *err
 
 /* ---- keys ------------------------------------------------------------------ */
 
+/* "expiresAt" (exp): NULL = never, else an RFC 3339 time. */
+static int set_expiry(const char *exp, const char *path, struct gw_cfg_key *k, struct gw_err *err)
+{
+    if (!exp)
+        return 0;
+    if (gw_parse_rfc3339(exp, &k->expires_at) < 0)
+        return gw_jr_fail(err, path, "expiresAt", "must be an RFC 3339 string or null");
+    if (k->expires_at == 0) /* 0 means never: the epoch itself is long past */
+        k->expires_at = 1;
+    return 0;
+}
+
 /* "expiresAt": absent or null = never, else an RFC 3339 time. */
 static int read_expiry(json_t *j, const char *path, struct gw_cfg_key *k, struct gw_err *err)
 {
     json_t *exp = json_object_get(j, "expiresAt");
     if (!exp || json_is_null(exp))
         return 0;
-    if (!json_is_string(exp) || gw_parse_rfc3339(json_string_value(exp), &k->expires_at) < 0)
+    if (!json_is_string(exp))
         return gw_jr_fail(err, path, "expiresAt", "must be an RFC 3339 string or null");
-    if (k->expires_at == 0) /* 0 means never: the epoch itself is long past */
-        k->expires_at = 1;
-    return 0;
+    return set_expiry(json_string_value(exp), path, k, err);
 }
+
+static int set_key(struct gw_cfg_key *k, const char *id, const char *hash, const char *app,
+                   int type, const char *path, const struct app_ref *refs, size_t nrefs,
+                   struct gw_err *err);
 
 static int read_key(json_t *j, const char *path, const struct app_ref *refs, size_t nrefs,
                     struct gw_cfg_key *k, struct gw_err *err)
@@ -165,6 +188,14 @@ static int read_key(json_t *j, const char *path, const struct app_ref *refs, siz
         gw_jr_enum(j, path, "type", 0, gw_cfg_env_names, GW_ENV_COUNT, &type, err) < 0 ||
         read_expiry(j, path, k, err) < 0)
         return -1;
+    return set_key(k, id, hash, app, type, path, refs, nrefs, err);
+}
+
+/* A key's checked fields into k (the expiry is set already). */
+static int set_key(struct gw_cfg_key *k, const char *id, const char *hash, const char *app,
+                   int type, const char *path, const struct app_ref *refs, size_t nrefs,
+                   struct gw_err *err)
+{
     if (strspn(hash, "0123456789abcdef") != 64)
         return gw_jr_fail(err, path, "hash", "must be 64 lowercase hex digits");
     struct app_ref want = {app, 0};
@@ -197,6 +228,210 @@ int gw_cfg_read_apps_keys(json_t *doc, struct gw_cfg *cfg, struct gw_err *err)
         gw_jr_index(path, sizeof(path), "keys", i);
         rc = read_key(json_array_get(keys, i), path, refs, cfg->napplications, &cfg->keys[i], err);
     }
+    gw_free(refs);
+    return rc;
+}
+
+/* ---- the same from the snapshot's text, without a tree ------------------------- */
+
+/* The text readers below take only the subset of JSON that gw_json_cur
+ * reads (what the control plane writes: printable ASCII without escapes)
+ * and members they know, each once; anything else returns -1 and the caller
+ * reads the document with jansson instead (gw_cfg_read_apps_keys), which
+ * then accepts or names the problem. What they accept, they check with the
+ * same functions as above, so both readers give the same model. */
+
+/* A string of minlen..maxlen bytes copied into out (NUL-terminated; out
+ * has maxlen + 1 bytes). */
+static int cur_string_into(struct gw_json_cur *c, size_t minlen, size_t maxlen, char *out)
+{
+    const char *s;
+    size_t n;
+    if (gw_json_cur_string(c, &s, &n) != 0 || n < minlen || n > maxlen)
+        return -1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* The next member name: 0 with its index in names (each seen at most once,
+ * recorded in *seen), or -1. */
+static int cur_member(struct gw_json_cur *c, const char *const *names, int n, unsigned *seen)
+{
+    const char *s;
+    size_t len;
+    if (gw_json_cur_string(c, &s, &len) != 0 || gw_json_cur_char(c, ':') != 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (strlen(names[i]) == len && memcmp(names[i], s, len) == 0) {
+            if (*seen & (1u << i))
+                return -1;
+            *seen |= 1u << i;
+            return i;
+        }
+    return -1;
+}
+
+/* After a member: 1 when the object goes on (a comma), 0 when it ended. */
+static int cur_next(struct gw_json_cur *c, char close)
+{
+    if (gw_json_cur_char(c, ',') == 0)
+        return 1;
+    return gw_json_cur_char(c, close) == 0 ? 0 : -1;
+}
+
+static int text_subscriptions(struct gw_json_cur *c, struct gw_cfg_application *a)
+{
+    size_t cap = 0;
+    if (gw_json_cur_char(c, '[') != 0)
+        return -1;
+    if (gw_json_cur_peek(c) == ']')
+        return gw_json_cur_char(c, ']');
+    for (;;) {
+        const char *s;
+        size_t n;
+        if (gw_json_cur_string(c, &s, &n) != 0 || n < 1 || n > GW_ID_MAX_BYTES)
+            return -1;
+        if (a->nsubscriptions == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            char **p = gw_realloc(a->subscriptions, ncap * sizeof(*p));
+            if (!p)
+                return -1;
+            a->subscriptions = p;
+            cap = ncap;
+        }
+        if (!(a->subscriptions[a->nsubscriptions] = gw_strndup(s, n)))
+            return -1;
+        a->nsubscriptions++;
+        int more = cur_next(c, ']');
+        if (more <= 0)
+            return more;
+    }
+}
+
+static int text_application(struct gw_json_cur *c, struct gw_cfg_application *a,
+                            struct gw_err *scratch)
+{
+    static const char *const names[] = {"id", "name", "subscriptions"};
+    char id[GW_ID_MAX_BYTES + 1], *name = NULL;
+    unsigned seen = 0;
+    int rc = -1;
+    if (gw_json_cur_char(c, '{') != 0)
+        return -1;
+    for (int more = 1; more;) {
+        int m = cur_member(c, names, 3, &seen);
+        const char *s;
+        size_t n;
+        if (!((m == 0 && cur_string_into(c, 1, GW_ID_MAX_BYTES, id) == 0) ||
+              (m == 1 && gw_json_cur_string(c, &s, &n) == 0 && (name = gw_strndup(s, n))) ||
+              (m == 2 && text_subscriptions(c, a) == 0)) ||
+            (more = cur_next(c, '}')) < 0)
+            goto out;
+    }
+    if (seen == 7u)
+        rc = set_application(a, id, name, "", scratch);
+out:
+    gw_free(name);
+    return rc;
+}
+
+static int text_key(struct gw_json_cur *c, const struct app_ref *refs, size_t nrefs,
+                    struct gw_cfg_key *k, struct gw_err *scratch)
+{
+    static const char *const names[] = {"id",   "hash",      "application", "applicationName",
+                                        "type", "expiresAt"};
+    char id[GW_ID_MAX_BYTES + 1], hash[65], app[GW_ID_MAX_BYTES + 1], type[16], exp[64];
+    int has_id = 0, has_exp = 0, t = -1;
+    unsigned seen = 0;
+    if (gw_json_cur_char(c, '{') != 0)
+        return -1;
+    for (int more = 1; more;) {
+        int m = cur_member(c, names, 6, &seen);
+        const char *s;
+        size_t n;
+        int null = (m == 0 || m == 3 || m == 5) && gw_json_cur_peek(c) == 'n';
+        if (!((null && gw_json_cur_null(c) == 0) ||
+              (m == 0 && cur_string_into(c, 1, GW_ID_MAX_BYTES, id) == 0 && (has_id = 1)) ||
+              (m == 1 && cur_string_into(c, 64, 64, hash) == 0) ||
+              (m == 2 && cur_string_into(c, 1, GW_ID_MAX_BYTES, app) == 0) ||
+              (m == 3 && gw_json_cur_string(c, &s, &n) == 0) ||
+              (m == 4 && cur_string_into(c, 0, sizeof(type) - 1, type) == 0) ||
+              (m == 5 && cur_string_into(c, 0, sizeof(exp) - 1, exp) == 0 && (has_exp = 1))) ||
+            (more = cur_next(c, '}')) < 0)
+            return -1;
+    }
+    if ((seen & 0x16u) != 0x16u) /* hash, application, type */
+        return -1;
+    for (int i = 0; i < GW_ENV_COUNT; i++)
+        if (strcmp(type, gw_cfg_env_names[i]) == 0)
+            t = i;
+    if (t < 0 || set_expiry(has_exp ? exp : NULL, "", k, scratch) < 0)
+        return -1;
+    return set_key(k, has_id ? id : NULL, hash, app, t, "", refs, nrefs, scratch);
+}
+
+/* The number of objects in the array text p (len bytes), counted without
+ * reading them; -1 when a string holds an escape (not in the subset). */
+static int text_count(const char *p, size_t len, size_t *n)
+{
+    /* Elements are objects: count the '{' outside strings at depth 1. */
+    size_t depth = 0, count = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = p[i];
+        if (in_str) {
+            if (ch == '\\')
+                return -1; /* not in the subset */
+            in_str = ch != '"';
+        } else if (ch == '"') {
+            in_str = 1;
+        } else if (ch == '{' || ch == '[') {
+            count += ch == '{' && depth == 1;
+            depth++;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        }
+    }
+    *n = count;
+    return 0;
+}
+
+int gw_cfg_read_apps_keys_text(const char *apps, size_t alen, const char *keys, size_t klen,
+                               struct gw_cfg *cfg)
+{
+    struct gw_err scratch;
+    struct gw_json_cur c = {apps, apps + alen};
+    size_t na, nk;
+    int rc = -1;
+    struct app_ref *refs = NULL;
+    if (text_count(apps, alen, &na) != 0 || text_count(keys, klen, &nk) != 0)
+        return -1;
+    if ((na && !(cfg->applications = gw_calloc(na, sizeof(*cfg->applications)))) ||
+        (nk && !(cfg->keys = gw_calloc(nk, sizeof(*cfg->keys)))))
+        return -1;
+    cfg->napplications = na;
+    cfg->nkeys = nk;
+    if (gw_json_cur_char(&c, '[') != 0)
+        return -1;
+    for (size_t i = 0; i < na; i++)
+        if ((i && gw_json_cur_char(&c, ',') != 0) ||
+            text_application(&c, &cfg->applications[i], &scratch) != 0)
+            return -1;
+    if (gw_json_cur_char(&c, ']') != 0 || gw_json_cur_done(&c) != 0)
+        return -1;
+    refs = gw_calloc(na ? na : 1, sizeof(*refs));
+    if (!refs || sort_applications(cfg, refs, &scratch) != 0)
+        goto out;
+    c = (struct gw_json_cur){keys, keys + klen};
+    if (gw_json_cur_char(&c, '[') != 0)
+        goto out;
+    for (size_t i = 0; i < nk; i++)
+        if ((i && gw_json_cur_char(&c, ',') != 0) ||
+            text_key(&c, refs, na, &cfg->keys[i], &scratch) != 0)
+            goto out;
+    if (gw_json_cur_char(&c, ']') == 0 && gw_json_cur_done(&c) == 0)
+        rc = 0;
+out:
     gw_free(refs);
     return rc;
 }

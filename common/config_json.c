@@ -605,7 +605,13 @@ int gw_cfg_read_subscriptions(json_t *j, const char *path, struct gw_cfg_key *k,
 
 /* ---- the document ------------------------------------------------------ */
 
-static int read_doc(json_t *doc, struct gw_cfg *cfg, struct gw_err *err)
+/* "applications" and "keys" given as texts (gw_cfg_from_json_bulk). */
+struct bulk {
+    const char *apps, *keys;
+    size_t alen, klen;
+};
+
+static int read_doc(json_t *doc, struct gw_cfg *cfg, const struct bulk *bulk, struct gw_err *err)
 {
     const char *sha, *gen;
     json_t *vendors, *apis, *sv = json_object_get(doc, "schemaVersion");
@@ -642,7 +648,10 @@ static int read_doc(json_t *doc, struct gw_cfg *cfg, struct gw_err *err)
         if (read_api(json_array_get(apis, i), path, cfg, &cfg->apis[i], err) < 0)
             return -1;
     }
-    if (gw_cfg_read_apps_keys(doc, cfg, err) < 0)
+    if (bulk ? gw_cfg_read_apps_keys_text(bulk->apps, bulk->alen, bulk->keys, bulk->klen, cfg) < 0
+                 && gw_err_set(err, GW_ERR_INVALID, "invalid_config", NULL,
+                               "applications or keys not in the fast subset") < 0
+             : gw_cfg_read_apps_keys(doc, cfg, err) < 0)
         return -1;
     return gw_cfg_read_issuers(doc, cfg, err);
 }
@@ -659,7 +668,20 @@ struct gw_cfg *gw_cfg_from_json(json_t *doc, struct gw_err *err)
         nomem(err);
         return NULL;
     }
-    if (read_doc(doc, cfg, err) < 0) {
+    if (read_doc(doc, cfg, NULL, err) < 0) {
+        gw_cfg_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+struct gw_cfg *gw_cfg_from_json_bulk(json_t *rest, const char *apps, size_t alen,
+                                     const char *keys, size_t klen, struct gw_err *err)
+{
+    struct bulk b = {apps, keys, alen, klen};
+    gw_err_clear(err);
+    struct gw_cfg *cfg = json_is_object(rest) ? gw_calloc(1, sizeof(*cfg)) : NULL;
+    if (cfg && read_doc(rest, cfg, &b, err) < 0) {
         gw_cfg_free(cfg);
         return NULL;
     }
@@ -684,6 +706,39 @@ int gw_cfg_hash(json_t *doc, char out[65])
     gw_sha256_hex(text, strlen(text), out);
     gw_free(text);
     return 0;
+}
+
+const char *const gw_cfg_hashed_members[GW_CFG_HASHED] = {"apis", "applications", "issuers",
+                                                          "keys", "vendors"};
+
+struct pieces {
+    const void *data[4 * GW_CFG_HASHED + 2];
+    size_t lens[4 * GW_CFG_HASHED + 2];
+    size_t n;
+};
+
+static void piece(struct pieces *p, const char *data, size_t len)
+{
+    p->data[p->n] = data;
+    p->lens[p->n++] = len;
+}
+
+void gw_cfg_hash_parts(const struct gw_cfg_part parts[GW_CFG_HASHED], char out[65])
+{
+    /* {"name":text,...} in gw_cfg_hashed_members order, as json_dumps
+     * writes an object with JSON_COMPACT | JSON_SORT_KEYS. */
+    struct pieces p = {.n = 0};
+    piece(&p, "{", 1);
+    for (int i = 0; i < GW_CFG_HASHED; i++) {
+        if (!parts[i].text)
+            continue;
+        piece(&p, p.n > 1 ? ",\"" : "\"", p.n > 1 ? 2 : 1);
+        piece(&p, gw_cfg_hashed_members[i], strlen(gw_cfg_hashed_members[i]));
+        piece(&p, "\":", 2);
+        piece(&p, parts[i].text, parts[i].len);
+    }
+    piece(&p, "}", 1);
+    gw_sha256_hex_parts(p.data, p.lens, p.n, out);
 }
 
 int gw_cfg_check_hash(json_t *doc, struct gw_err *err)

@@ -29,6 +29,22 @@ void gw_sha256_hex(const void *data, size_t len, char out[GW_SHA256_HEX_LEN + 1]
     sha256_to_hex(md, out);
 }
 
+void gw_sha256_hex_parts(const void *const *data, const size_t *lens, size_t n,
+                         char out[GW_SHA256_HEX_LEN + 1])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = EVP_DigestUpdate(ctx, data[i], lens[i]) == 1;
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        memset(md, 0, sizeof(md)); /* matches no snapshot's hash */
+    sha256_to_hex(md, out);
+}
+
 static EVP_MD *sha256_fetched; /* set once, never freed (lives as long as the process) */
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 

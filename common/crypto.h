@@ -14,6 +14,11 @@
 /* Writes the lowercase hex SHA-256 of data into out (65 bytes incl. NUL). */
 void gw_sha256_hex(const void *data, size_t len, char out[GW_SHA256_HEX_LEN + 1]);
 
+/* The hex SHA-256 of the concatenation of n pieces (data[i], lens[i]
+ * bytes), without copying them together. */
+void gw_sha256_hex_parts(const void *const *data, const size_t *lens, size_t n,
+                         char out[GW_SHA256_HEX_LEN + 1]);
+
 /* The same digest, for hot paths (the data plane hashes every API key it is
  * presented): the SHA-256 implementation is fetched from the provider once
  * per process instead of at every call, and the digest context is kept per

@@ -216,24 +216,13 @@ static void free_text(void *p)
 /* Makes the cached response current. Caller holds cache_lock. */
 static int refresh_cache(struct cp_dp *dp, struct gw_err *err)
 {
-    json_t *doc = NULL;
+    char *text = NULL;
+    size_t len = 0;
     int64_t rev = 0;
-    if (cp_snapshot_build(dp->db, &doc, &rev, err) < 0)
+    if (cp_snapshot_build(dp->db, &text, &len, &rev, err) < 0)
         return -1;
-    char *text = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    if (!text)
-        return gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");
-    if (strlen(text) > GW_SNAPSHOT_MAX_BYTES) { /* data planes would refuse it */
-        size_t len = strlen(text);
-        gw_free(text);
-        return gw_err_set(err, GW_ERR_INTERNAL, "snapshot_too_large", NULL,
-                          "the config snapshot of revision %lld is %zu bytes, over the limit "
-                          "of %zu (GW_SNAPSHOT_MAX_BYTES): not published",
-                          (long long)rev, len, GW_SNAPSHOT_MAX_BYTES);
-    }
     struct MHD_Response *r =
-        MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free_text);
+        MHD_create_response_from_buffer_with_free_callback(len, text, free_text);
     if (!r) {
         gw_free(text);
         return gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");

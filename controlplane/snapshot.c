@@ -6,7 +6,11 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/buf.h"
 #include "common/config.h"
+#include "common/config_text.h"
+#include "common/json_raw.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/crypto.h"
 #include "crud.h"
@@ -22,19 +26,15 @@
     "sv.value) END)) FROM endpoints e LEFT JOIN secret_values sv ON sv.secret_name = "             \
     "e.secret_name AND sv.key = e.secret_key WHERE e.api_id = ?1 ORDER BY e.seq"
 
-/* Applications with their subscriptions, once each; keys name their
- * application (no per-key copy of the subscriptions, no key id, no
- * "expiresAt" when the key never expires: 100,000 keys stay a few MB). */
-#define SNAPSHOT_APPLICATIONS                                                                      \
-    "SELECT json_object('id', a.id, 'name', a.name, 'subscriptions', json((SELECT "                \
-    "json_group_array(api_id) FROM (SELECT api_id FROM subscriptions WHERE application_id = a.id " \
-    "ORDER BY seq)))) FROM applications a ORDER BY a.seq"
-
-#define SNAPSHOT_KEYS                                                                              \
-    "SELECT CASE WHEN k.expires_at IS NULL THEN json_object('hash', k.hash, 'application', "       \
-    "k.application_id, 'type', k.type) ELSE json_object('hash', k.hash, 'application', "           \
-    "k.application_id, 'type', k.type, 'expiresAt', k.expires_at) END FROM api_keys k ORDER BY "   \
-    "k.seq"
+/* Applications (in order) and their subscriptions (in the same order of
+ * applications, then in order), merged while writing: no tree, no
+ * per-application query. Keys: no key id, no "expiresAt" when the key
+ * never expires (100,000 keys stay a few MB). */
+#define SNAPSHOT_APPLICATIONS "SELECT id, name FROM applications ORDER BY seq"
+#define SNAPSHOT_SUBSCRIPTIONS                                                                     \
+    "SELECT s.application_id, s.api_id FROM subscriptions s JOIN applications a ON a.id = "        \
+    "s.application_id ORDER BY a.seq, s.seq"
+#define SNAPSHOT_KEYS "SELECT application_id, expires_at, hash, type FROM api_keys ORDER BY seq"
 
 /* Issuers in the snapshot shape: clientClaim only when not the default
  * ("azp": then azp, else client_id), keys = inline keys, jwks = the last
@@ -49,11 +49,6 @@
     "api_id FROM subscriptions WHERE application_id = c.application_id ORDER BY seq)))) AS c "      \
     "FROM oauth_clients c JOIN applications a ON a.id = c.application_id WHERE c.issuer_id = "     \
     "i.id ORDER BY c.seq)))) FROM issuers i ORDER BY i.seq"
-
-int cp_snapshot_hash(json_t *doc, char out[65])
-{
-    return gw_cfg_hash(doc, out);
-}
 
 /* Adds "endpoints" and "policies" to each API of apis. */
 static int fill_apis(struct cp_db *db, json_t *apis, struct gw_err *err)
@@ -93,52 +88,203 @@ static int fill_issuers(json_t *issuers, struct gw_err *err)
     return 0;
 }
 
-/* Fills doc (borrowed) from the database; the caller holds a read
- * transaction. The parts are new references until doc takes them over. */
-static int build_locked(struct cp_db *db, json_t *doc, int64_t *revision, struct gw_err *err)
+/* ---- writing the text ------------------------------------------------------ */
+
+/* The text being written, and where each hashed member's value is in it
+ * (offsets: the buffer moves as it grows). */
+struct out {
+    struct gw_buf b;
+    size_t at[GW_CFG_HASHED], len[GW_CFG_HASHED];
+    int has[GW_CFG_HASHED];
+    enum gw_buf_result failed; /* GW_BUF_TOOBIG: over GW_SNAPSHOT_MAX_BYTES */
+};
+
+static void put(struct out *o, const char *s, size_t n)
 {
-    json_t *vendors = NULL, *apis = NULL, *apps = NULL, *keys = NULL, *issuers = NULL;
-    char now[32];
+    if (o->failed == GW_BUF_OK)
+        o->failed = gw_buf_append(&o->b, s, n);
+}
+
+static void put_str(struct out *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+/* A text column as a JSON string (jansson's escaping: the hash is of
+ * canonical text). */
+static void put_col(struct out *o, sqlite3_stmt *st, int col)
+{
+    if (o->failed == GW_BUF_OK)
+        o->failed = gw_json_raw_put_str(&o->b, (const char *)sqlite3_column_text(st, col),
+                                        (size_t)sqlite3_column_bytes(st, col));
+}
+
+/* ,"name": then the member's value written by the caller, between
+ * member_begin and member_end. */
+static int hashed_index(const char *name)
+{
+    for (int i = 0; i < GW_CFG_HASHED; i++)
+        if (strcmp(gw_cfg_hashed_members[i], name) == 0)
+            return i;
+    return -1;
+}
+
+static void member_begin(struct out *o, const char *name)
+{
+    put_str(o, ",\"");
+    put_str(o, name);
+    put_str(o, "\":");
+    int i = hashed_index(name);
+    o->at[i] = o->b.len;
+    o->has[i] = 1;
+}
+
+static void member_end(struct out *o, const char *name)
+{
+    int i = hashed_index(name);
+    o->len[i] = o->b.len - o->at[i];
+}
+
+/* A small part as jansson's canonical dump (keys sorted, compact). */
+static void put_tree(struct out *o, const char *name, json_t *part)
+{
+    char *text = json_dumps(part, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!text) {
+        o->failed = GW_BUF_NOMEM;
+        return;
+    }
+    member_begin(o, name);
+    put_str(o, text);
+    member_end(o, name);
+    gw_free(text);
+}
+
+static int sql_fail(struct cp_db *db, struct gw_err *err)
+{
+    return gw_err_set(err, GW_ERR_INTERNAL, "database_error", NULL, "database error: %s",
+                      sqlite3_errmsg(cp_db_handle(db)));
+}
+
+static sqlite3_stmt *prepare(struct cp_db *db, const char *sql, struct gw_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(cp_db_handle(db), sql, -1, &st, NULL) != SQLITE_OK) {
+        sql_fail(db, err);
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* "applications": [{"id","name","subscriptions":[...]}...], members in
+ * sorted order. */
+static int put_applications(struct cp_db *db, struct out *o, struct gw_err *err)
+{
+    sqlite3_stmt *apps = prepare(db, SNAPSHOT_APPLICATIONS, err);
+    sqlite3_stmt *subs = apps ? prepare(db, SNAPSHOT_SUBSCRIPTIONS, err) : NULL;
+    int rc = -1, arc, src = SQLITE_ROW;
+    if (!subs)
+        goto out;
+    member_begin(o, "applications");
+    put_str(o, "[");
+    src = sqlite3_step(subs);
+    for (int n = 0; (arc = sqlite3_step(apps)) == SQLITE_ROW; n++) {
+        put_str(o, n ? ",{\"id\":" : "{\"id\":");
+        put_col(o, apps, 0);
+        put_str(o, ",\"name\":");
+        put_col(o, apps, 1);
+        put_str(o, ",\"subscriptions\":[");
+        const char *id = (const char *)sqlite3_column_text(apps, 0);
+        for (int k = 0; src == SQLITE_ROW &&
+                        strcmp((const char *)sqlite3_column_text(subs, 0), id) == 0;
+             k++) {
+            if (k)
+                put_str(o, ",");
+            put_col(o, subs, 1);
+            src = sqlite3_step(subs);
+        }
+        put_str(o, "]}");
+    }
+    put_str(o, "]");
+    member_end(o, "applications");
+    if (arc != SQLITE_DONE || (src != SQLITE_ROW && src != SQLITE_DONE)) {
+        sql_fail(db, err);
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(subs);
+    sqlite3_finalize(apps);
+    return rc;
+}
+
+/* "keys": [{"application","expiresAt"?,"hash","type"}...] (sorted). */
+static int put_keys(struct cp_db *db, struct out *o, struct gw_err *err)
+{
+    sqlite3_stmt *st = prepare(db, SNAPSHOT_KEYS, err);
+    int rc;
+    if (!st)
+        return -1;
+    member_begin(o, "keys");
+    put_str(o, "[");
+    for (int n = 0; (rc = sqlite3_step(st)) == SQLITE_ROW; n++) {
+        put_str(o, n ? ",{\"application\":" : "{\"application\":");
+        put_col(o, st, 0);
+        if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+            put_str(o, ",\"expiresAt\":");
+            put_col(o, st, 1);
+        }
+        put_str(o, ",\"hash\":");
+        put_col(o, st, 2);
+        put_str(o, ",\"type\":");
+        put_col(o, st, 3);
+        put_str(o, "}");
+    }
+    put_str(o, "]");
+    member_end(o, "keys");
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : sql_fail(db, err);
+}
+
+/* Writes the document but its sha256 from the database; the caller holds a
+ * read transaction. */
+static int write_locked(struct cp_db *db, struct out *o, int64_t *revision, struct gw_err *err)
+{
+    json_t *vendors = NULL, *apis = NULL, *issuers = NULL;
+    char now[32], head[160];
     int rc = -1;
     if (cp_db_query_int(db, err, revision, "SELECT revision FROM config_revision WHERE id = 1",
                         "") < 0 ||
         cp_vendor_list(db, &vendors, err) < 0 || cp_api_list(db, &apis, err) < 0 ||
         fill_apis(db, apis, err) < 0 ||
-        cp_db_query_json(db, err, &apps, SNAPSHOT_APPLICATIONS, "") < 0 ||
-        cp_db_query_json(db, err, &keys, SNAPSHOT_KEYS, "") < 0 ||
         cp_db_query_json(db, err, &issuers, SNAPSHOT_ISSUERS, "") < 0 ||
         fill_issuers(issuers, err) < 0)
         goto out;
     gw_format_rfc3339(gw_wall_s(), now);
-    /* json_object_set() takes its own reference: ours are dropped at out
-     * whether or not the sets succeed. */
-    if (json_object_set_new(doc, "schemaVersion", json_integer(CP_SNAPSHOT_SCHEMA_VERSION)) < 0 ||
-        json_object_set_new(doc, "revision", json_integer(*revision)) < 0 ||
-        json_object_set_new(doc, "generatedAt", json_string(now)) < 0 ||
-        json_object_set(doc, "vendors", vendors) < 0 || json_object_set(doc, "apis", apis) < 0 ||
-        json_object_set(doc, "applications", apps) < 0 ||
-        json_object_set(doc, "keys", keys) < 0 ||
-        (json_array_size(issuers) && json_object_set(doc, "issuers", issuers) < 0)) {
-        cp_nomem(err);
+    snprintf(head, sizeof(head), "{\"schemaVersion\":%d,\"revision\":%lld,\"generatedAt\":\"%s\"",
+             CP_SNAPSHOT_SCHEMA_VERSION, (long long)*revision, now);
+    put_str(o, head);
+    put_tree(o, "vendors", vendors);
+    put_tree(o, "apis", apis);
+    if (put_applications(db, o, err) < 0 || put_keys(db, o, err) < 0)
         goto out;
-    }
+    if (json_array_size(issuers))
+        put_tree(o, "issuers", issuers);
     rc = 0;
 out:
     json_decref(vendors);
     json_decref(apis);
-    json_decref(apps);
-    json_decref(keys);
     json_decref(issuers);
     return rc;
 }
 
-/* Reads doc back with the data plane's own code (the shared config model)
+/* Reads the text back with the data plane's own code (the shared reader)
  * so that a snapshot a data plane would refuse is never published. A
  * failure here is a bug of the control plane's REST validation: it is
  * logged and the data planes keep their current revision. */
-static int check_snapshot(json_t *doc, struct gw_err *err)
+static int check_snapshot(const char *text, size_t len, struct gw_err *err)
 {
-    struct gw_cfg *model = gw_cfg_from_json(doc, err);
+    struct gw_cfg *model = gw_cfg_from_text(text, len, err);
     if (!model) {
         if (err->kind == GW_ERR_NOMEM)
             return -1;
@@ -152,29 +298,46 @@ static int check_snapshot(json_t *doc, struct gw_err *err)
     return 0;
 }
 
-int cp_snapshot_build(struct cp_db *db, json_t **out, int64_t *revision, struct gw_err *err)
+int cp_snapshot_build(struct cp_db *db, char **text, size_t *len, int64_t *revision,
+                      struct gw_err *err)
 {
-    char hash[65];
-    json_t *doc = json_object();
-    *out = NULL;
-    if (!doc)
-        return cp_nomem(err);
+    struct out o;
+    memset(&o, 0, sizeof(o));
+    gw_buf_init(&o.b, GW_SNAPSHOT_MAX_BYTES);
+    *text = NULL;
+    *len = 0;
     if (cp_db_read_begin(db, err) < 0)
-        goto fail;
-    int rc = build_locked(db, doc, revision, err);
+        return -1;
+    int rc = write_locked(db, &o, revision, err);
     cp_db_read_end(db);
     if (rc < 0)
         goto fail;
-    if (cp_snapshot_hash(doc, hash) < 0 ||
-        json_object_set_new(doc, "sha256", json_string(hash)) < 0) {
-        cp_nomem(err);
+    struct gw_cfg_part parts[GW_CFG_HASHED];
+    char hash[65];
+    for (int i = 0; i < GW_CFG_HASHED; i++) {
+        parts[i].text = o.has[i] && o.b.data ? o.b.data + o.at[i] : NULL;
+        parts[i].len = o.len[i];
+    }
+    gw_cfg_hash_parts(parts, hash);
+    put_str(&o, ",\"sha256\":\"");
+    put_str(&o, hash);
+    put_str(&o, "\"}");
+    if (o.failed != GW_BUF_OK) {
+        if (o.failed == GW_BUF_TOOBIG)
+            gw_err_set(err, GW_ERR_INTERNAL, "snapshot_too_large", NULL,
+                       "the config snapshot of revision %lld is over the limit of %zu bytes "
+                       "(GW_SNAPSHOT_MAX_BYTES): not published",
+                       (long long)*revision, GW_SNAPSHOT_MAX_BYTES);
+        else
+            cp_nomem(err);
         goto fail;
     }
-    if (check_snapshot(doc, err) < 0)
+    if (check_snapshot(o.b.data, o.b.len, err) < 0)
         goto fail;
-    *out = doc;
+    *len = o.b.len;
+    *text = gw_buf_take(&o.b);
     return 0;
 fail:
-    json_decref(doc);
+    gw_buf_cleanup(&o.b);
     return -1;
 }

@@ -18,12 +18,14 @@ struct cp_db;
 
 #define CP_SNAPSHOT_SCHEMA_VERSION 1
 
-/* Builds the snapshot of the current revision. Returns 0 with *out the
- * document (new reference) and *revision its revision, or -1 with err. */
-int cp_snapshot_build(struct cp_db *db, json_t **out, int64_t *revision, struct gw_err *err);
-
-/* The "sha256" of a snapshot: SHA-256 hex of the compact, key-sorted JSON of
- * {"vendors", "apis", "keys"} taken from doc. Returns 0 or -1 (no memory). */
-int cp_snapshot_hash(json_t *doc, char out[65]);
+/* Builds the snapshot of the current revision as its JSON text: compact,
+ * members sorted in every part that is hashed (so its "sha256" is of the
+ * text itself, common/config_text.h), read back with the data plane's
+ * reader before it is returned. Returns 0 with *text (len bytes,
+ * NUL-terminated; gw_free it) and *revision, or -1 with err (code
+ * "snapshot_too_large" over GW_SNAPSHOT_MAX_BYTES, "invalid_snapshot" when
+ * a data plane would refuse it). */
+int cp_snapshot_build(struct cp_db *db, char **text, size_t *len, int64_t *revision,
+                      struct gw_err *err);
 
 #endif

@@ -10,6 +10,8 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/config_text.h"
+#include "common/json_raw.h"
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -54,33 +56,29 @@ struct dp_cfgsync {
 
 /* ---- applying a document --------------------------------------------------- */
 
-/* Validates, compiles and publishes doc (borrowed). 0 applied, 1 unchanged
- * (same sha256), -1 invalid (err).
+/* Validates, compiles and publishes the snapshot in text (len bytes). 0
+ * applied, 1 unchanged (same sha256), -1 invalid (err).
  *
- * The sha256 is recomputed from the content and must match the one the
- * document states: a snapshot edited by hand (a --config file) without
- * updating it is refused like any invalid snapshot, with a log line saying
- * so, and the running revision stays. Only then is "unchanged" decided, on
- * the verified hash. */
-static int apply_doc(struct dp_cfgsync *cs, json_t *doc, struct gw_err *err)
+ * gw_cfg_from_text recomputes the sha256 from the content, and it must
+ * match the one the document states: a snapshot edited by hand (a --config
+ * file) without updating it is refused like any invalid snapshot, with a
+ * log line saying so, and the running revision stays. Only then is
+ * "unchanged" decided, on the verified hash. */
+static int apply_text(struct dp_cfgsync *cs, const char *text, size_t len, struct gw_err *err)
 {
-    json_t *sv = json_object_get(doc, "schemaVersion");
-    if (json_is_object(doc) && (!json_is_integer(sv) || json_integer_value(sv) != 1))
-        return gw_err_set(err, GW_ERR_INVALID, "schema_version", "schemaVersion",
-                          "unsupported schemaVersion (this data plane knows 1)");
-    if (json_is_object(doc) && gw_cfg_check_hash(doc, err) < 0)
+    struct gw_cfg *model = gw_cfg_from_text(text, len, err);
+    if (!model)
         return -1;
-    const char *sha = json_string_value(json_object_get(doc, "sha256"));
-    if (sha && cs->revision >= 0 && strcmp(sha, cs->sha256) == 0) {
-        json_t *rev = json_object_get(doc, "revision");
-        if (json_is_integer(rev) && json_integer_value(rev) > cs->revision) {
+    if (cs->revision >= 0 && strcmp(model->sha256, cs->sha256) == 0) {
+        if (model->revision > cs->revision) {
             /* Same content under a newer revision: report it, nothing to compile. */
-            cs->revision = json_integer_value(rev);
+            cs->revision = model->revision;
             atomic_store(&cs->sh->revision, cs->revision);
         }
+        gw_cfg_free(model);
         return 1;
     }
-    struct dp_config *cfg = dp_config_compile(doc, cs->sh->state, err);
+    struct dp_config *cfg = dp_config_compile_model(model, cs->sh->state, err);
     if (!cfg)
         return -1;
     dp_shared_publish(cs->sh, cfg);
@@ -93,14 +91,21 @@ static int apply_doc(struct dp_cfgsync *cs, json_t *doc, struct gw_err *err)
     return 0;
 }
 
-static json_t *parse(const char *data, size_t len, struct gw_err *err)
+/* The "revision" a snapshot's text states (for one it refused), or -1. */
+static int64_t text_revision(const char *text, size_t len)
 {
-    json_error_t je;
-    json_t *doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
-    if (!doc)
-        gw_err_set(err, GW_ERR_INVALID, "invalid_json", NULL, "not JSON: %s (line %d)", je.text,
-                   je.line);
-    return doc;
+    struct gw_json_member m[GW_JSON_TOP_MAX];
+    int n = gw_json_raw_members(text, len, m);
+    const struct gw_json_member *r = n > 0 ? gw_json_raw_find(m, n, "revision") : NULL;
+    char num[24];
+    if (!r || r->len >= sizeof(num))
+        return -1;
+    memcpy(num, r->value, r->len);
+    num[r->len] = '\0';
+    char *end;
+    errno = 0;
+    long long v = strtoll(num, &end, 10);
+    return errno || *end || end == num || v < 0 ? -1 : v;
 }
 
 static char *read_file(const char *path, size_t *len, struct gw_err *err)
@@ -143,12 +148,8 @@ static int apply_file(struct dp_cfgsync *cs, const char *path, struct gw_err *er
     char *data = read_file(path, &len, err);
     if (!data)
         return -1;
-    json_t *doc = parse(data, len, err);
+    int rc = apply_text(cs, data, len, err);
     gw_free(data);
-    if (!doc)
-        return -1;
-    int rc = apply_doc(cs, doc, err);
-    json_decref(doc);
     return rc;
 }
 
@@ -272,8 +273,8 @@ static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
     } else {
         struct gw_err err;
         gw_err_clear(&err);
-        json_t *doc = parse(bp->data ? bp->data : "", bp->len, &err);
-        int a = doc ? apply_doc(cs, doc, &err) : -1;
+        const char *text = bp->data ? bp->data : "";
+        int a = apply_text(cs, text, bp->len, &err);
         if (a == 0) {
             res = POLL_APPLIED;
             if (gw_secret_file_write(cs->cache_path, bp->data, bp->len) != 0)
@@ -281,17 +282,15 @@ static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
         } else if (a == 1) {
             res = POLL_UNCHANGED;
         } else {
-            json_t *rev = doc ? json_object_get(doc, "revision") : NULL;
+            int64_t rev = text_revision(text, bp->len);
             gw_error("control plane snapshot rejected, keeping revision %lld: %s%s%s",
                      (long long)cs->revision, err.message, err.field[0] ? " at " : "",
                      err.field);
             /* Skip that revision rather than fetch it again at once. */
-            if (json_is_integer(rev) && json_integer_value(rev) > cs->revision &&
-                cs->revision >= 0)
-                cs->revision = json_integer_value(rev);
+            if (rev > cs->revision && cs->revision >= 0)
+                cs->revision = rev;
             res = POLL_REJECTED;
         }
-        json_decref(doc);
     }
     gw_buf_cleanup(bp);
     return res;
