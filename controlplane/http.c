@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "common/fdlimit.h"
 #include "common/http_framing_mhd.h"
+#include "common/idle_conns_mhd.h"
 #include "common/json_depth.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -39,6 +40,10 @@
  * flood meets this limit, refused at once, and never EMFILE. */
 #define CP_IDLE_S 15
 #define CP_PER_IP 1024
+/* Past 7/8 of the connection limit, each new connection closes the one
+ * idle longest (common/idle_conns.h): a data plane's long poll or an
+ * admin always gets a slot, however many addresses idle sockets come
+ * from; held long polls are busy and never closed. */
 #define CP_CONN_MAX 16384
 #define CP_FD_SPARE 256
 /* Bodies declared larger than this are refused before reading them; up to
@@ -50,6 +55,7 @@ struct cp_http {
     char web_dir[PATH_MAX];
     struct MHD_Daemon *daemon;
     int listen_fd;
+    struct gw_idle_conns *idle;
 };
 
 struct conn {
@@ -309,6 +315,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!st || st == gw_framing_mhd_uri_mark()) {
         struct gw_framing_verdict v = gw_framing_mhd_check(c, st);
         *con_cls = NULL;
+        gw_idle_mhd_busy(srv->idle, c, 1);
         if (v.status)
             return refuse_framing(c, v);
         st = gw_calloc(1, sizeof(*st));
@@ -351,6 +358,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct cp_http *srv = cls;
     struct conn *st = *con_cls;
     *con_cls = NULL;
+    gw_idle_mhd_busy(srv->idle, c, 0);
     if (!st || st == gw_framing_mhd_uri_mark())
         return; /* the URL mark: MHD ended the request before our handler ran */
     if (st->dp_state)
@@ -404,20 +412,28 @@ int cp_http_start(const struct cp_http_config *config, struct cp_http **out, str
         gw_free(srv);
         return -1;
     }
+    unsigned limit = gw_conn_limit(CP_FD_SPARE, 4 * CP_HTTP_THREADS, CP_CONN_MAX);
+    srv->idle = gw_idle_conns_new(limit - limit / 8);
+    if (!srv->idle) {
+        close(srv->listen_fd);
+        gw_free(srv);
+        return gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET,
                                    srv->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
                                    (unsigned)CP_HTTP_THREADS, MHD_OPTION_NOTIFY_COMPLETED,
                                    on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
                                    NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CP_IDLE_S,
-                                   MHD_OPTION_CONNECTION_LIMIT,
-                                   gw_conn_limit(CP_FD_SPARE, 4 * CP_HTTP_THREADS, CP_CONN_MAX),
+                                   MHD_OPTION_CONNECTION_LIMIT, limit,
+                                   MHD_OPTION_NOTIFY_CONNECTION, gw_idle_mhd_notify, srv->idle,
                                    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CP_PER_IP,
                                    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_HTTP_POOL_BYTES,
                                    MHD_OPTION_URI_LOG_CALLBACK, gw_framing_mhd_uri, NULL,
                                    MHD_OPTION_END);
     if (!srv->daemon) {
         close(srv->listen_fd);
+        gw_idle_conns_free(srv->idle);
         gw_free(srv);
         return gw_err_set(err, GW_ERR_INTERNAL, "listen", NULL,
                           "cannot start the HTTP server on %s", config->listen);
@@ -452,5 +468,6 @@ void cp_http_stop(struct cp_http *srv)
     MHD_stop_daemon(srv->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    gw_idle_conns_free(srv->idle);
     gw_free(srv);
 }

@@ -8,6 +8,7 @@
 #include "bufbudget.h"
 #include "common/alloc.h"
 #include "common/fdlimit.h"
+#include "common/idle_conns_mhd.h"
 #include "metrics.h"
 #include "worker.h"
 
@@ -19,7 +20,10 @@
  * answer while others hold idle connections. Idle ones are closed after
  * ADMIN_IDLE_S; one address cannot take more than ADMIN_PER_IP slots (a
  * probe or scraper from another address still gets in); the total is
- * bounded by the fd limit (main raises it), less what the workers need. */
+ * bounded by the fd limit (main raises it), less what the workers need;
+ * and past 7/8 of it each new connection closes the longest idle one
+ * (common/idle_conns.h), so idle sockets from many addresses cannot fill
+ * it either. */
 #define ADMIN_IDLE_S 10
 #define ADMIN_PER_IP 1024
 #define ADMIN_CONN_MAX 4096
@@ -28,6 +32,7 @@
 struct dp_admin {
     struct dp_shared *sh;
     struct MHD_Daemon *daemon;
+    struct gw_idle_conns *idle;
 };
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *ctype,
@@ -59,6 +64,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     struct dp_admin *a = cls;
     if (*con_cls == NULL) {
         *con_cls = a; /* headers seen; answer on the next call */
+        gw_idle_mhd_busy(a->idle, conn, 1);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -102,6 +108,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     return reply(conn, 200, "text/plain; version=0.0.4", body, len, 1);
 }
 
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)toe;
+    struct dp_admin *a = cls;
+    if (*con_cls)
+        gw_idle_mhd_busy(a->idle, conn, 0);
+    *con_cls = NULL;
+}
+
 struct dp_admin *dp_admin_start(struct dp_shared *sh, const struct sockaddr *addr,
                                 socklen_t addrlen, struct gw_err *err)
 {
@@ -112,6 +128,13 @@ struct dp_admin *dp_admin_start(struct dp_shared *sh, const struct sockaddr *add
         return NULL;
     }
     a->sh = sh;
+    unsigned limit = gw_conn_limit(ADMIN_FD_SPARE, 64, ADMIN_CONN_MAX);
+    a->idle = gw_idle_conns_new(limit - limit / 8);
+    if (!a->idle) {
+        gw_free(a);
+        gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");
+        return NULL;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
     if (addr->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -119,13 +142,15 @@ struct dp_admin *dp_admin_start(struct dp_shared *sh, const struct sockaddr *add
     a->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, a, MHD_OPTION_SOCK_ADDR, addr,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)ADMIN_IDLE_S, MHD_OPTION_CONNECTION_LIMIT,
-        gw_conn_limit(ADMIN_FD_SPARE, 64, ADMIN_CONN_MAX), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned int)ADMIN_PER_IP, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
+        limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)ADMIN_PER_IP,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024, MHD_OPTION_NOTIFY_CONNECTION,
+        gw_idle_mhd_notify, a->idle, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
         MHD_OPTION_END);
     if (!a->daemon) {
         int e = errno;
         gw_err_set(err, GW_ERR_UNAVAILABLE, "listen", NULL, "cannot listen%s%s",
                    e ? ": " : "", e ? strerror(e) : "");
+        gw_idle_conns_free(a->idle);
         gw_free(a);
         return NULL;
     }
@@ -137,5 +162,6 @@ void dp_admin_stop(struct dp_admin *a)
     if (!a)
         return;
     MHD_stop_daemon(a->daemon);
+    gw_idle_conns_free(a->idle);
     gw_free(a);
 }
