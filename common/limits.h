@@ -82,16 +82,45 @@
 #define GW_HTTP_QUERY_ARGS_MAX 256
 #define GW_HTTP_POOL_BYTES (64 * 1024)
 
+/* Counts of what the snapshot holds in bulk. The control plane refuses to
+ * create more (409 limit_reached), so the snapshot's size is bounded by
+ * them (GW_SNAPSHOT_MAX_BYTES below). Issue 11 item 11's load (100,000
+ * keys, 1,000 APIs, 1,000 applications with 100 subscriptions each, about
+ * 19 MB) is well inside. */
+#define GW_APIS_MAX 2000
+#define GW_APPLICATIONS_MAX 50000
+#define GW_KEYS_MAX 500000
+#define GW_SUBSCRIPTIONS_MAX 1000000 /* (application, API) pairs, all applications together */
+
+/* The most bytes one of them takes in the snapshot's text (compact JSON;
+ * an id is at most GW_ID_MAX_BYTES, twice that escaped; a name at most
+ * GW_NAME_MAX_CHARS characters of 4 bytes, or 2 escaped):
+ *   key          {"application":ID,"expiresAt":TIME,"hash":HEX64,"type":"production"},
+ *   application  {"id":ID,"name":NAME,"subscriptions":[...]},
+ *   subscription ID, (inside its application)
+ * An API with its endpoints (URL, credential header of up to
+ * GW_AUTH_VALUE_MAX_BYTES, TLS material) and policies has no count bound
+ * of its own on endpoints or policies: GW_SNAPSHOT_API_BYTES is the room
+ * each API gets, and GW_SNAPSHOT_OTHER_BYTES that of the vendors, the
+ * issuers and the document's own fields. */
+#define GW_SNAPSHOT_KEY_BYTES (64 + 2 * GW_ID_MAX_BYTES + 64 + 32 + 16)
+#define GW_SNAPSHOT_APPLICATION_BYTES (48 + 2 * GW_ID_MAX_BYTES + 4 * GW_NAME_MAX_CHARS)
+#define GW_SNAPSHOT_SUBSCRIPTION_BYTES (3 + 2 * GW_ID_MAX_BYTES)
+#define GW_SNAPSHOT_API_BYTES (4 * GW_AUTH_VALUE_MAX_BYTES)
+#define GW_SNAPSHOT_OTHER_BYTES ((size_t)16 * 1024 * 1024)
+
 /* The largest config snapshot (its JSON text, bytes) a control plane
- * publishes and a data plane downloads or reads from its cache. Keys and
- * the applications' subscriptions are the bulk (each written once: a key
- * names its application, SPEC 2.3); the load of issue 11 item 11 (100,000
- * keys, 1,000 APIs, 1,000 applications with 100 subscriptions each) is
- * about 19 MB, so this leaves more than tenfold room. A larger snapshot is
- * refused by the control plane (logged, not published) and, from anything
- * else, by the data plane (logged once per revision, current revision
- * kept). */
-#define GW_SNAPSHOT_MAX_BYTES ((size_t)256 * 1024 * 1024)
+ * publishes and a data plane downloads or reads from its cache: the
+ * largest the counts above allow (about 860 MB). A larger one can only
+ * come from an API with more endpoints and policies than its room: the
+ * control plane refuses it (logged, not published) and, from anything
+ * else, the data plane (logged once per revision, naming this limit;
+ * current revision kept). */
+#define GW_SNAPSHOT_MAX_BYTES                                                                      \
+    ((size_t)GW_KEYS_MAX * GW_SNAPSHOT_KEY_BYTES +                                                 \
+     (size_t)GW_APPLICATIONS_MAX * GW_SNAPSHOT_APPLICATION_BYTES +                                 \
+     (size_t)GW_SUBSCRIPTIONS_MAX * GW_SNAPSHOT_SUBSCRIPTION_BYTES +                               \
+     (size_t)GW_APIS_MAX * GW_SNAPSHOT_API_BYTES + GW_SNAPSHOT_OTHER_BYTES)
 
 /* Upstream responses the data plane reads whole (non-streamed: it reads
  * their usage, or keeps a failed one as the last answer). One response

@@ -241,7 +241,9 @@ static int write_api(struct cp_db *db, const char *id, int is_new, json_t *body,
     char *ops_text = NULL;
     int rc = -1;
     if (read_api(db, body, &a, err) < 0 || path_taken(db, &a, id, err) < 0 ||
-        (!is_new && models_fit(db, id, a.vendor, err) < 0))
+        (!is_new && models_fit(db, id, a.vendor, err) < 0) ||
+        (is_new && cp_room_for_one(db, "SELECT count(*) FROM apis", GW_APIS_MAX, "APIs",
+                                   "GW_APIS_MAX", err) < 0))
         return -1;
     ops = cp_api_operations(json_object_get(body, "operations"), err);
     if (!ops)

@@ -57,6 +57,9 @@ static int app_write(struct cp_db *db, const char *id, int is_new, json_t *body,
     if (n)
         return gw_err_set(err, GW_ERR_CONFLICT, "name_taken", "name",
                           "an application named '%s' already exists", name);
+    if (is_new && cp_room_for_one(db, "SELECT count(*) FROM applications", GW_APPLICATIONS_MAX,
+                                  "applications", "GW_APPLICATIONS_MAX", err) < 0)
+        return -1;
     now_text(now);
     if (is_new ? cp_db_run(db, err,
                            "INSERT INTO applications (id, seq, name, description, created_at) "
@@ -165,6 +168,8 @@ static int key_create(struct cp_db *db, const char **ids, json_t *body, json_t *
         return gw_err_set(err, GW_ERR_INVALID, "invalid_field", "type",
                           "type must be \"production\" or \"sandbox\"");
     if (read_expiry(body, expires, err) < 0 || app_exists(db, ids[0], err) < 0 ||
+        cp_room_for_one(db, "SELECT count(*) FROM api_keys", GW_KEYS_MAX, "API keys",
+                        "GW_KEYS_MAX", err) < 0 ||
         cp_db_new_id(id, err) < 0)
         return -1;
     if (gw_random_token(CP_API_KEY_PREFIX, key, sizeof(key)) < 0)
@@ -226,6 +231,9 @@ static int sub_create(struct cp_db *db, const char **ids, json_t *body, json_t *
     if (n)
         return gw_err_set(err, GW_ERR_CONFLICT, "exists", "apiId",
                           "the application is already subscribed to API '%s'", api_id);
+    if (cp_room_for_one(db, "SELECT count(*) FROM subscriptions", GW_SUBSCRIPTIONS_MAX,
+                        "subscriptions", "GW_SUBSCRIPTIONS_MAX", err) < 0)
+        return -1;
     now_text(now);
     if (cp_db_run(db, err,
                   "INSERT INTO subscriptions (application_id, api_id, seq, created_at) VALUES "

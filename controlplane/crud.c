@@ -21,6 +21,19 @@ int cp_not_found(struct gw_err *err, const char *what, const char *id)
                       id ? id : "");
 }
 
+int cp_room_for_one(struct cp_db *db, const char *count_sql, int64_t max, const char *what,
+                    const char *bound, struct gw_err *err)
+{
+    int64_t n = 0;
+    if (cp_db_query_int(db, err, &n, count_sql, "") < 0)
+        return -1;
+    if (n < max)
+        return 0;
+    return gw_err_set(err, GW_ERR_CONFLICT, "limit_reached", NULL,
+                      "there are %lld %s already, the most a config snapshot holds (%s)",
+                      (long long)n, what, bound);
+}
+
 int cp_nomem(struct gw_err *err)
 {
     return gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");

@@ -65,4 +65,11 @@ int cp_not_found(struct gw_err *err, const char *what, const char *id);
 /* Sets err to GW_ERR_NOMEM. Returns -1. */
 int cp_nomem(struct gw_err *err);
 
+/* Refuses to create one more row when count_sql (a constant "SELECT
+ * count(*) FROM ...") already counts max: 409 limit_reached naming what
+ * and the bound (common/limits.h: the snapshot's size is derived from
+ * these counts). Returns 0 when there is room, -1 with err. */
+int cp_room_for_one(struct cp_db *db, const char *count_sql, int64_t max, const char *what,
+                    const char *bound, struct gw_err *err);
+
 #endif

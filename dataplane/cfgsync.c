@@ -120,18 +120,21 @@ static char *read_file(const char *path, size_t *len, struct gw_err *err)
     gw_buf_init(&b, SNAPSHOT_MAX);
     char chunk[65536];
     size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if (gw_buf_append(&b, chunk, n) != GW_BUF_OK) {
-            rc = -1;
-            break;
-        }
-    if (ferror(f))
-        rc = -1;
+    enum gw_buf_result rc = GW_BUF_OK;
+    while (rc == GW_BUF_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rc = gw_buf_append(&b, chunk, n);
+    int failed = ferror(f);
     fclose(f);
-    if (rc != 0) {
+    if (rc != GW_BUF_OK || failed) {
         gw_buf_cleanup(&b);
-        gw_err_set(err, GW_ERR_INVALID, "unreadable", NULL, "cannot read %s (too big?)", path);
+        if (rc == GW_BUF_TOOBIG)
+            gw_err_set(err, GW_ERR_INVALID, "too_large", NULL,
+                       "%s is larger than the limit of %zu bytes (GW_SNAPSHOT_MAX_BYTES, the "
+                       "largest snapshot the bounds of common/limits.h allow)",
+                       path, (size_t)SNAPSHOT_MAX);
+        else
+            gw_err_set(err, GW_ERR_INVALID, "unreadable", NULL, "cannot read %s (%s)", path,
+                       failed ? "read error" : "out of memory");
         return NULL;
     }
     *len = b.len;
@@ -188,8 +191,10 @@ static void too_large(struct dp_cfgsync *cs, CURL *e)
         return;
     cs->too_large_rev = rev;
     gw_error("control plane snapshot of revision %lld is larger than the limit of %zu bytes "
-             "(GW_SNAPSHOT_MAX_BYTES): keeping revision %lld",
-             rev, (size_t)SNAPSHOT_MAX, (long long)cs->revision);
+             "(GW_SNAPSHOT_MAX_BYTES, the largest the bounds of common/limits.h allow: %d keys, "
+             "%d applications, %d subscriptions, %d APIs): keeping revision %lld",
+             rev, (size_t)SNAPSHOT_MAX, GW_KEYS_MAX, GW_APPLICATIONS_MAX, GW_SUBSCRIPTIONS_MAX,
+             GW_APIS_MAX, (long long)cs->revision);
 }
 
 static int on_progress(void *clientp, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)

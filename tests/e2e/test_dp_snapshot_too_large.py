@@ -18,12 +18,17 @@ KEY = "sk-too-large-0123456789"
 
 
 def snapshot_max_bytes():
+    """GW_SNAPSHOT_MAX_BYTES, evaluated from the #defines of limits.h it is
+    derived from (integer arithmetic, casts dropped)."""
     with open(os.path.join(mm.SOURCE_DIR, "common", "limits.h")) as f:
-        m = re.search(r"#define GW_SNAPSHOT_MAX_BYTES \(\(size_t\)([0-9 *]+)\)", f.read())
-    size = 1
-    for factor in m.group(1).split("*"):
-        size *= int(factor)
-    return size
+        text = re.sub(r"/\*.*?\*/", " ", f.read(), flags=re.S).replace("\\\n", " ")
+    defs = dict(re.findall(r"^#define (GW_\w+) (.+)$", text, flags=re.M))
+
+    def value(name):
+        expr = re.sub(r"\((size_t|long long)\)", "", defs[name])
+        expr = re.sub(r"\bGW_\w+", lambda m: str(value(m.group(0))), expr)
+        return int(eval(expr, {"__builtins__": {}}))
+    return value("GW_SNAPSHOT_MAX_BYTES")
 
 
 class HugeSnapshotCP:

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "controlplane/crud.h"
 #include "controlplane/db.h"
 #include "controlplane/resources.h"
 #include "controlplane/snapshot.h"
@@ -168,6 +169,24 @@ TEST("the internal resource API builds an API in one transaction")
     json_decref(api_body);
     json_decref(ep_body);
     json_decref(pol_body);
+    cp_db_close(db);
+    remove_db();
+}
+
+TEST("a count bound of limits.h: one more row only while under it, else 409 limit_reached")
+{
+    struct cp_db *db = open_fresh();
+    struct gw_err err;
+    const char *count = "SELECT count(*) FROM secrets";
+    CHECK_INT(cp_db_begin(db, &err), 0);
+    CHECK_INT(cp_db_run(db, &err, "INSERT INTO secrets (name) VALUES (?1), (?2)", "ss", "a", "b"),
+              2);
+    CHECK_INT(cp_room_for_one(db, count, 3, "secrets", "A_MAX", &err), 0);
+    CHECK_INT(cp_room_for_one(db, count, 2, "secrets", "A_MAX", &err), -1);
+    CHECK_INT(err.kind, GW_ERR_CONFLICT);
+    CHECK_STR(err.code, "limit_reached");
+    CHECK(strstr(err.message, "2 secrets") && strstr(err.message, "A_MAX"));
+    cp_db_rollback(db);
     cp_db_close(db);
     remove_db();
 }
