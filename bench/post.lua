@@ -4,6 +4,9 @@
 --                    as run.sh sets it)
 --   BENCH_AUTH       value of the Authorization header (unset or empty: none
 --                    sent); the gateway needs it, nginx and the mock ignore it
+--   BENCH_MAX_REQUESTS  stop after this many responses (per wrk thread; run.sh
+--                    uses one thread): a fixed number of requests, for the
+--                    syscall count under strace. Unset: run for -d seconds.
 -- At the end it prints one machine-readable line for run.sh:
 --   BENCH_RESULT {"requests":..,"duration_us":..,"p50_us":..,"p99_us":..,"max_us":..,
 --                 "errors":{"connect":..,"read":..,"write":..,"status":..,"timeout":..}}
@@ -19,6 +22,17 @@ wrk.headers["Content-Type"] = "application/json"
 local auth = os.getenv("BENCH_AUTH")
 if auth and auth ~= "" then
   wrk.headers["Authorization"] = auth
+end
+
+local max_requests = tonumber(os.getenv("BENCH_MAX_REQUESTS") or "")
+if max_requests and max_requests > 0 then
+  local seen = 0
+  function response(status, headers, body)
+    seen = seen + 1
+    if seen >= max_requests then
+      wrk.thread:stop()
+    end
+  end
 end
 
 function done(summary, latency, requests)

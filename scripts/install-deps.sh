@@ -16,7 +16,7 @@ pkgs=(
 # with Debian's npm): ask for it only when there is no node at all.
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(wrk nginx-light)
+  pkgs+=(wrk nginx-light strace openssl)
 fi
 
 missing=()

@@ -104,9 +104,11 @@ def test_report_tables_and_verdicts():
         md = f.read()
     assert "| modelmux | 64 | 30000 | 0.50 | 1.30 | 41667 | 12.0 | 0/300000 |" in md, md
     assert "c=64: 1.11x (met)" in md, md
-    assert "MET: 0.30 ms added" in md, md
-    assert "peak RSS <= 20 MiB at c=64: **MET: 12.0 MiB**" in md, md
-    assert "with ? concurrent streams: **not measured**" in md, md
+    # The goals of issue 13, one line each.
+    assert "p99 at c=64 <= 1.2x nginx's p99: **MET: 0.87x (modelmux 1.30 ms, nginx 1.50 ms)**" in md, md
+    assert "flat cost: requests per CPU-second at c=1000 >= 85% of c=16: **not measured**" in md, md
+    assert "syscalls per proxied request at c=64 (access log on): **not measured**" in md, md
+    assert "concurrent slow streams all complete with RSS <= 256 MiB: **not measured**" in md, md
     assert "modelmux" in p.stdout and "MET" in p.stdout
     # On a busy machine the tail-latency goal is not judged.
     env["BENCH_LOADAVG_START"] = "3.50 2.00 1.00"
@@ -116,6 +118,42 @@ def test_report_tables_and_verdicts():
         md = f.read()
     assert "INCONCLUSIVE (machine busy at the start; would read MET)" in md, md
     assert "The machine was not idle" in md
+    # strace -c's table: syscalls per request, all threads summed.
+    wrk = os.path.join(d, "wrk-strace.txt")
+    with open(wrk, "w") as f:
+        f.write("BENCH_RESULT " + json.dumps(
+            {"requests": 1000, "duration_us": 1000000, "p50_us": 500, "p99_us": 900, "max_us": 900,
+             "errors": {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0}}) + "\n")
+    trace = os.path.join(d, "strace.txt")
+    with open(trace, "w") as f:
+        f.write("% time     seconds  usecs/call     calls    errors syscall\n"
+                "------ ----------- ----------- --------- --------- ----------------\n"
+                " 60.00    0.060000          20      3000      1000 recvfrom\n"
+                " 30.00    0.030000          15      2000           sendto\n"
+                " 10.00    0.010000          20       500           epoll_wait\n"
+                "------ ----------- ----------- --------- --------- ----------------\n"
+                "100.00    0.100000          18      5500      1000 total\n")
+    p = subprocess.run([sys.executable, os.path.join(BENCH, "report.py"), "record-strace", "--target",
+                        "modelmux", "--c", "64", "--wrk", wrk, "--strace", trace],
+                       capture_output=True, text=True, check=True, timeout=30)
+    rec = json.loads(p.stdout)
+    assert rec["per_request"] == 5.5 and rec["top"][0] == ["recvfrom", 3.0], rec
+    # The TLS terminator's log: 3 connections opened (2 resumed) for 5 requests.
+    tlog = os.path.join(d, "tlsterm.log")
+    with open(tlog, "w") as f:
+        f.write("7 1 . TLSv1.3\n7 2 . TLSv1.3\n8 1 r TLSv1.3\n9 1 r TLSv1.3\n8 2 r TLSv1.3\n")
+    p = subprocess.run([sys.executable, os.path.join(BENCH, "report.py"), "record-wrk", "--target",
+                        "modelmux-tls", "--c", "64", "--round", "0", "--phase", "cold", "--wrk", wrk,
+                        "--cpu-ticks", "10", "--tlsterm-log", tlog],
+                       capture_output=True, text=True, check=True, timeout=30)
+    assert json.loads(p.stdout)["tlsterm"] == {"requests": 5, "connections": 3, "resumed": 2}
+    with open(results, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    subprocess.run([sys.executable, os.path.join(BENCH, "report.py"), "report", "--results", results,
+                    "--out", out], capture_output=True, text=True, check=True, timeout=30, env=env)
+    with open(out) as f:
+        md = f.read()
+    assert "syscalls per proxied request at c=64 (access log on): **MET: 5.50 (nginx not measured)**" in md, md
     # A wrk output without the result line is refused, not recorded as zero.
     bad = os.path.join(d, "bad.txt")
     with open(bad, "w") as f:
