@@ -1,5 +1,6 @@
-/* The JSON access log (see accesslog.h). Any thread; the only state is a
- * per-thread copy of the last timestamp text. */
+/* The JSON access log (see accesslog.h). dp_accesslog_write: any thread;
+ * the only state is a per-thread copy of the last timestamp text. A struct
+ * dp_accesslog buffer belongs to one worker thread. */
 #include "accesslog.h"
 
 #include "common/alloc.h"
@@ -9,9 +10,14 @@
 #include "common/log.h"
 #include "common/utf8.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- JSON strings ------------------------------------------------------------
  *
@@ -163,15 +169,18 @@ static char *put_tries(char *o, const struct dp_trylog *l)
     return o;
 }
 
-void dp_accesslog_write(const struct dp_access *a)
+/* The longest line a could give (with its newline). */
+static size_t line_max(const struct dp_access *a)
 {
-    char stack[LINE_STACK];
-    size_t need = FIXED_MAX + worst_len(a->id) + worst_len(a->method) + worst_len(a->path) +
-                  worst_len(a->api) + worst_len(a->requested_model) + worst_len(a->model) +
-                  worst_len(a->endpoint) + tries_worst_len(a->tries);
-    char *line = need <= sizeof(stack) ? stack : gw_malloc(need);
-    if (!line)
-        return;
+    return FIXED_MAX + worst_len(a->id) + worst_len(a->method) + worst_len(a->path) +
+           worst_len(a->api) + worst_len(a->requested_model) + worst_len(a->model) +
+           worst_len(a->endpoint) + tries_worst_len(a->tries) + 1;
+}
+
+/* Writes a's line and its newline at line (line_max(a) bytes); returns the
+ * length. */
+static size_t format_line(char *line, const struct dp_access *a)
+{
     const char *ts = timestamp(a->wall_ms / 1000);
     char *o = PUT_LIT(line, "{\"time\":\"");
     o = put(o, ts, strlen(ts));
@@ -209,7 +218,120 @@ void dp_accesslog_write(const struct dp_access *a)
     if (a->stream_error)
         o = PUT_LIT(o, ",\"streamError\":true");
     *o++ = '}';
-    gw_log_raw(line, (unsigned long)(o - line));
+    *o++ = '\n';
+    return (size_t)(o - line);
+}
+
+void dp_accesslog_write(const struct dp_access *a)
+{
+    char stack[LINE_STACK];
+    size_t need = line_max(a);
+    char *line = need <= sizeof(stack) ? stack : gw_malloc(need);
+    if (!line)
+        return;
+    size_t n = format_line(line, a);
+    gw_log_raw(line, (unsigned long)(n - 1)); /* gw_log_raw adds the newline */
     if (line != stack)
         gw_free(line);
+}
+
+/* ---- the per-worker buffer ----------------------------------------------- */
+
+struct dp_accesslog {
+    int fd;
+    size_t atomic_max; /* a pipe or socket: writes of whole lines up to PIPE_BUF; 0: any size */
+    size_t len;
+    char buf[DP_ACCESSLOG_BUF];
+};
+
+struct dp_accesslog *dp_accesslog_new(int fd)
+{
+    struct dp_accesslog *log = gw_malloc(sizeof(*log));
+    if (!log)
+        return NULL;
+    struct stat st;
+    log->fd = fd;
+    log->len = 0;
+    /* Other threads (and other workers' buffers) write to the same fd: on
+     * a pipe or socket only writes up to PIPE_BUF are never interleaved. */
+    log->atomic_max = fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+                          ? PIPE_BUF
+                          : 0;
+    return log;
+}
+
+/* Writes all of p (blocking through EAGAIN on a non-blocking fd); gives
+ * up on any other error, as gw_log does. */
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            if (poll(&pfd, 1, 1000) <= 0)
+                return;
+        } else {
+            return;
+        }
+    }
+}
+
+/* The longest prefix of p[0..n) made of whole lines and at most max bytes;
+ * a single longer line when the first is (never 0 for n > 0). */
+static size_t whole_lines(const char *p, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    for (size_t k = max; k > 0; k--)
+        if (p[k - 1] == '\n')
+            return k;
+    const char *nl = memchr(p, '\n', n);
+    return nl ? (size_t)(nl - p) + 1 : n;
+}
+
+void dp_accesslog_flush(struct dp_accesslog *log)
+{
+    if (!log || log->len == 0)
+        return;
+    size_t off = 0;
+    while (off < log->len) {
+        size_t k = log->atomic_max ? whole_lines(log->buf + off, log->len - off, log->atomic_max)
+                                   : log->len - off;
+        write_all(log->fd, log->buf + off, k);
+        off += k;
+    }
+    log->len = 0;
+}
+
+void dp_accesslog_add(struct dp_accesslog *log, const struct dp_access *a)
+{
+    if (!log) {
+        dp_accesslog_write(a);
+        return;
+    }
+    size_t need = line_max(a);
+    if (need > sizeof(log->buf) - log->len)
+        dp_accesslog_flush(log);
+    if (need > sizeof(log->buf)) { /* a huge path, say: on its own */
+        char *line = gw_malloc(need);
+        if (line) {
+            write_all(log->fd, line, format_line(line, a));
+            gw_free(line);
+        }
+        return;
+    }
+    log->len += format_line(log->buf + log->len, a);
+}
+
+void dp_accesslog_free(struct dp_accesslog *log)
+{
+    if (!log)
+        return;
+    dp_accesslog_flush(log);
+    gw_free(log);
 }

@@ -5,8 +5,19 @@
  *  "durationMs","promptTokens","completionTokens","totalTokens"}
  * plus "triesNotListed" (tries past DP_TRYLOG_MAX), "tokensEstimated",
  * "clientAborted" and "streamError" when they hold.
- * Never an API key, a secret or a header value. One write(2) per line
- * (gw_log_raw), so lines of several workers never interleave. Any thread. */
+ * Never an API key, a secret or a header value.
+ *
+ * Each worker buffers its lines (struct dp_accesslog, DP_ACCESSLOG_BUF
+ * bytes) and its loop flushes them once per iteration, before it sleeps:
+ * one write(2) for all the requests an iteration finished, never one per
+ * request. A flush writes whole lines only; on a pipe or socket in writes
+ * of at most PIPE_BUF bytes, so lines of several workers (and the other
+ * log lines) never interleave. The worker flushes at exit, so no line is
+ * lost on a clean shutdown. A line that does not fit the buffer is written
+ * on its own.
+ *
+ * dp_accesslog_write (unbuffered): any thread. A struct dp_accesslog: its
+ * worker's thread only. */
 #ifndef DP_ACCESSLOG_H
 #define DP_ACCESSLOG_H
 
@@ -35,8 +46,27 @@ struct dp_access {
     const struct dp_trylog *tries; /* may be NULL */
 };
 
-/* Writes the line. Silently drops it when out of memory. */
+#define DP_ACCESSLOG_BUF (64 * 1024)
+
+/* Writes the line now, in one write(2). Silently drops it when out of
+ * memory. */
 void dp_accesslog_write(const struct dp_access *a);
+
+struct dp_accesslog;
+
+/* A buffer writing to fd (the data plane: STDERR_FILENO). NULL when out of
+ * memory. */
+struct dp_accesslog *dp_accesslog_new(int fd);
+
+/* Adds the line to the buffer, flushing first when it would not fit. log
+ * NULL: dp_accesslog_write. */
+void dp_accesslog_add(struct dp_accesslog *log, const struct dp_access *a);
+
+/* Writes the buffered lines (blocking). NULL or empty: no syscall. */
+void dp_accesslog_flush(struct dp_accesslog *log);
+
+/* Flushes and frees. NULL is a no-op. */
+void dp_accesslog_free(struct dp_accesslog *log);
 
 /* Appends s as a JSON string literal (with quotes) to out; NULL gives null.
  * Bytes that are not well-formed UTF-8 become U+FFFD, so the result is valid

@@ -59,6 +59,8 @@ struct dp_loop {
 
     struct deferred *defers;
     size_t ndefers, capdefers;
+
+    struct deferred before_sleep; /* fn NULL: none */
 };
 
 /* ---- fds ------------------------------------------------------------------ */
@@ -293,6 +295,12 @@ static void run_defers(struct dp_loop *loop)
     loop->ndefers -= n;
 }
 
+void dp_loop_before_sleep(struct dp_loop *loop, dp_loop_defer_fn fn, void *arg)
+{
+    loop->before_sleep.fn = fn;
+    loop->before_sleep.arg = arg;
+}
+
 /* ---- the loop ------------------------------------------------------------- */
 
 static void drain_wakefd(struct dp_loop *loop, int fd, uint32_t events, void *arg)
@@ -379,6 +387,8 @@ int dp_loop_run_once(struct dp_loop *loop, int max_wait_ms)
     }
     run_timers(loop);
     run_defers(loop);
+    if (loop->before_sleep.fn)
+        loop->before_sleep.fn(loop, loop->before_sleep.arg);
     return n < 0 ? 0 : n;
 }
 

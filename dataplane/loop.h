@@ -7,6 +7,7 @@
  *
  *   epoll_wait (timeout = next timer) -> fd callbacks -> due timers ->
  *   deferred calls ("before sleep": frees, curl unpause, MHD resume, ...)
+ *   -> the before-sleep hook (the worker's access-log flush)
  *
  * The loop caches one monotonic "now" per iteration (dp_loop_now_ms), as curl
  * does, so everything handled in one iteration sees the same time.
@@ -64,6 +65,11 @@ void dp_loop_timer_cancel(struct dp_loop *loop, struct dp_timer *t);
 
 /* Queues fn(arg) for the before-sleep phase. Returns 0 or -1 (out of memory). */
 int dp_loop_defer(struct dp_loop *loop, dp_loop_defer_fn fn, void *arg);
+
+/* Calls fn(loop, arg) at the end of every iteration, after the deferred
+ * calls, right before the next epoll_wait (and so once more after the
+ * last iteration's work). One hook per loop; fn NULL removes it. */
+void dp_loop_before_sleep(struct dp_loop *loop, dp_loop_defer_fn fn, void *arg);
 
 /* The cached monotonic time of the current iteration, in ms. */
 int64_t dp_loop_now_ms(const struct dp_loop *loop);

@@ -303,7 +303,7 @@ static void finish_accounting(struct dp_request *r)
         .tokens_estimated = r->usage_estimated,
         .tries = &r->tries,
     };
-    dp_accesslog_write(&a);
+    dp_accesslog_add(r->env->alog, &a);
 }
 
 static void unlink_request(struct dp_request *r)

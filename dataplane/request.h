@@ -150,6 +150,7 @@ struct dp_req_env {
     struct dp_rl_worker *rlw;
     struct dp_metrics_shard *metrics;
     struct dp_jwt_cache *jwt; /* verified JWT access tokens (jwt_cache.h) */
+    struct dp_accesslog *alog; /* the worker's access-log buffer (NULL: unbuffered) */
     int index;              /* the worker's, for request ids */
     uint64_t seq;           /* request counter, for request ids */
     struct gw_list requests; /* live requests (dp_request.link) */

@@ -8,6 +8,7 @@
  * frees), the deferred calls run, and only then the multi handle goes. */
 #include "worker.h"
 
+#include "accesslog.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "listener.h"
@@ -19,6 +20,7 @@
 #include "upstream.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #define CRON_MS 100
 
@@ -81,6 +83,13 @@ static struct dp_config *env_config(void *owner)
 
 static const struct dp_req_env_cb env_cb = {env_config};
 
+/* Before the loop sleeps: the lines of the requests this iteration ended. */
+static void flush_log(struct dp_loop *loop, void *arg)
+{
+    (void)loop;
+    dp_accesslog_flush(arg);
+}
+
 struct dp_worker *dp_worker_new(struct dp_shared *sh, int index, struct gw_err *err)
 {
     struct dp_worker *w = gw_calloc(1, sizeof(*w));
@@ -94,7 +103,8 @@ struct dp_worker *dp_worker_new(struct dp_shared *sh, int index, struct gw_err *
     atomic_init(&w->drain_asked, 0);
     w->metrics = dp_metrics_shard(sh->metrics, index);
     if (!(w->loop = dp_loop_new()) || !(w->up = dp_upstream_new(w->loop)) ||
-        !(w->rlw = dp_rl_worker_new(sh->rl, w->loop)) || !(w->jwt = dp_jwt_cache_new(0))) {
+        !(w->rlw = dp_rl_worker_new(sh->rl, w->loop)) || !(w->jwt = dp_jwt_cache_new(0)) ||
+        !(w->alog = dp_accesslog_new(STDERR_FILENO))) {
         gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "cannot create worker %d", index);
         goto fail;
     }
@@ -104,11 +114,13 @@ struct dp_worker *dp_worker_new(struct dp_shared *sh, int index, struct gw_err *
         .rlw = w->rlw,
         .metrics = w->metrics,
         .jwt = w->jwt,
+        .alog = w->alog,
         .index = index,
         .cb = &env_cb,
         .owner = w,
     };
     gw_list_init(&w->env.requests);
+    dp_loop_before_sleep(w->loop, flush_log, w->alog);
     w->listener = dp_listener_new(&w->env, index == 0 ? &sh->listen_fd : NULL,
                                   (const struct sockaddr *)&sh->listen_addr, sh->listen_len, err);
     if (!w->listener)
@@ -183,6 +195,7 @@ static void *worker_main(void *arg)
         w->cron = NULL;
     }
     shutdown_requests(w);
+    dp_accesslog_flush(w->alog);
     return NULL;
 }
 
@@ -224,6 +237,7 @@ void dp_worker_free(struct dp_worker *w)
         dp_loop_run_once(w->loop, 0);
     dp_config_unref(atomic_exchange(&w->mailbox, NULL));
     dp_config_unref(w->cfg);
+    dp_accesslog_free(w->alog); /* the last lines, if any */
     dp_loop_free(w->loop);
     dp_jwt_cache_free(w->jwt);
     gw_free(w);

@@ -37,6 +37,7 @@ struct dp_metrics;
 struct dp_metrics_shard;
 struct dp_suspensions;
 struct dp_timer;
+struct dp_accesslog;
 
 #define DP_DRAIN_MS 28000 /* SIGTERM: longest wait for requests in flight */
 
@@ -65,6 +66,7 @@ struct dp_worker {
     struct dp_rl_worker *rlw;
     struct dp_metrics_shard *metrics;
     struct dp_jwt_cache *jwt;
+    struct dp_accesslog *alog; /* flushed before each sleep of the loop */
     /* What its requests see of the worker (loop, multi, limiter, metrics,
      * the live requests): the listener and the requests get only this. */
     struct dp_req_env env;

@@ -1,7 +1,11 @@
 /* Unit tests of dataplane/accesslog.c: the line written without printf is
  * byte for byte the line of the printf-based reference below (the writer it
  * replaced), for NULL fields, escapes, unknown (-1) counts, clientAborted,
- * and strings long enough to leave the stack buffer. */
+ * and strings long enough to leave the stack buffer. The per-worker buffer:
+ * nothing written before a flush, then every line in order in one write;
+ * whole lines of at most PIPE_BUF bytes per write on a pipe; a full buffer
+ * flushed before the next line; a line too big for it written on its own;
+ * the rest written when the buffer is freed. */
 #include "testhelp.h"
 
 #include "common/buf.h"
@@ -9,9 +13,12 @@
 #include "dataplane/accesslog.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* The reference: the former dp_json_str and dp_accesslog_write (printf
@@ -360,6 +367,136 @@ TEST("long strings leave the stack buffer")
     check_same(&a);
     free(path);
     free(ctl);
+}
+
+/* ---- the per-worker buffer ------------------------------------------------ */
+
+static struct dp_access numbered(int i, const char *path)
+{
+    struct dp_access a = {
+        .wall_ms = 1795000000000LL + i,
+        .id = "id",
+        .method = "POST",
+        .path = path,
+        .status = 200,
+        .attempts = 1,
+        .duration_ms = i,
+        .prompt_tokens = -1,
+        .completion_tokens = -1,
+        .total_tokens = -1,
+    };
+    return a;
+}
+
+/* Every message readable now from a non-blocking SOCK_SEQPACKET socket (one
+ * per write), appended to b; each must be whole lines of at most PIPE_BUF
+ * bytes. */
+static void drain(int fd, struct gw_buf *b)
+{
+    char tmp[65536];
+    ssize_t n;
+    while ((n = recv(fd, tmp, sizeof(tmp), MSG_DONTWAIT)) > 0) {
+        CHECK(n <= PIPE_BUF);
+        CHECK(tmp[n - 1] == '\n');
+        gw_buf_append(b, tmp, (size_t)n);
+    }
+}
+
+/* An unlinked temporary file, open for reading and writing. */
+static int anon_file(void)
+{
+    char path[] = "/tmp/test_dp_accesslog.XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    unlink(path);
+    return fd;
+}
+
+TEST("buffered lines: nothing before the flush, then all of them, in order")
+{
+    int fd = anon_file();
+    struct dp_accesslog *log = dp_accesslog_new(fd);
+    CHECK(log != NULL);
+    struct gw_buf want;
+    gw_buf_init(&want, 1 << 20);
+    for (int i = 0; i < 10; i++) {
+        struct dp_access a = numbered(i, "/p");
+        dp_accesslog_add(log, &a);
+        ref_line(&a, &want);
+    }
+    CHECK_INT((long long)lseek(fd, 0, SEEK_END), 0);
+    dp_accesslog_flush(log);
+    CHECK_INT((long long)lseek(fd, 0, SEEK_END), (long long)want.len);
+    dp_accesslog_flush(log); /* empty: nothing more */
+    CHECK_INT((long long)lseek(fd, 0, SEEK_END), (long long)want.len);
+    struct dp_access last = numbered(99, "/last");
+    dp_accesslog_add(log, &last);
+    ref_line(&last, &want);
+    dp_accesslog_free(log); /* flushes */
+    char *got = calloc(1, want.len + 1);
+    CHECK(pread(fd, got, want.len + 1, 0) == (ssize_t)want.len);
+    CHECK_STR(got, want.data);
+    free(got);
+    gw_buf_cleanup(&want);
+    close(fd);
+}
+
+TEST("on a socket or pipe: writes of whole lines, at most PIPE_BUF bytes; a full buffer flushes itself")
+{
+    int sp[2];
+    CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) == 0);
+    int big = 1 << 20;
+    setsockopt(sp[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+    setsockopt(sp[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+    struct dp_accesslog *log = dp_accesslog_new(sp[1]);
+    struct gw_buf want, got;
+    gw_buf_init(&want, 1 << 22);
+    gw_buf_init(&got, 1 << 22);
+    char *mid = filled(700, 'm');
+    mid[0] = '/';
+    /* More than the buffer holds: it flushes itself before overflowing. */
+    for (int i = 0; want.len < DP_ACCESSLOG_BUF + 4096; i++) {
+        struct dp_access a = numbered(i, mid);
+        dp_accesslog_add(log, &a);
+        ref_line(&a, &want);
+    }
+    drain(sp[0], &got);
+    CHECK(got.len > 0 && got.len < want.len); /* flushed once when full, the rest waits */
+    dp_accesslog_flush(log);
+    drain(sp[0], &got);
+    CHECK_INT((long long)got.len, (long long)want.len);
+    CHECK(memcmp(got.data, want.data, want.len) == 0);
+    dp_accesslog_free(log);
+    free(mid);
+    gw_buf_cleanup(&want);
+    gw_buf_cleanup(&got);
+    close(sp[0]);
+    close(sp[1]);
+}
+
+TEST("a line bigger than the buffer is written on its own, after the buffered ones")
+{
+    int fd = anon_file();
+    struct dp_accesslog *log = dp_accesslog_new(fd);
+    char *huge = filled(DP_ACCESSLOG_BUF, 'h');
+    huge[0] = '/';
+    struct dp_access small = numbered(1, "/small"), large = numbered(2, huge);
+    struct gw_buf want;
+    gw_buf_init(&want, 1 << 22);
+    dp_accesslog_add(log, &small);
+    ref_line(&small, &want);
+    CHECK_INT((long long)lseek(fd, 0, SEEK_END), 0);
+    dp_accesslog_add(log, &large);
+    ref_line(&large, &want);
+    CHECK_INT((long long)lseek(fd, 0, SEEK_END), (long long)want.len);
+    char *got = calloc(1, want.len + 1);
+    CHECK(pread(fd, got, want.len + 1, 0) == (ssize_t)want.len);
+    CHECK_STR(got, want.data);
+    dp_accesslog_free(log);
+    free(got);
+    free(huge);
+    gw_buf_cleanup(&want);
+    close(fd);
 }
 
 TEST_MAIN()
