@@ -14,6 +14,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "loop.h"
+#include "proxyenv.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ struct dp_upstream {
      * resolver's) are unwatched as soon as curl lets go of them. */
     unsigned char *conn_fd;
     size_t nconn_fd;
+    struct dp_proxyenv proxy; /* read once: no getenv per transfer */
 };
 
 /* ---- easy handles ----------------------------------------------------------- */
@@ -211,8 +213,13 @@ struct dp_upstream *dp_upstream_new(struct dp_loop *loop)
     if (!up)
         return NULL;
     up->loop = loop;
+    if (dp_proxyenv_init(&up->proxy) != 0) {
+        gw_free(up);
+        return NULL;
+    }
     up->multi = curl_multi_init();
     if (!up->multi) {
+        dp_proxyenv_cleanup(&up->proxy);
         gw_free(up);
         return NULL;
     }
@@ -236,6 +243,7 @@ void dp_upstream_free(struct dp_upstream *up)
     /* curl_multi_cleanup closes the cached connections; close_cb unwatches
      * them from the loop (still alive here). */
     curl_multi_cleanup(up->multi);
+    dp_proxyenv_cleanup(&up->proxy);
     gw_free(up->conn_fd);
     gw_free(up);
 }
@@ -382,6 +390,7 @@ int dp_upstream_start(struct dp_upstream *up, struct dp_upstream_xfer *x,
     x->started_ms = dp_loop_now_ms(up->loop);
 
     curl_easy_setopt(e, CURLOPT_URL, q->url);
+    dp_proxyenv_apply(&up->proxy, e, q->url);
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L); /* no dot segment squashed: the path we built */
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
