@@ -61,6 +61,9 @@
 #define GW_AUTH_VALUE_MAX_BYTES (GW_SECRET_VALUE_MAX_BYTES + 4 * GW_NAME_MAX_CHARS)
 /* PEM text of an endpoint's tls.caCert / tls.clientCert. */
 #define GW_PEM_MAX_BYTES (64 * 1024)
+/* Files named by --tls-cert, --tls-key (both listeners) and --cp-ca: PEM
+ * text of at most this many bytes (a chain or a CA bundle). */
+#define GW_TLS_FILE_MAX_BYTES (1024 * 1024)
 
 /* JWT issuers (SPEC 2.2 "Issuers"): at most this many. The bounds of one
  * issuer belong to the JWT code that enforces them and are defined there:

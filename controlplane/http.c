@@ -24,6 +24,7 @@
 #include "common/json_depth.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/tls_server_mhd.h"
 #include "dp_channel.h"
 #include "jfield.h"
 #include "req.h"
@@ -305,6 +306,46 @@ static enum MHD_Result dispatch(struct cp_http *srv, struct MHD_Connection *c, c
     return fail(c, GW_ERR_NOT_FOUND, "not_found", "no such route");
 }
 
+/* A connection's context (MHD's socket context): its entry in the idle
+ * registry, and with --tls-cert the certificate it presents, taken at its
+ * start and held until it closes (common/tls_server_mhd.h), so SIGHUP
+ * reloads it without touching connections in flight. */
+struct conn_ctx {
+    void *idle;              /* struct gw_idle_conn, or NULL (not tracked) */
+    struct gw_tls_cred *tls; /* or NULL (plain HTTP) */
+};
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct cp_http *srv = cls;
+    struct conn_ctx *ctx = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        /* Out of memory: neither tracked nor given the reloaded pair (MHD's
+         * start-up pair serves it). */
+        *socket_context = ctx = gw_calloc(1, sizeof(*ctx));
+        if (!ctx)
+            return;
+        gw_idle_mhd_notify(srv->idle, c, &ctx->idle, toe);
+        ctx->tls = gw_tls_mhd_started(srv->cfg.tls, c);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && ctx) {
+        gw_idle_mhd_notify(srv->idle, c, &ctx->idle, toe);
+        gw_tls_cred_release(ctx->tls);
+        gw_free(ctx);
+        *socket_context = NULL;
+    }
+}
+
+/* A request started (busy 1) or ended (0) on connection c. */
+static void idle_busy(struct cp_http *srv, struct MHD_Connection *c, int busy)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const struct conn_ctx *ctx = i ? i->socket_context : NULL;
+    if (ctx)
+        gw_idle_conn_busy(srv->idle, ctx->idle, busy);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -315,7 +356,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!st || st == gw_framing_mhd_uri_mark()) {
         struct gw_framing_verdict v = gw_framing_mhd_check(c, st);
         *con_cls = NULL;
-        gw_idle_mhd_busy(srv->idle, c, 1);
+        idle_busy(srv, c, 1);
         if (v.status)
             return refuse_framing(c, v);
         st = gw_calloc(1, sizeof(*st));
@@ -358,7 +399,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct cp_http *srv = cls;
     struct conn *st = *con_cls;
     *con_cls = NULL;
-    gw_idle_mhd_busy(srv->idle, c, 0);
+    idle_busy(srv, c, 0);
     if (!st || st == gw_framing_mhd_uri_mark())
         return; /* the URL mark: MHD ended the request before our handler ran */
     if (st->dp_state)
@@ -419,14 +460,18 @@ int cp_http_start(const struct cp_http_config *config, struct cp_http **out, str
         gw_free(srv);
         return gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
-    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET,
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     gw_tls_mhd_flag(config->tls);
+    struct MHD_OptionItem tls[GW_TLS_MHD_OPTIONS];
+    gw_tls_mhd_options(config->tls, tls);
+    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, tls,
+                                   MHD_OPTION_LISTEN_SOCKET,
                                    srv->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
                                    (unsigned)CP_HTTP_THREADS, MHD_OPTION_NOTIFY_COMPLETED,
                                    on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
                                    NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CP_IDLE_S,
                                    MHD_OPTION_CONNECTION_LIMIT, limit,
-                                   MHD_OPTION_NOTIFY_CONNECTION, gw_idle_mhd_notify, srv->idle,
+                                   MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
                                    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CP_PER_IP,
                                    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_HTTP_POOL_BYTES,
                                    MHD_OPTION_URI_LOG_CALLBACK, gw_framing_mhd_uri, NULL,

@@ -30,9 +30,11 @@ struct cp_http_config {
     char admin_hash[GW_SHA256_HEX_LEN + 1]; /* sha256 hex of the admin token */
     struct cp_db *db;
     struct cp_dp *dp; /* data-plane channel */
+    struct gw_tls_server *tls; /* --tls-cert/--tls-key (borrowed), or NULL: plain HTTP */
 };
 
 struct cp_http;
+struct gw_tls_server;
 
 /* Binds config->listen and starts the daemon. config is copied except the
  * db/dp pointers (borrowed, must outlive the server). Returns 0 with *out

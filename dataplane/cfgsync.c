@@ -41,7 +41,7 @@
 
 struct dp_cfgsync {
     struct dp_shared *sh;
-    char *cp_url, *file, *cache_path, *token, *id;
+    char *cp_url, *file, *cache_path, *token, *id, *cp_ca;
     pthread_t thread;
     int started;
     atomic_int stop;
@@ -256,6 +256,13 @@ static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(wait_s + 15) * 1000L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* --cp-ca: trusted besides the system's store (libcurl keeps its
+     * default CA path when a CA file is set). Read at every connection, so
+     * a rotated file needs no restart. */
+    if (cs->cp_ca)
+        curl_easy_setopt(e, CURLOPT_CAINFO, cs->cp_ca);
+    char errbuf[CURL_ERROR_SIZE] = ""; /* names the TLS failure, when one */
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
     CURLcode rc = curl_easy_perform(e);
     curl_slist_free_all(h);
     long status = 0;
@@ -267,7 +274,8 @@ static enum poll_result poll_once(struct dp_cfgsync *cs, CURL *e, int wait_s)
         res = POLL_TOO_LARGE;
     } else if (rc != CURLE_OK) {
         if (!atomic_load(&cs->stop))
-            gw_warn("control plane %s: %s", cs->cp_url, curl_easy_strerror(rc));
+            gw_warn("control plane %s: %s%s%s", cs->cp_url, curl_easy_strerror(rc),
+                    errbuf[0] ? ": " : "", errbuf);
     } else if (status == 304) {
         res = POLL_UNCHANGED;
     } else if (status != 200) {
@@ -392,7 +400,9 @@ struct dp_cfgsync *dp_cfgsync_new(struct dp_shared *sh, const struct dp_cfgsync_
     cs->cache_path = gw_strdup(o->cache_path);
     cs->token = gw_strdup(o->token);
     cs->id = gw_strdup(o->id ? o->id : "modelmux-dp");
-    if ((o->cp_url && !cs->cp_url) || (o->file && !cs->file) || !cs->cache_path || !cs->id) {
+    cs->cp_ca = gw_strdup(o->cp_ca);
+    if ((o->cp_url && !cs->cp_url) || (o->file && !cs->file) || !cs->cache_path || !cs->id ||
+        (o->cp_ca && !cs->cp_ca)) {
         gw_err_set(err, GW_ERR_NOMEM, "nomem", NULL, "out of memory");
         goto fail;
     }
@@ -455,5 +465,6 @@ void dp_cfgsync_free(struct dp_cfgsync *cs)
     gw_free(cs->cache_path);
     gw_free(cs->token);
     gw_free(cs->id);
+    gw_free(cs->cp_ca);
     gw_free(cs);
 }

@@ -28,6 +28,7 @@ struct dp_cfgsync_opts {
     const char *cache_path; /* --cache */
     const char *token;      /* MODELMUX_DP_TOKEN, may be NULL */
     const char *id;         /* --id */
+    const char *cp_ca;      /* --cp-ca: extra trusted CA file for an https --cp, or NULL */
 };
 
 /* Creates the source. With a file, loads it now: -1 path → NULL with err

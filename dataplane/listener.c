@@ -14,6 +14,7 @@
 #include "common/http_framing_mhd.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/tls_server_mhd.h"
 #include "loop.h"
 #include "portclaim.h"
 #include "request.h"
@@ -45,6 +46,7 @@ struct dp_listener {
     int epfd;
     struct dp_timer *timer;
     int64_t timer_due;
+    struct gw_tls_server *tls; /* --tls-cert, or NULL */
 };
 
 /* One client connection, from MHD's start to close notification. */
@@ -59,6 +61,7 @@ struct dp_conn {
     uint64_t hup_mark;      /* body_received at the last hang-up check */
     int hup_stalls;         /* hang-up checks in a row without body progress */
     struct dp_request *req; /* the request being served, or NULL */
+    struct gw_tls_cred *tls; /* the certificate this connection presents, or NULL */
 };
 
 static void run_mhd(struct dp_listener *l);
@@ -378,6 +381,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         c->l = l;
         c->conn = conn;
         c->fd = ci ? ci->connect_fd : -1;
+        c->tls = gw_tls_mhd_started(l->tls, conn); /* before the handshake */
         watch(c); /* on failure: re-tried by the connection's requests */
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         struct dp_conn *c = *socket_context;
@@ -388,6 +392,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
             dp_request_closed(c->req, 1);
         if (c->fd >= 0) /* before MHD closes it (and its number is reused) */
             dp_loop_unwatch(l->loop, c->fd);
+        gw_tls_cred_release(c->tls);
         gw_free(c);
     }
 }
@@ -404,8 +409,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 struct dp_listener *dp_listener_new(struct dp_req_env *env, int *claimed_fd,
-                                    const struct sockaddr *addr,
-                                    socklen_t addrlen, struct gw_err *err)
+                                    const struct sockaddr *addr, socklen_t addrlen,
+                                    struct gw_tls_server *tls, struct gw_err *err)
 {
     (void)addrlen;
     struct dp_listener *l = gw_calloc(1, sizeof(*l));
@@ -416,7 +421,11 @@ struct dp_listener *dp_listener_new(struct dp_req_env *env, int *claimed_fd,
     l->env = env;
     l->loop = env->loop;
     l->epfd = -1;
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    l->tls = tls;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
+                     gw_tls_mhd_flag(tls);
+    struct MHD_OptionItem tls_opts[GW_TLS_MHD_OPTIONS];
+    gw_tls_mhd_options(tls, tls_opts);
     if (addr->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* Worker 0 serves on the socket that claimed the port (portclaim.h,
@@ -424,7 +433,8 @@ struct dp_listener *dp_listener_new(struct dp_req_env *env, int *claimed_fd,
     MHD_socket claimed = claimed_fd && *claimed_fd >= 0 ? *claimed_fd : MHD_INVALID_SOCKET;
     errno = 0;
     l->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        flags, 0, NULL, NULL, on_access, l, MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_LISTEN_SOCKET, claimed, MHD_OPTION_SOCK_ADDR, addr,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, l, MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,

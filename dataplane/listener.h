@@ -26,15 +26,18 @@
 struct dp_listener;
 struct dp_loop;
 struct dp_req_env;
+struct gw_tls_server;
 
 /* Starts a daemon listening on addr (SO_REUSEPORT, after dp_port_claim),
  * watched from env->loop, creating its requests in env (borrowed, outlives
  * the listener). claimed: NULL, or the socket that claimed the port, which
- * the daemon then serves on and owns (*claimed set to -1). NULL with err
+ * the daemon then serves on and owns (*claimed set to -1). tls: the
+ * --tls-cert pair (borrowed, outlives the listener; each connection takes
+ * the current one at its start), or NULL for plain HTTP. NULL with err
  * (address in use, no memory). */
 struct dp_listener *dp_listener_new(struct dp_req_env *env, int *claimed,
-                                    const struct sockaddr *addr,
-                                    socklen_t addrlen, struct gw_err *err);
+                                    const struct sockaddr *addr, socklen_t addrlen,
+                                    struct gw_tls_server *tls, struct gw_err *err);
 
 /* Stops accepting new connections (connections already open go on). */
 void dp_listener_quiesce(struct dp_listener *l);

@@ -3,8 +3,11 @@
  * The main thread parses the flags, builds what the workers share (routing
  * state, rate limiter, metrics, the first config when --config is given),
  * starts the workers, the admin server and the control-plane follower, and
- * then only waits for signals: SIGHUP reloads --config, SIGTERM/SIGINT drain
- * the workers (up to DP_DRAIN_MS) and exit 0. Exit codes: 2 for usage
+ * then only waits for signals: SIGHUP reloads --config and the --tls-cert/
+ * --tls-key pair of --listen (connections in flight keep the certificate
+ * they started with), SIGTERM/SIGINT drain the workers (up to DP_DRAIN_MS)
+ * and exit 0. A --tls-cert, --tls-key or --cp-ca file that does not load at
+ * start is a runtime error. Exit codes: 2 for usage
  * errors, 1 for runtime errors, each with one line on stderr. */
 #include "admin.h"
 #include "bufbudget.h"
@@ -14,6 +17,8 @@
 #include "common/fdlimit.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/pem.h"
+#include "common/tls_server_mhd.h"
 #include "config.h"
 #include "listener.h"
 #include "metrics.h"
@@ -41,6 +46,9 @@ struct opts {
     const char *cache;
     const char *id;
     const char *redis;
+    const char *tls_cert;
+    const char *tls_key;
+    const char *cp_ca;
     int workers;
     const char *response_max; /* --max-response-bytes, or NULL */
     const char *budget;       /* --buffer-budget, or NULL */
@@ -53,6 +61,7 @@ static void usage(FILE *f)
             "                   (--cp URL | --config FILE) [--cache FILE] [--id NAME]\n"
             "                   [--redis URL] [--workers N]\n"
             "                   [--max-response-bytes N] [--buffer-budget N]\n"
+            "                   [--tls-cert FILE --tls-key FILE] [--cp-ca FILE]\n"
             "\n"
             "  --listen HOST:PORT        where applications call (default 127.0.0.1:9095)\n"
             "  --admin-listen HOST:PORT  /metrics, /healthz, /readyz (default 127.0.0.1:9096)\n"
@@ -69,6 +78,10 @@ static void usage(FILE *f)
             "  --buffer-budget N         memory per worker for the responses it holds\n"
             "                            whole; when spent, callers get 503 (default 256M)\n"
             "                            (sizes in bytes, or with a K, M or G suffix)\n"
+            "  --tls-cert FILE           PEM certificate chain: --listen speaks HTTPS only (with\n"
+            "                            --tls-key; TLS 1.2+; SIGHUP reloads both files)\n"
+            "  --tls-key FILE            PEM private key of --tls-cert\n"
+            "  --cp-ca FILE              extra trusted CA (PEM) for an https:// --cp\n"
             "\n"
             "environment: MODELMUX_DP_TOKEN  token for the control-plane channel\n");
 }
@@ -136,10 +149,12 @@ static int parse_flags(int argc, char **argv, struct opts *o)
     o->workers = ncpu > 0 ? (int)(ncpu > MAX_WORKERS ? MAX_WORKERS : ncpu) : 1;
     static const char *const names[] = {"--listen", "--admin-listen", "--cp", "--config",
                                         "--cache",  "--id",           "--redis", "--workers",
-                                        "--max-response-bytes", "--buffer-budget"};
+                                        "--max-response-bytes", "--buffer-budget",
+                                        "--tls-cert", "--tls-key", "--cp-ca"};
     const char **slots[] = {&o->listen, &o->admin_listen, &o->cp, &o->config,
                             &o->cache,  &o->id,           &o->redis, NULL,
-                            &o->response_max, &o->budget};
+                            &o->response_max, &o->budget,
+                            &o->tls_cert, &o->tls_key, &o->cp_ca};
     const char *workers = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -188,6 +203,26 @@ static int parse_flags(int argc, char **argv, struct opts *o)
         return fail_usage("--cp must be an http:// or https:// URL, not '%s'", o->cp);
     if (o->redis && strncmp(o->redis, "redis://", 8) != 0)
         return fail_usage("--redis must be redis://HOST:PORT, not '%s'", o->redis);
+    if (!o->tls_cert != !o->tls_key)
+        return fail_usage("%s", "--tls-cert and --tls-key go together");
+    if (o->cp_ca && (!o->cp || strncmp(o->cp, "https://", 8) != 0))
+        return fail_usage("%s", "--cp-ca needs an https:// --cp");
+    return 0;
+}
+
+/* --cp-ca must hold PEM certificates only (libcurl reads it again at each
+ * connection to the control plane). 0, or -1 with err. */
+static int cp_ca_check(const char *path, struct gw_err *err)
+{
+    size_t n = 0;
+    char *buf = gw_pem_read_file("--cp-ca", path, &n, err);
+    if (!buf)
+        return -1;
+    int count = gw_pem_cert_count(buf, n);
+    gw_free(buf);
+    if (count < 0)
+        return gw_err_set(err, GW_ERR_INVALID, "tls", NULL,
+                          "--cp-ca %s: holds something that is not a PEM certificate", path);
     return 0;
 }
 
@@ -258,12 +293,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "modelmux-dp: %s\n", err.message[0] ? err.message : "out of memory");
         goto out;
     }
+    if (o.tls_cert && !(sh.tls = gw_tls_mhd_server_new(o.tls_cert, o.tls_key, &err))) {
+        fprintf(stderr, "modelmux-dp: %s\n", err.message);
+        goto out;
+    }
+    if (o.cp_ca && cp_ca_check(o.cp_ca, &err) < 0) {
+        fprintf(stderr, "modelmux-dp: %s\n", err.message);
+        goto out;
+    }
     struct dp_cfgsync_opts co = {
         .cp_url = o.cp,
         .file = o.config,
         .cache_path = o.cache,
         .token = getenv("MODELMUX_DP_TOKEN"),
         .id = o.id,
+        .cp_ca = o.cp_ca,
     };
     if (o.cp && !co.token)
         gw_warn("MODELMUX_DP_TOKEN is not set: the control plane will refuse this data plane");
@@ -315,9 +359,11 @@ int main(int argc, char **argv)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
+            if (sh.tls) /* new connections get the files' current pair */
+                gw_tls_server_sighup(sh.tls);
             if (o.config)
                 dp_cfgsync_reload_file(cs);
-            else
+            else if (!sh.tls)
                 gw_info("SIGHUP ignored (following the control plane)");
             continue;
         }
@@ -347,6 +393,7 @@ out:
         close(sh.listen_fd); /* when no daemon took it (a failed start) */
     dp_shared_cleanup(&sh);
     dp_suspensions_free(sh.state);
+    gw_tls_server_free(sh.tls); /* after the workers' listeners stopped */
     curl_global_cleanup();
     if (rc == 0)
         gw_info("stopped");

@@ -122,7 +122,8 @@ struct dp_worker *dp_worker_new(struct dp_shared *sh, int index, struct gw_err *
     gw_list_init(&w->env.requests);
     dp_loop_before_sleep(w->loop, flush_log, w->alog);
     w->listener = dp_listener_new(&w->env, index == 0 ? &sh->listen_fd : NULL,
-                                  (const struct sockaddr *)&sh->listen_addr, sh->listen_len, err);
+                                  (const struct sockaddr *)&sh->listen_addr, sh->listen_len,
+                                  sh->tls, err);
     if (!w->listener)
         goto fail;
     pthread_mutex_lock(&sh->cfg_mu);

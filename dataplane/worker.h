@@ -38,6 +38,7 @@ struct dp_metrics_shard;
 struct dp_suspensions;
 struct dp_timer;
 struct dp_accesslog;
+struct gw_tls_server;
 
 #define DP_DRAIN_MS 28000 /* SIGTERM: longest wait for requests in flight */
 
@@ -50,6 +51,7 @@ struct dp_shared {
     struct sockaddr_storage listen_addr;
     socklen_t listen_len;
     int listen_fd;   /* dp_port_claim's socket until worker 0's daemon takes it, or -1 */
+    struct gw_tls_server *tls; /* --tls-cert/--tls-key of --listen, or NULL */
     pthread_mutex_t cfg_mu;
     struct dp_config *current;  /* under cfg_mu; one reference */
     _Atomic int64_t revision;   /* -1 until a snapshot is applied */

@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev
-  libyaml-dev libhiredis-dev libssl-dev
+  libyaml-dev libhiredis-dev libssl-dev libgnutls28-dev openssl
   sqlite3 redis-server curl jq python3 python3-jsonschema python3-yaml python3-pytest
   chromium
 )

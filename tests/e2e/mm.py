@@ -231,9 +231,12 @@ class Response:
         return "<Response %d %r>" % (self.status, self.body[:300])
 
 
-def request(port, method, path, body=None, headers=None, token=None, timeout=30.0, host="127.0.0.1"):
-    """One HTTP/1.1 request on a new connection. body may be bytes, str, or a
-    JSON-able object (then Content-Type defaults to application/json)."""
+def request(port, method, path, body=None, headers=None, token=None, timeout=30.0, host="127.0.0.1",
+            conn=None):
+    """One HTTP/1.1 request on a new connection (or on conn, an unused
+    http.client connection, e.g. over TLS), closed after. body may be bytes,
+    str, or a JSON-able object (then Content-Type defaults to
+    application/json)."""
     h = dict(headers or {})
     if token is not None:
         h["Authorization"] = "Bearer " + token
@@ -243,7 +246,8 @@ def request(port, method, path, body=None, headers=None, token=None, timeout=30.
         h.setdefault("Content-Type", "application/json")
     elif isinstance(body, str):
         data = body.encode()
-    conn = http.client.HTTPConnection(host, port, timeout=timeout * SLOW)
+    if conn is None:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout * SLOW)
     try:
         conn.request(method, path, body=data, headers=h)
         r = conn.getresponse()
