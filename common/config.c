@@ -61,6 +61,12 @@ static void free_api(struct gw_cfg_api *a)
         gw_free(e->auth_header);
         gw_free(e->auth_value);
         gw_free(e->missing_secret);
+        gw_free(e->tls_ca_cert);
+        gw_free(e->tls_client_cert);
+        if (e->tls_client_key) /* the private key does not linger in freed memory */
+            memset(e->tls_client_key, 0, strlen(e->tls_client_key));
+        gw_free(e->tls_client_key);
+        gw_free(e->tls_missing_key);
     }
     gw_free(a->endpoints);
     for (size_t i = 0; a->policies && i < a->npolicies; i++)

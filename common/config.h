@@ -89,6 +89,14 @@ struct gw_cfg_endpoint {
     char *auth_header;
     char *auth_value;
     char *missing_secret;
+    /* tls (SPEC 2.2), each NULL when absent: extra trusted CA certificates
+     * and the client certificate (PEM); the client key (PEM, resolved from
+     * its secret) or, when that secret is missing, its name. A client
+     * certificate comes with exactly one of the last two. */
+    char *tls_ca_cert;
+    char *tls_client_cert;
+    char *tls_client_key;
+    char *tls_missing_key;
 };
 
 struct gw_cfg_operation {

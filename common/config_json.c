@@ -232,6 +232,61 @@ static int read_endpoint_auth(json_t *ep, const char *path, struct gw_cfg_endpoi
                    : dup_into(&out->auth_value, value, err);
 }
 
+/* A PEM member of tls (optional), checked by rule, copied into *out. */
+static int read_pem(json_t *tls, const char *base, const char *key,
+                    int (*rule)(const char *, const char *, struct gw_err *), char **out,
+                    struct gw_err *err)
+{
+    const char *s = NULL;
+    char path[PATH];
+    if (gw_jr_string(tls, base, key, GW_JR_OPTIONAL, 1, ANY_LEN, &s, err) < 0)
+        return -1;
+    if (!s)
+        return 0;
+    gw_jr_path(path, sizeof(path), base, key);
+    if (rule(s, path, err) < 0)
+        return -1;
+    return dup_into(out, s, err);
+}
+
+/* "tls": absent, null, or {caCert?, clientCert?, clientKey? |
+ * missingClientKey?}: a client certificate comes with its key (or the name
+ * of the missing secret that holds it), and a key only with a certificate. */
+static int read_endpoint_tls(json_t *ep, const char *path, struct gw_cfg_endpoint *out,
+                             struct gw_err *err)
+{
+    static const char *const keys[] = {"caCert", "clientCert", "clientKey", "missingClientKey"};
+    char tpath[PATH];
+    json_t *tls = json_object_get(ep, "tls"), *unused;
+    const char *missing = NULL, *k;
+    if (!tls || json_is_null(tls))
+        return 0;
+    gw_jr_path(tpath, sizeof(tpath), path, "tls");
+    if (!json_is_object(tls))
+        return gw_jr_fail(err, tpath, NULL, "must be null or an object");
+    json_object_foreach (tls, k, unused) {
+        size_t i = 0;
+        while (i < 4 && strcmp(k, keys[i]) != 0)
+            i++;
+        if (i == 4)
+            return gw_jr_fail(err, tpath, k, "is not allowed");
+    }
+    if (read_pem(tls, tpath, "caCert", gw_rule_pem_certs, &out->tls_ca_cert, err) < 0 ||
+        read_pem(tls, tpath, "clientCert", gw_rule_pem_certs, &out->tls_client_cert, err) < 0 ||
+        read_pem(tls, tpath, "clientKey", gw_rule_pem_key, &out->tls_client_key, err) < 0 ||
+        read_name(tls, tpath, "missingClientKey", GW_JR_OPTIONAL, GW_NAME_MAX_CHARS, &missing,
+                  err) < 0 ||
+        (missing && dup_into(&out->tls_missing_key, missing, err) < 0))
+        return -1;
+    if (!out->tls_ca_cert && !out->tls_client_cert)
+        return gw_jr_fail(err, tpath, NULL, "must have caCert or clientCert");
+    if (!out->tls_client_cert != (!out->tls_client_key && !out->tls_missing_key) ||
+        (out->tls_client_key && out->tls_missing_key))
+        return gw_jr_fail(err, tpath, NULL,
+                          "a clientCert needs exactly one of clientKey and missingClientKey");
+    return 0;
+}
+
 static int read_endpoint(json_t *ep, const char *path, struct gw_cfg_endpoint *out,
                          struct gw_err *err)
 {
@@ -247,7 +302,7 @@ static int read_endpoint(json_t *ep, const char *path, struct gw_cfg_endpoint *o
     if (dup_into(&out->id, id, err) < 0 || dup_into(&out->name, name, err) < 0 ||
         dup_into(&out->url, url, err) < 0)
         return -1;
-    return read_endpoint_auth(ep, path, out, err);
+    return read_endpoint_auth(ep, path, out, err) < 0 ? -1 : read_endpoint_tls(ep, path, out, err);
 }
 
 /* "scopes" of an operation: optional, 1..GW_OPERATION_SCOPES_MAX scopes of

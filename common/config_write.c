@@ -40,6 +40,29 @@ static json_t *vendor_json(const struct gw_cfg_vendor *v)
                      v->auth_prefix);
 }
 
+/* Sets o[key] = s when s is given. 0 or -1. */
+static int set_opt(json_t *o, const char *key, const char *s)
+{
+    return !s ? 0 : json_object_set_new(o, key, json_string(s));
+}
+
+/* The endpoint's "tls", or NULL (none, or out of memory: *failed). */
+static json_t *endpoint_tls_json(const struct gw_cfg_endpoint *e, int *failed)
+{
+    if (!e->tls_ca_cert && !e->tls_client_cert)
+        return NULL;
+    json_t *t = json_object();
+    if (!t || set_opt(t, "caCert", e->tls_ca_cert) < 0 ||
+        set_opt(t, "clientCert", e->tls_client_cert) < 0 ||
+        set_opt(t, "clientKey", e->tls_client_key) < 0 ||
+        set_opt(t, "missingClientKey", e->tls_missing_key) < 0) {
+        json_decref(t);
+        *failed = 1;
+        return NULL;
+    }
+    return t;
+}
+
 static json_t *endpoint_json(const struct gw_cfg_endpoint *e)
 {
     json_t *auth = !e->auth_header ? json_null()
@@ -47,9 +70,21 @@ static json_t *endpoint_json(const struct gw_cfg_endpoint *e)
                                                e->auth_value)
                                    : json_pack("{s:s, s:s}", "header", e->auth_header,
                                                "missingSecret", e->missing_secret);
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "id", e->id, "name", e->name,
-                     "environment", gw_cfg_env_names[e->env], "url", e->url, "timeoutMs",
-                     (json_int_t)e->timeout_ms, "auth", auth);
+    int failed = 0;
+    json_t *tls = endpoint_tls_json(e, &failed);
+    json_t *j = failed ? NULL
+                       : json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "id", e->id, "name", e->name,
+                                   "environment", gw_cfg_env_names[e->env], "url", e->url,
+                                   "timeoutMs", (json_int_t)e->timeout_ms, "auth", auth);
+    if (j && tls && json_object_set_new(j, "tls", tls) < 0) {
+        json_decref(j);
+        return NULL;
+    }
+    if (!j)
+        json_decref(tls);
+    if (failed)
+        json_decref(auth); /* json_pack did not take it */
+    return j;
 }
 
 static json_t *targets_json(const struct gw_cfg_target *t, size_t n, int weighted)

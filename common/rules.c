@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/limits.h"
+#include "common/pem.h"
 #include "common/utf8.h"
 
 static int invalid(struct gw_err *err, const char *field, const char *fmt, const char *what)
@@ -121,6 +122,35 @@ int gw_rule_secret_value(const char *s, size_t len, const char *field, struct gw
                           "%s must be at most %d bytes, without NUL", field,
                           GW_SECRET_VALUE_MAX_BYTES);
     return 0;
+}
+
+int gw_rule_pem_certs(const char *s, const char *field, struct gw_err *err)
+{
+    size_t n = strlen(s);
+    if (n > GW_PEM_MAX_BYTES)
+        return gw_err_set(err, GW_ERR_INVALID, "invalid_field", field,
+                          "%s must be at most %d bytes of PEM", field, GW_PEM_MAX_BYTES);
+    if (gw_pem_cert_count(s, n) < 0)
+        return invalid(err, field, "%s must be PEM certificates (-----BEGIN CERTIFICATE-----)%s",
+                       " and nothing else");
+    return 0;
+}
+
+int gw_rule_pem_key(const char *s, const char *field, struct gw_err *err)
+{
+    size_t n = strlen(s);
+    if (n > GW_SECRET_VALUE_MAX_BYTES || !gw_pem_is_private_key(s, n))
+        return invalid(err, field, "%s must be one unencrypted PEM private key%s", "");
+    return 0;
+}
+
+int gw_rule_secret_text(const char *s, const char *field, struct gw_err *err)
+{
+    if (!gw_has_control(s) || gw_pem_is_private_key(s, strlen(s)))
+        return 0;
+    return invalid(err, field,
+                   "%s must not contain control characters (unless it is a PEM private key)%s",
+                   "");
 }
 
 int gw_rule_range(long long v, long long min, long long max, const char *field,

@@ -49,6 +49,22 @@ int gw_rule_version(const char *s, const char *field, struct gw_err *err);
 /* A secret value of len bytes: at most GW_SECRET_VALUE_MAX_BYTES, no NUL. */
 int gw_rule_secret_value(const char *s, size_t len, const char *field, struct gw_err *err);
 
+/* Endpoint tls.caCert / tls.clientCert: PEM text of at most
+ * GW_PEM_MAX_BYTES holding one or more X.509 certificates and nothing
+ * else. */
+int gw_rule_pem_certs(const char *s, const char *field, struct gw_err *err);
+
+/* The secret value behind an endpoint's tls.clientKey: one unencrypted
+ * PEM private key (at most GW_SECRET_VALUE_MAX_BYTES, a secret value). The
+ * message never quotes the value. */
+int gw_rule_pem_key(const char *s, const char *field, struct gw_err *err);
+
+/* A secret value that may be stored (SPEC 2.2 Secrets): free of control
+ * characters (it may become a header value), or a PEM private key (for
+ * tls.clientKey). Which use an endpoint makes of it is checked where the
+ * endpoint and the value meet (gw_rule_no_control, gw_rule_pem_key). */
+int gw_rule_secret_text(const char *s, const char *field, struct gw_err *err);
+
 /* An integer in [min, max]. */
 int gw_rule_range(long long v, long long min, long long max, const char *field,
                   struct gw_err *err);

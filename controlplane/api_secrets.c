@@ -1,6 +1,7 @@
 /* Secrets (see api_secrets.h). */
 #include "api_secrets.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "crud.h"
@@ -30,7 +31,9 @@ static int secret_get(struct cp_db *db, const char **ids, json_t **out, struct g
 /* Checks the body: an object of 1..GW_SECRET_KEYS_MAX string values. A value becomes
  * (part of) an upstream header value, so it must not hold control
  * characters (a pasted trailing newline would otherwise make every data
- * plane refuse the snapshot). The messages name keys, never values. */
+ * plane refuse the snapshot), unless it is a PEM private key (an
+ * endpoint's tls.clientKey); uses_ok then checks each value against the
+ * endpoints that use it. The messages name keys, never values. */
 static int check_values(json_t *body, struct gw_err *err)
 {
     const char *k;
@@ -45,8 +48,37 @@ static int check_values(json_t *body, struct gw_err *err)
             return gw_err_set(err, GW_ERR_INVALID, "invalid_type", k, "%s must be a string", k);
         if (gw_rule_secret_value(json_string_value(v), json_string_length(v), k, err) < 0)
             return -1;
-        if (gw_rule_no_control(json_string_value(v), k, err) < 0)
+        if (gw_rule_secret_text(json_string_value(v), k, err) < 0)
             return -1;
+    }
+    return 0;
+}
+
+/* Each value of the secret name suits the endpoints that use its key: no
+ * control character for a header value (security), a PEM private key for
+ * tls.clientKey. 0, or -1 with err naming the key. */
+static int uses_ok(struct cp_db *db, const char *name, json_t *body, struct gw_err *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach (body, k, v) {
+        int64_t as_header = 0, as_key = 0;
+        if (cp_db_query_int(db, err, &as_header,
+                            "SELECT count(*) FROM endpoints WHERE secret_name = ?1 AND "
+                            "secret_key = ?2",
+                            "ss", name, k) < 0 ||
+            cp_db_query_int(db, err, &as_key,
+                            "SELECT count(*) FROM endpoints WHERE tls_key_secret = ?1 AND "
+                            "tls_key_name = ?2",
+                            "ss", name, k) < 0)
+            return -1;
+        if ((as_header && gw_rule_no_control(json_string_value(v), k, err) < 0) ||
+            (as_key && gw_rule_pem_key(json_string_value(v), k, err) < 0)) {
+            size_t n = strlen(err->message);
+            snprintf(err->message + n, sizeof(err->message) - n, " (an endpoint uses it %s)",
+                     as_key ? "as tls.clientKey" : "as a header value");
+            return -1;
+        }
     }
     return 0;
 }
@@ -58,6 +90,7 @@ static int secret_write(struct cp_db *db, const char *name, json_t *body, int *c
     const char *k;
     json_t *v;
     if (gw_rule_name(name, "name", GW_NAME_MAX_CHARS, err) < 0 || check_values(body, err) < 0 ||
+        uses_ok(db, name, body, err) < 0 ||
         cp_db_query_int(db, err, &n, "SELECT count(*) FROM secrets WHERE name = ?1", "s", name) < 0)
         return -1;
     *created = n == 0;
@@ -102,8 +135,10 @@ int cp_h_secret_put(struct cp_req *req, struct gw_err *err)
 static int secret_remove(struct cp_db *db, const char **ids, struct gw_err *err)
 {
     int64_t n = 0;
-    if (cp_db_query_int(db, err, &n, "SELECT count(*) FROM endpoints WHERE secret_name = ?1", "s",
-                        ids[0]) < 0)
+    if (cp_db_query_int(db, err, &n,
+                        "SELECT count(*) FROM endpoints WHERE secret_name = ?1 OR tls_key_secret = "
+                        "?1",
+                        "s", ids[0]) < 0)
         return -1;
     if (n)
         return gw_err_set(err, GW_ERR_CONFLICT, "in_use", NULL,

@@ -17,14 +17,22 @@
 #include "db.h"
 #include "resources.h"
 
-/* Endpoints in the snapshot shape: "auth" resolved from secret_values. */
+/* Endpoints in the snapshot shape: "auth" resolved from secret_values, and
+ * "tls" (only when set, without null members: json_patch drops them) with
+ * the client key resolved from secret_values too, or the name of its
+ * missing secret. */
 #define SNAPSHOT_ENDPOINTS                                                                         \
-    "SELECT json_object('id', e.id, 'name', e.name, 'environment', e.environment, 'url', e.url, "  \
-    "'timeoutMs', e.timeout_ms, 'auth', json(CASE WHEN e.secret_name IS NULL THEN 'null' "         \
-    "WHEN sv.value IS NULL THEN json_object('header', e.header, 'missingSecret', "                 \
+    "SELECT json_patch(json_object('id', e.id, 'name', e.name, 'environment', e.environment, "     \
+    "'url', e.url, 'timeoutMs', e.timeout_ms, 'auth', json(CASE WHEN e.secret_name IS NULL THEN "  \
+    "'null' WHEN sv.value IS NULL THEN json_object('header', e.header, 'missingSecret', "          \
     "e.secret_name) ELSE json_object('header', e.header, 'value', coalesce(e.prefix, '') || "      \
-    "sv.value) END)) FROM endpoints e LEFT JOIN secret_values sv ON sv.secret_name = "             \
-    "e.secret_name AND sv.key = e.secret_key WHERE e.api_id = ?1 ORDER BY e.seq"
+    "sv.value) END)), json_object('tls', json(CASE WHEN e.tls_ca_cert IS NULL AND "                \
+    "e.tls_client_cert IS NULL THEN 'null' ELSE json_object('caCert', e.tls_ca_cert, "             \
+    "'clientCert', e.tls_client_cert, 'clientKey', kv.value, 'missingClientKey', CASE WHEN "       \
+    "e.tls_key_secret IS NOT NULL AND kv.value IS NULL THEN e.tls_key_secret END) END))) FROM "    \
+    "endpoints e LEFT JOIN secret_values sv ON sv.secret_name = e.secret_name AND sv.key = "       \
+    "e.secret_key LEFT JOIN secret_values kv ON kv.secret_name = e.tls_key_secret AND kv.key = "   \
+    "e.tls_key_name WHERE e.api_id = ?1 ORDER BY e.seq"
 
 /* Applications (in order) and their subscriptions (in the same order of
  * applications, then in order), merged while writing: no tree, no

@@ -174,7 +174,8 @@ static size_t line_max(const struct dp_access *a)
 {
     return FIXED_MAX + worst_len(a->id) + worst_len(a->method) + worst_len(a->path) +
            worst_len(a->api) + worst_len(a->requested_model) + worst_len(a->model) +
-           worst_len(a->endpoint) + tries_worst_len(a->tries) + 1;
+           worst_len(a->endpoint) + tries_worst_len(a->tries) +
+           (a->tls_error ? 16 + worst_len(a->tls_error) : 0) + 1;
 }
 
 /* Writes a's line and its newline at line (line_max(a) bytes); returns the
@@ -217,6 +218,10 @@ static size_t format_line(char *line, const struct dp_access *a)
         o = PUT_LIT(o, ",\"clientAborted\":true");
     if (a->stream_error)
         o = PUT_LIT(o, ",\"streamError\":true");
+    if (a->tls_error) {
+        o = PUT_LIT(o, ",\"tlsError\":");
+        o = put_opt_str(o, a->tls_error);
+    }
     *o++ = '}';
     *o++ = '\n';
     return (size_t)(o - line);

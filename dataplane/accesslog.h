@@ -4,7 +4,8 @@
  *  "status","attempts","tries":[{"model","endpoint","outcome","ms"}...],
  *  "durationMs","promptTokens","completionTokens","totalTokens"}
  * plus "triesNotListed" (tries past DP_TRYLOG_MAX), "tokensEstimated",
- * "clientAborted" and "streamError" when they hold.
+ * "clientAborted", "streamError" and "tlsError" (why the last failed try's
+ * TLS handshake failed) when they hold.
  * Never an API key, a secret or a header value.
  *
  * Each worker buffers its lines (struct dp_accesslog, DP_ACCESSLOG_BUF
@@ -44,6 +45,7 @@ struct dp_access {
     int stream_error;   /* the upstream broke the stream */
     int tokens_estimated; /* token counts are the estimate of an abandoned stream */
     const struct dp_trylog *tries; /* may be NULL */
+    const char *tls_error; /* "tlsError": why the last try's TLS handshake failed, or NULL */
 };
 
 #define DP_ACCESSLOG_BUF (64 * 1024)

@@ -108,6 +108,10 @@ static int compile_endpoint(struct gw_cfg_endpoint *m, struct dp_endpoint *e, st
     e->auth_header = m->auth_header;
     e->auth_value = m->auth_value;
     e->missing_secret = m->missing_secret;
+    e->has_tls = m->tls_ca_cert || m->tls_client_cert;
+    e->tls = (struct dp_upstream_tls){m->tls_ca_cert, m->tls_client_cert, m->tls_client_key};
+    if (!e->missing_secret) /* the client key's secret is missing: 502 the same way */
+        e->missing_secret = m->tls_missing_key;
     if (!m->auth_value)
         return 0;
     size_t n = strlen(m->auth_header) + 2 + strlen(m->auth_value) + 1;

@@ -30,6 +30,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/limits.h"
+#include "upstream_tls.h"
 
 #include <jansson.h>
 #include <stdatomic.h>
@@ -72,6 +73,8 @@ struct dp_endpoint {
     char *auth_value;    /* value for auth_header (prefix + secret), or NULL */
     char *missing_secret;/* non-NULL: the secret is missing; answer 502 */
     char *auth_line;     /* "Header: value", ready for a curl_slist, or NULL */
+    int has_tls;         /* tls is set (SPEC 2.2 Endpoints "tls") */
+    struct dp_upstream_tls tls; /* borrowed from the model */
 };
 
 /* Most targets one load-balancing list may hold (the router's tried set and

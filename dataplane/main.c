@@ -25,6 +25,7 @@
 #include "portclaim.h"
 #include "ratelimit.h"
 #include "suspension.h"
+#include "upstream_tls.h"
 #include "worker.h"
 
 #include <curl/curl.h>
@@ -272,6 +273,7 @@ int main(int argc, char **argv)
     gw_fd_limit_raise();
     gw_alloc_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    dp_upstream_tls_check();
 
     int rc = 1;
     struct gw_err err;

@@ -302,6 +302,7 @@ static void finish_accounting(struct dp_request *r)
         .stream_error = r->stream_broken,
         .tokens_estimated = r->usage_estimated,
         .tries = &r->tries,
+        .tls_error = r->try.last.tls_error[0] ? r->try.last.tls_error : NULL,
     };
     dp_accesslog_add(r->env->alog, &a);
 }
@@ -659,6 +660,8 @@ static void answer_exhausted(struct dp_request *r, enum dp_route_end why)
         respond_upstream(r);
     } else if (r->try.last.fail == DP_OUTCOME_TIMEOUT) {
         respond_error(r, 504, "upstream_timeout", "the upstream did not answer in time");
+    } else if (r->try.last.tls_error[0]) {
+        respond_error(r, 502, "upstream_tls_error", "%s", r->try.last.tls_error);
     } else {
         respond_error(r, 502, "upstream_unreachable", "the upstream could not be reached");
     }

@@ -198,6 +198,7 @@ enum dp_try_start dp_try_start(struct dp_try *t, struct dp_upstream *up,
         .body_len = with_body ? len : 0,
         .headers = headers,
         .connect_timeout_ms = t->header_ms,
+        .tls = ep->has_tls ? &ep->tls : NULL,
     };
     int rc = dp_upstream_start(up, &t->xfer, &req);
     gw_buf_cleanup(&url); /* curl copied the URL */
@@ -229,6 +230,7 @@ enum dp_try_verdict dp_try_headers(struct dp_try *t, const struct dp_upstream_xf
     l->complete = 0;
     l->fail = -1;
     l->over = DP_TRY_OVER_NONE;
+    l->tls_error[0] = '\0';
     if (v == DP_VERDICT_RETRY) {
         l->body.max = DP_TRY_LAST_MAX;
         return DP_TRY_DISCARD;
@@ -293,6 +295,7 @@ enum dp_try_next dp_try_failed(struct dp_try *t, int result, struct dp_route *ro
         .remaining_zero = 0,
     };
     t->last.fail = o.kind;
+    dp_upstream_tls_reason(result, t->xfer.errbuf, t->last.tls_error, sizeof(t->last.tls_error));
     int64_t wait = dp_again_after(dp_route_routing(route), &t->again_st, &o);
     if (wait >= 0 && dp_try_pause(t, wait) == 0)
         return DP_TRY_AGAIN;

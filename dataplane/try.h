@@ -47,6 +47,7 @@ struct dp_last {
     int complete; /* a failed response was read whole: answer it if all fail */
     int fail;     /* DP_OUTCOME_* of the last try without a response, or -1 */
     int over;     /* DP_TRY_OVER_*: why a response read whole was cut */
+    char tls_error[CURL_ERROR_SIZE + 96]; /* why its TLS handshake failed, or "" */
 };
 
 enum dp_try_over {

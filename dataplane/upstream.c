@@ -419,6 +419,10 @@ int dp_upstream_start(struct dp_upstream *up, struct dp_upstream_xfer *x,
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)conn);
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
+    /* Upstream TLS (upstream_tls.h): the endpoint's CAs and client
+     * certificate; curl's error text kept for the 502's reason. */
+    dp_upstream_tls_apply(e, q->tls);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
 
     if (strcmp(q->method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "upstream_tls.h"
+
 struct dp_loop;
 struct dp_timer;
 struct dp_upstream;
@@ -65,6 +67,7 @@ struct dp_upstream_xfer {
     int sends;                  /* times curl sent the request: more than 1 when it
                                    re-sent it on a fresh connection after a
                                    reused one was reset (each one is a try) */
+    char errbuf[CURL_ERROR_SIZE]; /* curl's words on a failed transfer (TLS reasons) */
 };
 
 /* Creates the multi handle of a worker. NULL when out of memory. */
@@ -86,6 +89,7 @@ struct dp_upstream_req {
     struct curl_slist *headers; /* taken over (freed with the transfer) */
     int64_t connect_timeout_ms; /* 0: 10 s. There is no total limit: the
                                    owner keeps its own deadlines (try.c) */
+    const struct dp_upstream_tls *tls; /* the endpoint's TLS material, or NULL */
 };
 
 /* Starts a try on x (which must be idle). On success the transfer runs

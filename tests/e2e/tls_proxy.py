@@ -1,6 +1,6 @@
 """A TLS front for the mock upstream (tests only): accepts TLS connections on
 --listen, optionally requires a client certificate signed by --client-ca,
-and relays the decrypted bytes of each connection to 127.0.0.1:--backend
+(--tls12: TLS 1.2 at most) and relays the decrypted bytes of each connection to 127.0.0.1:--backend
 (tests/mockllm) and back. One thread per connection; SIGTERM exits 0.
 Each handshake's outcome is printed to stderr ("handshake ok" with the
 client certificate's subject, or "handshake failed: <reason>")."""
@@ -59,9 +59,12 @@ def main():
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--client-ca")
+    ap.add_argument("--tls12", action="store_true", help="TLS 1.2 at most")
     a = ap.parse_args()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
+    if a.tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     if a.client_ca:
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(a.client_ca)

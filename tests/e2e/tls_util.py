@@ -123,14 +123,18 @@ class HttpsControlPlane(mm.ControlPlane):
 class TlsProxy(mm.Proc):
     """tests/e2e/tls_proxy.py: a TLS listener on a free port relaying each
     connection to 127.0.0.1:backend_port (the mock upstream). With
-    client_ca, clients must present a certificate signed by it."""
+    client_ca, clients must present a certificate signed by it; tls12: TLS
+    1.2 at most (a refused client certificate then fails the handshake
+    itself, where TLS 1.3 reports it after the handshake)."""
 
-    def __init__(self, backend_port, cert, client_ca=None):
+    def __init__(self, backend_port, cert, client_ca=None, tls12=False):
         self.port = mm.free_port()
         args = [sys.executable, os.path.join(HERE, "tls_proxy.py"), "--listen", str(self.port),
                 "--backend", str(backend_port), "--cert", cert[0], "--key", cert[1]]
         if client_ca:
             args += ["--client-ca", client_ca]
+        if tls12:
+            args += ["--tls12"]
         super().__init__(args, name="tls_proxy")
         mm.wait_port(self.port, proc=self.p)
 
