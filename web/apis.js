@@ -3,10 +3,14 @@
  * AI rate limit), each target shown as model → endpoint name, and for a
  * round robin the operations it routes.
  *
+ * Also each API's endpoints: name, environment, URL, and whether the
+ * endpoint has upstream TLS settings (its own CA, a client certificate for
+ * mutual TLS with the name of the secret holding its key).
+ *
  * Loads GET /api/v1/apis, /vendors (for vendor names), and per API its
  * policies and endpoints (for endpoint names) in parallel. Endpoints carry
- * only secret names, never secret values; the page shows neither. Runs on
- * the page's main thread.
+ * only secret names, never secret values (nor a TLS private key); the page
+ * shows no secret value. Runs on the page's main thread.
  */
 import { api, items, seg } from './api.js';
 import { h, replace, loading, failed } from './dom.js';
@@ -81,6 +85,28 @@ function policyItem(p, endpointName) {
         body);
 }
 
+/* What an endpoint's "tls" says, in words: [] when it has none. */
+function tlsFacts(tls) {
+    if (!tls || typeof tls !== 'object') return [];
+    const facts = [];
+    if (tls.caCert) facts.push('own CA');
+    if (tls.clientCert) {
+        const k = tls.clientKey || {};
+        facts.push('mutual TLS (key in secret ' + String(k.secret ?? '?') + ')');
+    }
+    return facts;
+}
+
+function endpointItem(e) {
+    const tls = tlsFacts(e.tls);
+    return h('li', { class: 'endpoint-item', 'data-endpoint': e.name },
+        h('span', { class: 'endpoint' }, String(e.name ?? '?')),
+        h('span', { class: 'meta' }, ' · ' + String(e.environment ?? '?') + ' · '),
+        h('code', {}, String(e.url ?? '')),
+        tls.length ? h('span', { class: 'badge tls', title: 'Upstream TLS settings' },
+            'TLS: ' + tls.join(', ')) : null);
+}
+
 function apiCard(a, vendorName, policies, endpoints) {
     const byId = new Map(endpoints.map(e => [e.id, e]));
     const endpointName = id => {
@@ -103,6 +129,8 @@ function apiCard(a, vendorName, policies, endpoints) {
         h('p', { class: 'meta' }, h('code', {}, path), ' · vendor ', vendorName(a.vendor)),
         ops.length ? h('p', { class: 'ops' }, ops.map(o =>
             h('span', { class: 'op' }, h('b', {}, o.verb), ' ', o.target))) : null,
+        endpoints.length ? [h('h4', { class: 'section-label' }, 'Endpoints'),
+            h('ul', { class: 'endpoints' }, endpoints.map(endpointItem))] : null,
         h('h4', { class: 'section-label' }, 'Policies'),
         policyList);
 }

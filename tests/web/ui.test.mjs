@@ -70,6 +70,20 @@ async function createVendor(name, models = []) {
     });
 }
 
+/* A throwaway self-signed certificate (public; made with openssl for the
+ * tests) for an endpoint's TLS settings. */
+const TEST_CERT =
+    '-----BEGIN CERTIFICATE-----\n' +
+    'MIIBczCCARmgAwIBAgIUNA5QTJ8SpviHvpBK6wgRan1u4dcwCgYIKoZIzj0EAwIw\n' +
+    'DzENMAsGA1UEAwwEdW5pdDAeFw0yNjEyMDUxNTE2MzBaFw0zNjEyMDIxNTE2MzBa\n' +
+    'MA8xDTALBgNVBAMMBHVuaXQwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQjGYQF\n' +
+    'RHu8edskalPbkQHJX9d030J6fcMnFdOPIKyx3gTz0MUd+WrTlUcGJp8ZjWeD5zGg\n' +
+    '+Vvn2kSlWmACV3yoo1MwUTAdBgNVHQ4EFgQUMUf9RSz0zBlVVvz4nNCar84Zr6ww\n' +
+    'HwYDVR0jBBgwFoAUMUf9RSz0zBlVVvz4nNCar84Zr6wwDwYDVR0TAQH/BAUwAwEB\n' +
+    '/zAKBggqhkjOPQQDAgNIADBFAiAInYSwVeBGl5hGexl3gUiGUW/LIUKnl5rCLCSB\n' +
+    'y8awUQIhAL4uPAy2iFWyerqnMf5KZcmzjr3i6vEw2sIR4ZE6V1dE\n' +
+    '-----END CERTIFICATE-----\n';
+
 describe('modelmux web UI', () => {
     before(async () => {
         assert.ok(TOKEN, 'MM_ADMIN_TOKEN must be set');
@@ -86,6 +100,11 @@ describe('modelmux web UI', () => {
         const apiPath = '/apis/' + encodeURIComponent(fixture.api.id);
         fixture.endpoint = await ok('POST', apiPath + '/endpoints', {
             name: 'ui-test-prod', environment: 'production', url: 'http://127.0.0.1:9/v1',
+        });
+        fixture.tlsEndpoint = await ok('POST', apiPath + '/endpoints', {
+            name: 'ui-test-tls', environment: 'production', url: 'https://127.0.0.1:9/v1',
+            tls: { caCert: TEST_CERT, clientCert: TEST_CERT,
+                clientKey: { secret: 'ui-tls-key', secretKey: 'key' } },
         });
         fixture.policy = await ok('POST', apiPath + '/policies', {
             type: 'modelRoundRobin', suspendDurationSec: 60,
@@ -376,6 +395,19 @@ describe('modelmux web UI', () => {
             'other operations go to the first endpoint with the caller’s model.');
         const apis = (await ok('GET', '/apis')).items;
         assert.equal(await page.locator('article.api').count(), apis.length);
+    });
+
+    it('shows which endpoints have TLS settings, never a key', async () => {
+        const card = page.locator('article.api').filter({ hasText: 'ui-test-api' });
+        const plain = card.locator('li.endpoint-item[data-endpoint="ui-test-prod"]');
+        const tls = card.locator('li.endpoint-item[data-endpoint="ui-test-tls"]');
+        await tls.waitFor();
+        assert.match(await plain.textContent(), /production · http:\/\/127\.0\.0\.1:9\/v1/);
+        assert.equal(await plain.locator('.badge.tls').count(), 0);
+        assert.equal(await tls.locator('.badge.tls').textContent(),
+            'TLS: own CA, mutual TLS (key in secret ui-tls-key)');
+        const html = await page.content();
+        assert.ok(!html.includes('PRIVATE KEY') && !html.includes('BEGIN CERTIFICATE'), 'PEM text on the page');
     });
 
     it('shows the operations a round robin routes', async () => {
