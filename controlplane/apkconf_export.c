@@ -135,23 +135,6 @@ static int emit_airatelimit(struct exporter *x, const json_t *p)
     return cp_ye_map_end(e);
 }
 
-/* x-modelmux.tls: the certificates (public) and where the client key is
- * (a secret's name and key, never the key). */
-static int emit_tls(struct cp_yemit *e, const json_t *tls)
-{
-    const json_t *ck = json_object_get(tls, "clientKey");
-    return cp_ye_key(e, "tls") < 0 || cp_ye_map_start(e) < 0 ||
-                   cp_ye_opt_str(e, "caCert", tls, "caCert") < 0 ||
-                   cp_ye_opt_str(e, "clientCert", tls, "clientCert") < 0 ||
-                   (json_is_object(ck) &&
-                    (cp_ye_key(e, "clientKey") < 0 || cp_ye_map_start(e) < 0 ||
-                     cp_ye_opt_str(e, "secretName", ck, "secret") < 0 ||
-                     cp_ye_opt_str(e, "secretKey", ck, "secretKey") < 0 || cp_ye_map_end(e) < 0)) ||
-                   cp_ye_map_end(e) < 0
-               ? -1
-               : 0;
-}
-
 static int emit_endpoint(struct exporter *x, const struct ep_ref *r, int first)
 {
     struct cp_yemit *e = &x->e;
@@ -188,7 +171,7 @@ static int emit_endpoint(struct exporter *x, const struct ep_ref *r, int first)
          (r->named && cp_ye_kv_str(e, "name", str_of(ep, "name")) < 0) ||
          (write_ms && cp_ye_kv_int(e, "timeoutMs", ms) < 0) ||
          (write_prefix && cp_ye_kv_str(e, "headerPrefix", prefix) < 0) ||
-         (tls && emit_tls(e, tls) < 0) || cp_ye_map_end(e) < 0))
+         (tls && cp_im_emit_tls(e, tls, 1) < 0) || cp_ye_map_end(e) < 0))
         return -1;
     return cp_ye_map_end(e);
 }

@@ -252,41 +252,6 @@ static int xl_resiliency(struct xlate *x, const struct cp_ynode *res, json_t *ep
     return present ? cp_im_put(ep, "timeoutMs", json_integer(sec * 1000), x->err) : 0;
 }
 
-/* x-modelmux.tls {caCert, clientCert, clientKey {secretName, secretKey}}
- * -> the endpoint's "tls" (checked when the endpoint is created, as over
- * REST). The key itself is a secret's, never in the document. */
-static int xl_ep_tls(struct xlate *x, const struct cp_ynode *t, json_t *ep)
-{
-    static const char *const keys[] = {"caCert", "clientCert", "clientKey", NULL};
-    static const char *const key_keys[] = {"secretName", "secretKey", NULL};
-    const struct cp_ynode *ck;
-    const char *ca, *cert, *secret = NULL, *secret_key = NULL;
-    json_t *tls = json_object(), *key = NULL;
-
-    if (!tls || cp_im_put(ep, "tls", tls, x->err) < 0)
-        return cp_yt_nomem(x->err);
-    if (cp_yt_need_map(t, "x-modelmux.tls", x->err) < 0 ||
-        check_keys(t, keys, "x-modelmux.tls", x->err) < 0 ||
-        cp_yt_str(t, "caCert", 0, &ca, x->err) < 0 ||
-        cp_yt_str(t, "clientCert", 0, &cert, x->err) < 0 ||
-        (ca && cp_im_put_str(tls, "caCert", ca, x->err) < 0) ||
-        (cert && cp_im_put_str(tls, "clientCert", cert, x->err) < 0))
-        return -1;
-    if (!(ck = cp_yt_get(t, "clientKey")))
-        return 0;
-    if (cp_yt_need_map(ck, "x-modelmux.tls.clientKey", x->err) < 0 ||
-        check_keys(ck, key_keys, "x-modelmux.tls.clientKey", x->err) < 0 ||
-        cp_yt_str(ck, "secretName", 1, &secret, x->err) < 0 ||
-        cp_yt_str(ck, "secretKey", 1, &secret_key, x->err) < 0)
-        return -1;
-    if (!(key = json_object()) || cp_im_put(tls, "clientKey", key, x->err) < 0)
-        return cp_yt_nomem(x->err);
-    return cp_im_put_str(key, "secret", secret, x->err) < 0 ||
-                   cp_im_put_str(key, "secretKey", secret_key, x->err) < 0
-               ? -1
-               : 0;
-}
-
 /* The modelmux extension block of an endpoint entry:
  * x-modelmux {name, timeoutMs, headerPrefix, tls}. */
 static int xl_ep_extension(struct xlate *x, const struct cp_ynode *ext, json_t *ep,
@@ -307,7 +272,8 @@ static int xl_ep_extension(struct xlate *x, const struct cp_ynode *ext, json_t *
                           "timeoutMs conflicts with resiliency.timeout.upstreamResponseTimeout");
     }
     if (cp_im_copy_int(ext, "timeoutMs", 1, CP_IM_MAX_TIMEOUT_MS, ep, "timeoutMs", x->err) < 0 ||
-        (cp_yt_get(ext, "tls") && xl_ep_tls(x, cp_yt_get(ext, "tls"), ep) < 0))
+        (cp_yt_get(ext, "tls") &&
+         cp_im_tls(cp_yt_get(ext, "tls"), "x-modelmux.tls", ep, x->err) < 0))
         return -1;
     if (!prefix)
         return 0;

@@ -10,6 +10,8 @@
  *   modelRoundRobin          APIPolicy spec.override.x-modelmux-modelRoundRobin
  *   modelFailover            APIPolicy spec.override.x-modelmux-modelFailover[]
  *   aiRateLimit scope        AIRateLimitPolicy spec.override.x-modelmux.scope
+ *   endpoint tls.caCert      Backend spec.tls.certificateInline (APK)
+ *   endpoint tls client      Backend spec.x-modelmux.tls {clientCert, clientKey}
  *   endpoint timeoutMs, a    Backend spec.x-modelmux {timeoutMs, headerPrefix}
  *   header prefix other than APK's ("Bearer " for Authorization, else none)
  *   routing policy fields    inside the extensions above, or APIPolicy
@@ -246,7 +248,7 @@ static int emit_backend_security(struct crx *x, const json_t *sec, const char **
 static int emit_backend(struct crx *x, const json_t *ep)
 {
     struct cp_yemit *e = &x->e;
-    const json_t *sec = json_object_get(ep, "security");
+    const json_t *sec = json_object_get(ep, "security"), *tls = json_object_get(ep, "tls");
     const char *base, *ext_prefix = NULL;
     char proto[8], host[512];
     int port;
@@ -260,9 +262,16 @@ static int emit_backend(struct crx *x, const json_t *ep)
         cp_ye_kv_str(e, "protocol", proto) < 0 ||
         (json_is_object(sec) && emit_backend_security(x, sec, &ext_prefix) < 0))
         return -1;
+    /* tls: the CA in APK's own field, the client certificate (and its
+     * key's secret, never the key) in the extension. */
+    if (json_object_get(tls, "caCert") &&
+        (cp_ye_key(e, "tls") < 0 || cp_ye_map_start(e) < 0 ||
+         cp_ye_opt_str(e, "certificateInline", tls, "caCert") < 0 || cp_ye_map_end(e) < 0))
+        return -1;
     if (cp_ye_key(e, "x-modelmux") < 0 || cp_ye_map_start(e) < 0 ||
         cp_ye_opt_int(e, "timeoutMs", ep, "timeoutMs") < 0 ||
-        (ext_prefix && cp_ye_kv_str(e, "headerPrefix", ext_prefix) < 0) || cp_ye_map_end(e) < 0)
+        (ext_prefix && cp_ye_kv_str(e, "headerPrefix", ext_prefix) < 0) ||
+        (tls && cp_im_emit_tls(e, tls, 0) < 0) || cp_ye_map_end(e) < 0)
         return -1;
     return cp_ye_map_end(e) < 0 ? -1 : doc_end(x);
 }

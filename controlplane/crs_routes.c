@@ -56,17 +56,18 @@ static int xl_backend_security(const struct cp_ynode *sec, json_t *ep, struct gw
                           strcasecmp(header, "Authorization") == 0 ? "Bearer " : "", err);
 }
 
-/* spec.x-modelmux {timeoutMs, headerPrefix}: what APK has no field for. */
+/* spec.x-modelmux {timeoutMs, headerPrefix, tls}: what APK has no field for. */
 static int xl_backend_ext(const struct cp_ynode *ext, json_t *ep, struct gw_err *err)
 {
-    static const char *const keys[] = {"timeoutMs", "headerPrefix", NULL};
+    static const char *const keys[] = {"timeoutMs", "headerPrefix", "tls", NULL};
     const char *prefix;
     json_t *sec = json_object_get(ep, "security");
 
     if (cp_yt_need_map(ext, "x-modelmux", err) < 0 ||
         cp_crs_keys(ext, keys, "x-modelmux", err) < 0 ||
         cp_im_copy_int(ext, "timeoutMs", 1, CP_IM_MAX_TIMEOUT_MS, ep, "timeoutMs", err) < 0 ||
-        cp_yt_str(ext, "headerPrefix", 0, &prefix, err) < 0)
+        cp_yt_str(ext, "headerPrefix", 0, &prefix, err) < 0 ||
+        (cp_yt_get(ext, "tls") && cp_im_tls(cp_yt_get(ext, "tls"), "x-modelmux.tls", ep, err) < 0))
         return -1;
     if (!prefix)
         return 0;
@@ -75,6 +76,25 @@ static int xl_backend_ext(const struct cp_ynode *ext, json_t *ep, struct gw_err 
         return cp_yt_fail(err, v->line, v->col, "headerPrefix needs spec.security");
     }
     return cp_im_put_str(sec, "prefix", prefix, err);
+}
+
+/* spec.tls: APK's CA for the backend, given inline (certificateInline ->
+ * the endpoint's tls.caCert). A CA in a Secret or ConfigMap, and
+ * allowedSANs, are refused (400) rather than ignored: ignoring them would
+ * verify against the wrong roots or names. */
+static int xl_backend_tls(const struct cp_ynode *t, json_t *ep, struct gw_err *err)
+{
+    static const char *const keys[] = {"certificateInline", NULL};
+    static const char *const unsupported[] = {"secretRef", "configMapRef", "allowedSANs", NULL};
+    const char *ca;
+    json_t *tls;
+
+    if (cp_yt_need_map(t, "tls", err) < 0 || cp_yt_check_keys(t, keys, unsupported, "tls", err) < 0 ||
+        cp_yt_str(t, "certificateInline", 1, &ca, err) < 0)
+        return -1;
+    if (!(tls = json_object()) || cp_im_put(ep, "tls", tls, err) < 0)
+        return cp_yt_nomem(err);
+    return cp_im_put_str(tls, "caCert", ca, err);
 }
 
 /* The URL of a Backend: protocol://services[0].host:port + basePath. */
@@ -132,8 +152,8 @@ static int backend_url(const struct cp_ynode *spec, char *url, size_t size, stru
 /* The endpoint of Backend d in environment env (created on first use). */
 static int use_backend(struct crs *c, struct doc *d, int env)
 {
-    static const char *const keys[] = {"services", "basePath",   "protocol",
-                                       "security", "x-modelmux", NULL};
+    static const char *const keys[] = {"services", "basePath", "protocol", "security",
+                                       "tls",      "x-modelmux", NULL};
     char url[2048], name[300];
     const struct cp_ynode *v;
     json_t *item, *ep;
@@ -154,6 +174,9 @@ static int use_backend(struct crs *c, struct doc *d, int env)
         return -1;
     v = cp_yt_get(d->spec, "security");
     if (v && xl_backend_security(v, ep, c->err) < 0)
+        return cp_crs_in_doc(c->err, d);
+    v = cp_yt_get(d->spec, "tls");
+    if (v && xl_backend_tls(v, ep, c->err) < 0)
         return cp_crs_in_doc(c->err, d);
     v = cp_yt_get(d->spec, "x-modelmux");
     if (v && xl_backend_ext(v, ep, c->err) < 0)

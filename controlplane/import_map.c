@@ -2,6 +2,8 @@
  * import_map.h). Pure functions, any thread. */
 #include "import_map.h"
 
+#include "yaml_emit.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -263,4 +265,66 @@ int cp_im_resolve_refs(json_t *body, const json_t *ids, struct gw_err *err)
         }
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Endpoint TLS (x-modelmux.tls)
+ * ------------------------------------------------------------------------ */
+
+/* ep's "tls", created empty when absent. NULL on no memory. */
+static json_t *tls_of(json_t *ep)
+{
+    json_t *tls = json_object_get(ep, "tls");
+    if (json_is_object(tls))
+        return tls;
+    tls = json_object();
+    return tls && json_object_set_new(ep, "tls", tls) == 0 ? tls : NULL;
+}
+
+int cp_im_tls(const struct cp_ynode *t, const char *what, json_t *ep, struct gw_err *err)
+{
+    static const char *const keys[] = {"caCert", "clientCert", "clientKey", NULL};
+    static const char *const key_keys[] = {"secretName", "secretKey", NULL};
+    const struct cp_ynode *ck;
+    const char *ca, *cert, *secret = NULL, *secret_key = NULL;
+    char sub[96];
+    json_t *tls, *key;
+
+    if (cp_yt_need_map(t, what, err) < 0 || cp_yt_check_keys(t, keys, NULL, what, err) < 0 ||
+        cp_yt_str(t, "caCert", 0, &ca, err) < 0 || cp_yt_str(t, "clientCert", 0, &cert, err) < 0)
+        return -1;
+    if (!(tls = tls_of(ep)) || (ca && cp_im_put_str(tls, "caCert", ca, err) < 0) ||
+        (cert && cp_im_put_str(tls, "clientCert", cert, err) < 0))
+        return tls ? -1 : cp_yt_nomem(err);
+    if (!(ck = cp_yt_get(t, "clientKey")))
+        return 0;
+    snprintf(sub, sizeof(sub), "%s.clientKey", what);
+    if (cp_yt_need_map(ck, sub, err) < 0 || cp_yt_check_keys(ck, key_keys, NULL, sub, err) < 0 ||
+        cp_yt_str(ck, "secretName", 1, &secret, err) < 0 ||
+        cp_yt_str(ck, "secretKey", 1, &secret_key, err) < 0)
+        return -1;
+    if (!(key = json_object()) || cp_im_put(tls, "clientKey", key, err) < 0)
+        return cp_yt_nomem(err);
+    return cp_im_put_str(key, "secret", secret, err) < 0 ||
+                   cp_im_put_str(key, "secretKey", secret_key, err) < 0
+               ? -1
+               : 0;
+}
+
+int cp_im_emit_tls(struct cp_yemit *e, const json_t *tls, int with_ca)
+{
+    const json_t *ck = json_object_get(tls, "clientKey");
+    int ca = with_ca && json_object_get(tls, "caCert");
+    if (!ca && !json_object_get(tls, "clientCert"))
+        return 0;
+    return cp_ye_key(e, "tls") < 0 || cp_ye_map_start(e) < 0 ||
+                   (ca && cp_ye_opt_str(e, "caCert", tls, "caCert") < 0) ||
+                   cp_ye_opt_str(e, "clientCert", tls, "clientCert") < 0 ||
+                   (json_is_object(ck) &&
+                    (cp_ye_key(e, "clientKey") < 0 || cp_ye_map_start(e) < 0 ||
+                     cp_ye_opt_str(e, "secretName", ck, "secret") < 0 ||
+                     cp_ye_opt_str(e, "secretKey", ck, "secretKey") < 0 || cp_ye_map_end(e) < 0)) ||
+                   cp_ye_map_end(e) < 0
+               ? -1
+               : 0;
 }

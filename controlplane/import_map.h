@@ -109,6 +109,20 @@ int cp_im_ratelimit(const struct cp_im_limits *l, const struct cp_ynode *at, jso
 int cp_im_target(const char *model, const char *ref, long long weight, json_t **out,
                  struct gw_err *err);
 
+/* An endpoint's TLS settings as both formats extend them (x-modelmux.tls,
+ * what: its name in messages): {caCert?, clientCert?, clientKey?
+ * {secretName, secretKey}} -> the REST endpoint's "tls" (merged into an
+ * existing one; checked by the resource layer as over REST). The key itself
+ * is a secret's, never in the document. */
+int cp_im_tls(const struct cp_ynode *t, const char *what, json_t *ep, struct gw_err *err);
+
+/* Writes the REST endpoint's tls (borrowed) as the mapping cp_im_tls reads,
+ * under the key "tls" of the current mapping; with_ca 0 leaves caCert out
+ * (a format that has its own field for it). Nothing when there is nothing
+ * to write. 0 or -1. */
+struct cp_yemit;
+int cp_im_emit_tls(struct cp_yemit *e, const json_t *tls, int with_ca);
+
 /* Replaces, in place, every string member named "endpoint" anywhere in body
  * by ids[<that string>] (ids: ref -> endpoint id, borrowed). -1 with err
  * when a ref has no id (an internal error) or on no memory. */

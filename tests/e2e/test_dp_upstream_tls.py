@@ -149,6 +149,21 @@ def test_mutual_tls_and_the_key_never_shows(mock):
     assert r.status == 201, r.text
     again = cp.ok("GET", "/apis/%s/endpoints" % r.json()["id"])["items"][0]
     assert again["tls"] == before
+    # the CRs too: the CA as APK's Backend spec.tls.certificateInline, the
+    # client certificate and its key's secret in spec.x-modelmux.tls
+    api_id = r.json()["id"]
+    crs = cp.api("GET", "/apis/%s/crs" % api_id).text
+    outs.append(crs)
+    assert "certificateInline:" in crs and "clientCert:" in crs and 'secretName: "gw-client"' in crs, crs
+    assert cp.api("DELETE", "/apis/%s" % api_id).status == 204
+    r = cp.api("POST", "/apis/import", crs, headers={"Content-Type": "application/yaml"})
+    assert r.status == 201, r.text
+    again = cp.ok("GET", "/apis/%s/endpoints" % r.json()["id"])["items"][0]
+    assert again["tls"] == before
+    # APK's other CA sources are refused, not ignored
+    r = cp.api("POST", "/apis/import", crs.replace("certificateInline:", "secretRef:"),
+               headers={"Content-Type": "application/yaml"})
+    assert r.status == 400 and "secretRef" in r.text, r.text
     key = cp.ok("POST", "/applications/%s/keys" % cp.ok("GET", "/applications")["items"][0]["id"],
                 {"type": "production"}, expect=201)["key"]
     r = call(cp, dp, key)
