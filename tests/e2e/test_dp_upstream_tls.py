@@ -5,6 +5,11 @@ the openssl CLI. tls.caCert is trusted, an unverified certificate or a
 host-name mismatch answers 502 saying so (response and access log), a front
 that requires client certificates takes tls.clientCert + tls.clientKey (a
 secret), and the key never shows in a response, a log or an export."""
+import ctypes
+import os
+import shutil
+import subprocess
+
 import conftest
 import dp_util as du
 import mm
@@ -214,3 +219,52 @@ def test_tls_fields_are_checked(cp):
                      {"clientCert": cert_pem, "clientKey": {"secret": "t", "secretKey": "k"}})
     assert r.status == 200, r.text
     assert "PRIVATE KEY" not in r.text and "PRIVATE KEY" not in cp.api("GET", "/secrets/t").text
+
+
+def test_libcurl_keeps_the_system_ca_path_beside_a_ca_blob(mock):
+    """What "trusted in addition to the system store" rests on (see
+    dataplane/upstream_tls.h), checked on this machine's libcurl through
+    ctypes with the data plane's options: the default CA path is set, and a
+    CURLOPT_CAINFO_BLOB (which replaces the CA bundle file) leaves the CA
+    path in use. A hashed directory holding the upstream's CA stands in for
+    /etc/ssl/certs; the blob holds an unrelated CA."""
+    lib = ctypes.CDLL("libcurl.so.4")
+
+    class Blob(ctypes.Structure):
+        _fields_ = [("data", ctypes.c_void_p), ("len", ctypes.c_size_t), ("flags", ctypes.c_uint)]
+
+    CURLOPT_URL, CURLOPT_CAPATH, CURLOPT_CAINFO_BLOB, CURLINFO_CAPATH = 10002, 10097, 40309, 0x100000 + 62
+    lib.curl_easy_init.restype = ctypes.c_void_p
+    lib.curl_easy_setopt.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+    lib.curl_easy_perform.argtypes = [ctypes.c_void_p]
+    lib.curl_easy_getinfo.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+    lib.curl_easy_cleanup.argtypes = [ctypes.c_void_p]
+    pki = tu.Pki()
+    ca = pki.ca("upstream-ca")
+    unrelated = pki.ca("unrelated-ca")
+    front = tu.TlsProxy(mock.port, pki.cert(ca, "upstream"))
+    capath = pki.path("capath")
+    os.mkdir(capath)
+    shutil.copy(ca[0], capath)
+    subprocess.run(["openssl", "rehash", capath], check=True, capture_output=True)
+
+    def perform(path):
+        e = lib.curl_easy_init()
+        default = ctypes.c_char_p()
+        lib.curl_easy_getinfo(e, CURLINFO_CAPATH, ctypes.byref(default))
+        lib.curl_easy_setopt(e, CURLOPT_URL, (front.url() + "/__mock/stats").encode())
+        pem = tu.read(unrelated[0]).encode()
+        buf = ctypes.create_string_buffer(pem)
+        blob = Blob(ctypes.cast(buf, ctypes.c_void_p), len(pem), 1)
+        lib.curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, ctypes.byref(blob))
+        lib.curl_easy_setopt(e, CURLOPT_CAPATH, path.encode())
+        rc = lib.curl_easy_perform(e)  # the body goes to stdout (captured by pytest)
+        lib.curl_easy_cleanup(e)
+        return default.value, rc
+
+    default, rc = perform(capath)
+    assert default, "this libcurl has no default CA path: a tls.caCert would replace the system's roots"
+    assert rc == 0, "CA path not used beside a CA blob (curl error %d)" % rc
+    _, rc = perform(pki.path("empty"))
+    assert rc == 60, rc  # CURLE_PEER_FAILED_VERIFICATION: the blob alone does not vouch for it
+    conftest.assert_clean_exit(front)
