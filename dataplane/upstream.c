@@ -48,6 +48,11 @@ struct dp_upstream {
     unsigned char *conn_fd;
     size_t nconn_fd;
     struct dp_proxyenv proxy; /* read once: no getenv per transfer */
+    /* TLS sessions shared by every easy handle of the worker (libcurl keeps
+     * them per handle otherwise): a new connection to an upstream resumes
+     * the session of an earlier one instead of a full handshake. The
+     * worker's thread only, so no lock callbacks. */
+    CURLSH *share;
 };
 
 /* ---- easy handles ----------------------------------------------------------- */
@@ -222,7 +227,13 @@ struct dp_upstream *dp_upstream_new(struct dp_loop *loop)
         return NULL;
     }
     up->multi = curl_multi_init();
-    if (!up->multi) {
+    up->share = curl_share_init();
+    if (!up->multi || !up->share ||
+        curl_share_setopt(up->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        if (up->multi)
+            curl_multi_cleanup(up->multi);
+        if (up->share)
+            curl_share_cleanup(up->share);
         dp_proxyenv_cleanup(&up->proxy);
         gw_free(up);
         return NULL;
@@ -247,6 +258,7 @@ void dp_upstream_free(struct dp_upstream *up)
     /* curl_multi_cleanup closes the cached connections; close_cb unwatches
      * them from the loop (still alive here). */
     curl_multi_cleanup(up->multi);
+    curl_share_cleanup(up->share); /* after every easy handle let go of it */
     dp_proxyenv_cleanup(&up->proxy);
     gw_free(up->conn_fd);
     gw_free(up);
@@ -395,6 +407,7 @@ int dp_upstream_start(struct dp_upstream *up, struct dp_upstream_xfer *x,
 
     curl_easy_setopt(e, CURLOPT_URL, q->url);
     dp_proxyenv_apply(&up->proxy, e, q->url);
+    curl_easy_setopt(e, CURLOPT_SHARE, up->share);
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L); /* no dot segment squashed: the path we built */
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
