@@ -130,6 +130,12 @@ def test_mutual_tls_and_the_key_never_shows(mock):
     r = call(cp, dp, key)
     assert r.status == 200, r.text
     assert "handshake ok client=gateway-client" in front13.stderr()
+    # a pooled connection or TLS session made with the client certificate
+    # never serves the endpoint once it has none
+    for url in (front.url(), front13.url()):
+        assert put_endpoint(cp, api_id, ep_id, url + "/v1", {"caCert": ca_pem}).status == 200
+        r = call(cp, dp, key)
+        assert r.status == 502, r.text
     assert put_endpoint(cp, api_id, ep_id, front.url() + "/v1", tls).status == 200
     # a key that is not PEM, for a secret an endpoint uses as tls.clientKey: 400
     r = cp.api("PUT", "/secrets/gw-client", {"key": "sk-not-a-key"})
