@@ -370,29 +370,66 @@ static int text_key(struct gw_json_cur *c, const struct app_ref *refs, size_t nr
     return set_key(k, has_id ? id : NULL, hash, app, t, "", refs, nrefs, scratch);
 }
 
-/* The number of objects in the array text p (len bytes), counted without
- * reading them; -1 when a string holds an escape (not in the subset). */
-static int text_count(const char *p, size_t len, size_t *n)
+/* An upper bound of the objects in the array text p (len bytes): its '{'
+ * bytes (memchr: no parsing). */
+static size_t text_bound(const char *p, size_t len)
 {
-    /* Elements are objects: count the '{' outside strings at depth 1. */
-    size_t depth = 0, count = 0;
-    int in_str = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = p[i];
-        if (in_str) {
-            if (ch == '\\')
-                return -1; /* not in the subset */
-            in_str = ch != '"';
-        } else if (ch == '"') {
-            in_str = 1;
-        } else if (ch == '{' || ch == '[') {
-            count += ch == '{' && depth == 1;
-            depth++;
-        } else if (ch == '}' || ch == ']') {
-            depth--;
-        }
+    size_t n = 0;
+    const char *end = p + len;
+    while ((p = memchr(p, '{', (size_t)(end - p))) != NULL) {
+        n++;
+        p++;
     }
-    *n = count;
+    return n;
+}
+
+/* Reads the array at c (the whole text) with read (an expression of i_,
+ * the element's index), at most max elements; *n counts them, the one
+ * being read included (so a failed one is freed with the model). Returns
+ * -1 from the calling function on any failure. */
+#define TEXT_ARRAY(c, max, n, read)                                                                \
+    do {                                                                                           \
+        *(n) = 0;                                                                                  \
+        if (gw_json_cur_char((c), '[') != 0)                                                       \
+            return -1;                                                                             \
+        int more_ = 1;                                                                             \
+        if (gw_json_cur_peek(c) == ']') {                                                          \
+            (c)->p++;                                                                              \
+            more_ = 0;                                                                             \
+        }                                                                                          \
+        while (more_ == 1) {                                                                       \
+            size_t i_ = *(n);                                                                      \
+            if (i_ == (max))                                                                       \
+                return -1;                                                                         \
+            (*(n))++;                                                                              \
+            if ((read) != 0)                                                                       \
+                return -1;                                                                         \
+            more_ = cur_next((c), ']');                                                            \
+        }                                                                                          \
+        if (more_ < 0 || gw_json_cur_done(c) != 0)                                                 \
+            return -1;                                                                             \
+    } while (0)
+
+static int text_applications(const char *apps, size_t alen, struct gw_cfg *cfg,
+                             struct gw_err *scratch)
+{
+    struct gw_json_cur c = {apps, apps + alen};
+    size_t max = text_bound(apps, alen);
+    if (max && !(cfg->applications = gw_calloc(max, sizeof(*cfg->applications))))
+        return -1;
+    TEXT_ARRAY(&c, max, &cfg->napplications,
+               text_application(&c, &cfg->applications[i_], scratch));
+    return 0;
+}
+
+static int text_keys(const char *keys, size_t klen, const struct app_ref *refs, size_t nrefs,
+                     struct gw_cfg *cfg, struct gw_err *scratch)
+{
+    struct gw_json_cur c = {keys, keys + klen};
+    size_t max = text_bound(keys, klen);
+    if (max && !(cfg->keys = gw_calloc(max, sizeof(*cfg->keys))))
+        return -1;
+    TEXT_ARRAY(&c, max, &cfg->nkeys, text_key(&c, refs, nrefs, &cfg->keys[i_], scratch));
     return 0;
 }
 
@@ -400,38 +437,13 @@ int gw_cfg_read_apps_keys_text(const char *apps, size_t alen, const char *keys, 
                                struct gw_cfg *cfg)
 {
     struct gw_err scratch;
-    struct gw_json_cur c = {apps, apps + alen};
-    size_t na, nk;
-    int rc = -1;
-    struct app_ref *refs = NULL;
-    if (text_count(apps, alen, &na) != 0 || text_count(keys, klen, &nk) != 0)
+    if (text_applications(apps, alen, cfg, &scratch) != 0)
         return -1;
-    if ((na && !(cfg->applications = gw_calloc(na, sizeof(*cfg->applications)))) ||
-        (nk && !(cfg->keys = gw_calloc(nk, sizeof(*cfg->keys)))))
-        return -1;
-    cfg->napplications = na;
-    cfg->nkeys = nk;
-    if (gw_json_cur_char(&c, '[') != 0)
-        return -1;
-    for (size_t i = 0; i < na; i++)
-        if ((i && gw_json_cur_char(&c, ',') != 0) ||
-            text_application(&c, &cfg->applications[i], &scratch) != 0)
-            return -1;
-    if (gw_json_cur_char(&c, ']') != 0 || gw_json_cur_done(&c) != 0)
-        return -1;
-    refs = gw_calloc(na ? na : 1, sizeof(*refs));
-    if (!refs || sort_applications(cfg, refs, &scratch) != 0)
-        goto out;
-    c = (struct gw_json_cur){keys, keys + klen};
-    if (gw_json_cur_char(&c, '[') != 0)
-        goto out;
-    for (size_t i = 0; i < nk; i++)
-        if ((i && gw_json_cur_char(&c, ',') != 0) ||
-            text_key(&c, refs, na, &cfg->keys[i], &scratch) != 0)
-            goto out;
-    if (gw_json_cur_char(&c, ']') == 0 && gw_json_cur_done(&c) == 0)
-        rc = 0;
-out:
+    struct app_ref *refs = gw_calloc(cfg->napplications ? cfg->napplications : 1, sizeof(*refs));
+    int rc = refs && sort_applications(cfg, refs, &scratch) == 0 &&
+                     text_keys(keys, klen, refs, cfg->napplications, cfg, &scratch) == 0
+                 ? 0
+                 : -1;
     gw_free(refs);
     return rc;
 }
