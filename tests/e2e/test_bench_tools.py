@@ -38,6 +38,25 @@ def test_snapshot_is_valid_and_hashed():
     assert doc["apis"][0]["endpoints"][0]["url"] == "http://127.0.0.1:1234/v1"
 
 
+def test_tls_snapshot_adds_the_tls_api():
+    d = tempfile.mkdtemp(prefix="mm-bench-")
+    ca = os.path.join(d, "ca.pem")
+    with open(ca, "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    path = os.path.join(d, "snapshot.json")
+    subprocess.run([sys.executable, os.path.join(BENCH, "snapshot.py"), "--mock-port", "1234", "--key", KEY,
+                    "--out", path, "--tls-url", "https://127.0.0.1:4321/v1", "--ca-cert", ca],
+                   check=True, timeout=30)  # validated against the schema by snapshot.py
+    with open(path) as f:
+        doc = json.load(f)
+    assert doc["sha256"] == du.snapshot_hash(doc)
+    plain, tls = doc["apis"]
+    assert plain["endpoints"][0]["url"] == "http://127.0.0.1:1234/v1" and "tls" not in plain["endpoints"][0]
+    assert tls["basePath"] == "/bench-tls" and tls["endpoints"][0]["url"] == "https://127.0.0.1:4321/v1"
+    assert tls["endpoints"][0]["tls"] == {"caCert": open(ca).read()}
+    assert {t["endpoint"] for p in tls["policies"] for t in p["production"]} == {tls["endpoints"][0]["id"]}
+
+
 def test_gateway_serves_the_bench_snapshot_and_streams():
     mock = mm.MockLLM(["--name", "bench-test"])
     dp = mm.DataPlane(config=snapshot(mock.port), workers=1)
