@@ -295,7 +295,8 @@ enum dp_try_next dp_try_failed(struct dp_try *t, int result, struct dp_route *ro
         .remaining_zero = 0,
     };
     t->last.fail = o.kind;
-    dp_upstream_tls_reason(result, t->xfer.errbuf, t->last.tls_error, sizeof(t->last.tls_error));
+    o.tls = dp_upstream_tls_reason(result, t->xfer.errbuf, t->last.tls_error,
+                                   sizeof(t->last.tls_error));
     int64_t wait = dp_again_after(dp_route_routing(route), &t->again_st, &o);
     if (wait >= 0 && dp_try_pause(t, wait) == 0)
         return DP_TRY_AGAIN;

@@ -80,7 +80,7 @@ int64_t dp_again_after(const struct gw_cfg_routing *rt, struct dp_again_state *s
     switch (dp_fail_of(o)) {
     case DP_FAIL_CONNECT:
     case DP_FAIL_5XX_RETRY:
-        if (st->retries >= rt->retries)
+        if (o->tls || st->retries >= rt->retries)
             return -1;
         st->retries++;
         return dp_again_jitter_ms();

@@ -26,6 +26,8 @@ struct dp_outcome {
     int64_t retry_after_ms; /* from Retry-After, -1 when absent */
     int remaining_zero;     /* x-ratelimit-remaining-requests/tokens == 0 */
     int context_length;     /* a 400 whose error code is context_length_exceeded */
+    int tls;                /* CONNECT_ERROR that is a TLS handshake or certificate
+                               failure: the same again cannot succeed */
 };
 
 /* The classes of SPEC 3.1 step 4. If you add one, update every function
@@ -60,7 +62,8 @@ struct dp_again_state {
 /* Whether a try that ended with o is repeated on the same target under the
  * policy options rt (NULL: the defaults, no repeat), updating st when it
  * is. Returns the pause before the repeat in ms (>= 0): 100-400 ms of
- * jitter for connection errors and 500/502/503/504 (up to rt->retries
+ * jitter for connection errors (not TLS failures: a certificate that did
+ * not verify will not verify again) and 500/502/503/504 (up to rt->retries
  * times), the Retry-After of a 429 when at most rt->max_retry_after_wait_s
  * (once; 0 is off); or -1: no repeat, the try counts as failed (or answered). */
 int64_t dp_again_after(const struct gw_cfg_routing *rt, struct dp_again_state *st,

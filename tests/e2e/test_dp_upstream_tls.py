@@ -86,6 +86,16 @@ def test_ca_trust_unverified_and_name_mismatch(mock):
     assert put_endpoint(cp, api_id, ep_id, front.url() + "/v1", {"caCert": tu.read(other_ca[0])}).status == 200
     r = call(cp, dp, key)
     assert r.status == 502 and "could not be verified" in r.json()["error"]["message"], r.text
+    # a routing policy with retries: a TLS failure moves on, it is not tried again
+    # on the same target (a certificate that did not verify will not verify again)
+    assert cp.api("POST", "/apis/%s/policies" % api_id,
+                  {"type": "modelFailover", "retries": 1,
+                   "production": {"target": {"model": "gpt-4o", "endpoint": ep_id},
+                                  "fallbacks": []}}).status == 201
+    r = call(cp, dp, key)
+    assert r.status == 502 and r.json()["error"]["code"] == "upstream_tls_error", r.text
+    logged = du.wait_logged(dp, lambda a: a.get("status") == 502 and a.get("tries"))
+    assert [t["outcome"] for t in logged["tries"]] == ["failed"], logged
     # tls: null removes it
     r = put_endpoint(cp, api_id, ep_id, front.url() + "/v1", None)
     assert r.status == 200 and "tls" not in r.json()

@@ -46,7 +46,7 @@ static void done(struct dp_config *cfg)
 
 static struct dp_outcome response(int status)
 {
-    return (struct dp_outcome){DP_OUTCOME_RESPONSE, status, -1, 0, 0};
+    return (struct dp_outcome){DP_OUTCOME_RESPONSE, status, -1, 0, 0, 0};
 }
 
 /* Routes one request and returns the index of the target it got in lb. */
@@ -264,8 +264,8 @@ TEST("LB: every failed try moves on (SPEC rev 2); 429/5xx/connection/timeouts su
     struct dp_route r;
     enum dp_route_end why;
     struct dp_outcome outs[7] = {response(500), response(503), response(429),
-                                 {DP_OUTCOME_CONNECT_ERROR, 0, -1, 0, 0},
-                                 {DP_OUTCOME_TIMEOUT, 0, -1, 0, 0}, response(404), response(200)};
+                                 {DP_OUTCOME_CONNECT_ERROR, 0, -1, 0, 0, 0},
+                                 {DP_OUTCOME_TIMEOUT, 0, -1, 0, 0, 0}, response(404), response(200)};
     static const int verdict[7] = {DP_VERDICT_RETRY, DP_VERDICT_RETRY, DP_VERDICT_RETRY,
                                    DP_VERDICT_RETRY, DP_VERDICT_RETRY, DP_VERDICT_RETRY,
                                    DP_VERDICT_DONE};
@@ -392,8 +392,8 @@ TEST("failover: chain order, suspended target start, exhausted, all suspended")
     struct dp_route r;
     enum dp_route_end why;
     struct gw_err err;
-    struct dp_outcome conn = {DP_OUTCOME_CONNECT_ERROR, 0, -1, 0, 0};
-    struct dp_outcome tmo = {DP_OUTCOME_TIMEOUT, 0, -1, 0, 0};
+    struct dp_outcome conn = {DP_OUTCOME_CONNECT_ERROR, 0, -1, 0, 0, 0};
+    struct dp_outcome tmo = {DP_OUTCOME_TIMEOUT, 0, -1, 0, 0, 0};
     struct dp_outcome ok = response(200);
 
     dp_route_begin(&r, api, DP_ENV_PRODUCTION, NULL, "gpt-4o", &err);

@@ -10,7 +10,7 @@
 
 static struct dp_outcome resp(int status, int64_t retry_after_ms)
 {
-    return (struct dp_outcome){DP_OUTCOME_RESPONSE, status, retry_after_ms, 0, 0};
+    return (struct dp_outcome){DP_OUTCOME_RESPONSE, status, retry_after_ms, 0, 0, 0};
 }
 
 TEST("classes of every status and failure")
@@ -40,9 +40,9 @@ TEST("classes of every status and failure")
     o = resp(400, -1);
     o.context_length = 1;
     CHECK_INT(dp_fail_of(&o), DP_FAIL_CALLER); /* fails, suspends nothing */
-    o = (struct dp_outcome){DP_OUTCOME_CONNECT_ERROR, 0, -1, 0, 0};
+    o = (struct dp_outcome){DP_OUTCOME_CONNECT_ERROR, 0, -1, 0, 0, 0};
     CHECK_INT(dp_fail_of(&o), DP_FAIL_CONNECT);
-    o = (struct dp_outcome){DP_OUTCOME_TIMEOUT, 0, -1, 0, 0};
+    o = (struct dp_outcome){DP_OUTCOME_TIMEOUT, 0, -1, 0, 0, 0};
     CHECK_INT(dp_fail_of(&o), DP_FAIL_TIMEOUT);
 }
 
@@ -63,7 +63,7 @@ TEST("retries: connection errors and 500/502/503/504 up to `retries`, jittered; 
 {
     struct gw_cfg_routing rt = {.retries = 2};
     struct dp_again_state st = {0};
-    struct dp_outcome conn = {DP_OUTCOME_CONNECT_ERROR, 0, -1, 0, 0};
+    struct dp_outcome conn = {DP_OUTCOME_CONNECT_ERROR, 0, -1, 0, 0, 0};
     struct dp_outcome s503 = resp(503, -1);
     int64_t w = dp_again_after(&rt, &st, &conn);
     CHECK(w >= 100 && w <= 400);
@@ -72,7 +72,7 @@ TEST("retries: connection errors and 500/502/503/504 up to `retries`, jittered; 
     CHECK_INT(dp_again_after(&rt, &st, &s503), -1); /* budget used up */
     CHECK_INT(st.retries, 2);
     struct dp_again_state st2 = {0};
-    struct dp_outcome tmo = {DP_OUTCOME_TIMEOUT, 0, -1, 0, 0};
+    struct dp_outcome tmo = {DP_OUTCOME_TIMEOUT, 0, -1, 0, 0, 0};
     struct dp_outcome s501 = resp(501, -1), s404 = resp(404, -1), s200 = resp(200, -1);
     CHECK_INT(dp_again_after(&rt, &st2, &tmo), -1);
     CHECK_INT(dp_again_after(&rt, &st2, &s501), -1);
@@ -81,6 +81,11 @@ TEST("retries: connection errors and 500/502/503/504 up to `retries`, jittered; 
     CHECK_INT(dp_again_after(NULL, &st2, &conn), -1);
     struct gw_cfg_routing defaults = {0}; /* WSO2's behaviour: no repeat */
     CHECK_INT(dp_again_after(&defaults, &st2, &conn), -1);
+    /* a TLS failure suspends like a connection error but is never repeated */
+    struct dp_outcome tls = {DP_OUTCOME_CONNECT_ERROR, 0, -1, 0, 0, 1};
+    CHECK_INT(dp_again_after(&rt, &st2, &tls), -1);
+    CHECK_INT(st2.retries, 0);
+    CHECK_INT(dp_fail_suspends(dp_fail_of(&tls)), 1);
     /* the jitter spreads over the whole range */
     int64_t lo = 1000, hi = 0;
     for (int i = 0; i < 2000; i++) {
