@@ -245,8 +245,9 @@ int gw_cfg_check_combination(const struct gw_cfg_policy *pols, size_t i, const c
  * here. 0 or -1 with err naming the JSON path. */
 int gw_cfg_read_issuers(json_t *doc, struct gw_cfg *cfg, struct gw_err *err);
 
-/* Reads j's "subscriptions" (an array of ids) into k (config_json.c). */
-int gw_cfg_read_subscriptions(json_t *j, const char *path, struct gw_cfg_key *k,
+/* Reads j's "subscriptions" (an array of API ids) into a new *out of *n
+ * (config_json.c; for applications and OAuth clients). */
+int gw_cfg_read_subscriptions(json_t *j, const char *path, char ***out, size_t *n,
                               struct gw_err *err);
 
 /* Frees the issuers of cfg (config_issuers.c). */

@@ -47,36 +47,6 @@ static int alloc_array(json_t *obj, const char *key, size_t elem, void **arr, si
 
 /* ---- applications ---------------------------------------------------------- */
 
-static int read_subscriptions(json_t *j, const char *path, struct gw_cfg_application *a,
-                              struct gw_err *err)
-{
-    json_t *subs;
-    char spath[PATH];
-    if (gw_jr_array(j, path, "subscriptions", 0, &subs, err) < 0)
-        return -1;
-    size_t n = json_array_size(subs);
-    if (n == 0)
-        return 0;
-    a->subscriptions = gw_calloc(n, sizeof(char *));
-    if (!a->subscriptions)
-        return nomem(err);
-    a->nsubscriptions = n;
-    gw_jr_path(spath, sizeof(spath), path, "subscriptions");
-    for (size_t i = 0; i < n; i++) {
-        json_t *s = json_array_get(subs, i);
-        if (!json_is_string(s) || json_string_length(s) < 1 ||
-            json_string_length(s) > GW_ID_MAX_BYTES) {
-            char ipath[PATH];
-            gw_jr_index(ipath, sizeof(ipath), spath, i);
-            return gw_jr_fail(err, ipath, NULL, "must be an id (1 to %d characters)",
-                              GW_ID_MAX_BYTES);
-        }
-        if (dup_into(&a->subscriptions[i], json_string_value(s), err) < 0)
-            return -1;
-    }
-    return 0;
-}
-
 /* An application's id and name, whichever reader found them. */
 static int set_application(struct gw_cfg_application *a, const char *id, const char *name,
                            const char *path, struct gw_err *err)
@@ -98,7 +68,7 @@ static int read_application(json_t *j, const char *path, struct gw_cfg_applicati
         gw_jr_string(j, path, "name", 0, 0, (size_t)-1, &name, err) < 0 ||
         set_application(a, id, name, path, err) < 0)
         return -1;
-    return read_subscriptions(j, path, a, err);
+    return gw_cfg_read_subscriptions(j, path, &a->subscriptions, &a->nsubscriptions, err);
 }
 
 /* The applications sorted by id, for the keys' look-up. */

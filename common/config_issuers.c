@@ -40,7 +40,7 @@ static int read_client(json_t *j, const char *path, struct gw_cfg_key *c, struct
         gw_jr_string(j, path, "application", 0, 1, GW_ID_MAX_BYTES, &app, err) < 0 ||
         gw_jr_string(j, path, "applicationName", GW_JR_OPTIONAL, 0, (size_t)-1, &name, err) < 0 ||
         gw_jr_enum(j, path, "type", 0, gw_cfg_env_names, GW_ENV_COUNT, &type, err) < 0 ||
-        gw_cfg_read_subscriptions(j, path, c, err) < 0)
+        gw_cfg_read_subscriptions(j, path, &c->subscriptions, &c->nsubscriptions, err) < 0)
         return -1;
     c->type = (enum gw_env)type;
     c->id = gw_strdup(id);

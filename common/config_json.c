@@ -634,16 +634,15 @@ static int read_api(json_t *j, const char *path, const struct gw_cfg *cfg, struc
 
 /* ---- subscriptions of OAuth clients (config_issuers.c) ----------------- */
 
-int gw_cfg_read_subscriptions(json_t *j, const char *path, struct gw_cfg_key *k,
+int gw_cfg_read_subscriptions(json_t *j, const char *path, char ***out, size_t *n,
                               struct gw_err *err)
 {
     json_t *subs;
     char spath[PATH];
-    if (alloc_array(j, path, "subscriptions", 0, sizeof(char *), (void **)&k->subscriptions,
-                    &k->nsubscriptions, &subs, err) < 0)
+    if (alloc_array(j, path, "subscriptions", 0, sizeof(char *), (void **)out, n, &subs, err) < 0)
         return -1;
     gw_jr_path(spath, sizeof(spath), path, "subscriptions");
-    for (size_t i = 0; i < k->nsubscriptions; i++) {
+    for (size_t i = 0; i < *n; i++) {
         json_t *s = json_array_get(subs, i);
         if (!json_is_string(s) || json_string_length(s) < 1 ||
             json_string_length(s) > GW_ID_MAX_BYTES) {
@@ -652,7 +651,7 @@ int gw_cfg_read_subscriptions(json_t *j, const char *path, struct gw_cfg_key *k,
             return gw_jr_fail(err, ipath, NULL, "must be an id (1 to %d characters)",
                               GW_ID_MAX_BYTES);
         }
-        if (dup_into(&k->subscriptions[i], json_string_value(s), err) < 0)
+        if (dup_into(&(*out)[i], json_string_value(s), err) < 0)
             return -1;
     }
     return 0;
